@@ -1,0 +1,81 @@
+import { DragnetError } from '../errors.js'
+
+// RFC 8785 (JSON Canonicalization Scheme): object members sorted by UTF-16 code units, no
+// whitespace, ES number serialisation, JSON.stringify string escaping. The `canonicalize`
+// package implements the same scheme but its current major needs Node 22; the property test
+// in test/unit/record compares this encoder with canonicalize@2 on random values.
+
+export function canonicalJson (value: unknown): string {
+  return encodeValue(value, '')
+}
+
+function encodeValue (value: unknown, path: string): string {
+  switch (typeof value) {
+    case 'string':
+      if (!value.isWellFormed()) {
+        throw new DragnetError('DRAGNET_NOT_CANONICAL', `string at ${path || '/'} holds a lone surrogate`, { property: path })
+      }
+      return JSON.stringify(value)
+    case 'number':
+      if (!Number.isFinite(value)) {
+        throw new DragnetError('DRAGNET_NOT_CANONICAL', `number at ${path || '/'} is not finite`, { property: path })
+      }
+      return JSON.stringify(value)
+    case 'boolean':
+      return value ? 'true' : 'false'
+    case 'object': {
+      if (value === null) return 'null'
+      if (Array.isArray(value)) {
+        let out = '['
+        for (let i = 0; i < value.length; i++) {
+          if (i > 0) out += ','
+          out += encodeValue(value[i], `${path}/${i}`)
+        }
+        return out + ']'
+      }
+      const proto = Object.getPrototypeOf(value)
+      if (proto !== Object.prototype && proto !== null) {
+        throw new DragnetError('DRAGNET_NOT_CANONICAL', `value at ${path || '/'} is not plain JSON`, { property: path })
+      }
+      const obj = value as Record<string, unknown>
+      // Default sort compares UTF-16 code units, which is exactly what RFC 8785 asks for.
+      const keys = Object.keys(obj).sort()
+      let out = '{'
+      let first = true
+      for (const key of keys) {
+        const v = obj[key]
+        if (v === undefined) continue
+        if (!first) out += ','
+        first = false
+        out += encodeValue(key, path) + ':' + encodeValue(v, `${path}/${key}`)
+      }
+      return out + '}'
+    }
+    default:
+      throw new DragnetError('DRAGNET_NOT_CANONICAL', `value at ${path || '/'} of type ${typeof value} is not JSON`, { property: path })
+  }
+}
+
+/** Depth of nested arrays/objects; a scalar has depth 0. Iterative so hostile input cannot blow the stack. */
+export function jsonDepth (value: unknown, limit: number): number {
+  let max = 0
+  const stack: Array<[unknown, number]> = [[value, 0]]
+  while (stack.length > 0) {
+    const [v, d] = stack.pop()!
+    if (v === null || typeof v !== 'object') continue
+    const depth = d + 1
+    if (depth > max) {
+      max = depth
+      if (max > limit) return max
+    }
+    if (Array.isArray(v)) {
+      for (const item of v) if (item !== null && typeof item === 'object') stack.push([item, depth])
+    } else {
+      for (const key in v as Record<string, unknown>) {
+        const item = (v as Record<string, unknown>)[key]
+        if (item !== null && typeof item === 'object') stack.push([item, depth])
+      }
+    }
+  }
+  return max
+}

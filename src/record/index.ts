@@ -1,0 +1,2 @@
+export * from './record.js'
+export { canonicalJson, jsonDepth } from './canonical.js'
