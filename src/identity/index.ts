@@ -1,1 +1,3 @@
 export * from './identity.js'
+export * from './roster.js'
+export * from './data-dir.js'

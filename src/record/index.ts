@@ -1,2 +1,3 @@
 export * from './record.js'
 export { canonicalJson, jsonDepth } from './canonical.js'
+export { scopeOf } from './scope.js'

@@ -1,0 +1,115 @@
+import { readFile } from 'node:fs/promises'
+import type { Command } from 'commander'
+import { summarizeVerdicts, parsePublishBody, type PublishResult } from '../../api/server.js'
+import { DragnetError } from '../../errors.js'
+import { classifyValue } from '../../stix/index.js'
+import { getRecordJson, lookup } from '../../store/queries.js'
+import { dataDirOf, printJson, runningNode, withOfflineNode } from '../context.js'
+
+async function readInput (file: string): Promise<unknown> {
+  let text: string
+  try {
+    text = file === '-' ? await readStdin() : await readFile(file, 'utf8')
+  } catch (err: any) {
+    throw new DragnetError('DRAGNET_BAD_REQUEST', `cannot read ${file}: ${err.code ?? err.message}`)
+  }
+  try {
+    return JSON.parse(text)
+  } catch (err: any) {
+    throw new DragnetError('DRAGNET_BAD_JSON', `${file === '-' ? 'standard input' : file} is not valid JSON: ${err.message}`)
+  }
+}
+
+async function readStdin (): Promise<string> {
+  const chunks: Buffer[] = []
+  for await (const c of process.stdin) chunks.push(c as Buffer)
+  return Buffer.concat(chunks).toString('utf8')
+}
+
+function report (results: PublishResult[]): void {
+  for (const r of results) {
+    if (r.status === 'rejected') {
+      const where = r.details?.object != null ? ` [${String(r.details.object)}${r.details.property != null ? ' ' + String(r.details.property) : ''}]` : ''
+      process.stderr.write(`error: object ${r.index}${where}: ${r.code}: ${r.reason}\n`)
+    } else {
+      process.stdout.write(`${r.id}\n`)
+    }
+  }
+}
+
+export function registerRecordCommands (program: Command): void {
+  program.command('publish')
+    .description('sign and store STIX 2.1 content (an object, array or bundle) as records; prints one record id per line')
+    .argument('<file>', 'JSON file, or - for standard input')
+    .option('--data <dir>', 'data directory')
+    .option('--tlp <tlp>', 'clear | green | amber | amber+strict | red', 'green')
+    .option('--to <peers>', 'comma-separated recipient PeerIds (amber only)')
+    .option('--config <file>', 'node config when no node runs on the data dir')
+    .action(async (file, opts) => {
+      const dataDir = dataDirOf(opts)
+      const input = await readInput(file)
+      const { objects, tlp, to } = parsePublishBody(input, { tlp: opts.tlp, to: opts.to })
+      const remote = await runningNode(dataDir)
+      let summary
+      if (remote != null) {
+        summary = await remote.call<ReturnType<typeof summarizeVerdicts>>('POST', `/api/records?tlp=${encodeURIComponent(tlp)}${to != null ? '&to=' + encodeURIComponent(to.join(',')) : ''}`, objects, true).catch((err) => {
+          if (err instanceof DragnetError && err.details != null) throw err
+          throw err
+        })
+      } else {
+        summary = summarizeVerdicts(await withOfflineNode(dataDir, opts, async node => await node.publish(objects, { tlp, ...(to != null ? { to } : {}) })))
+      }
+      report(summary.results)
+      if (summary.rejected > 0) process.exitCode = 1
+    })
+
+  program.command('get')
+    .description('print a record as JSON')
+    .argument('<id>', 'record id')
+    .option('--data <dir>', 'data directory')
+    .action(async (id, opts) => {
+      const dataDir = dataDirOf(opts)
+      const remote = await runningNode(dataDir)
+      if (remote != null) return printJson(await remote.call('GET', `/api/records/${encodeURIComponent(id)}`))
+      const rec = await withOfflineNode(dataDir, {}, async node => await getRecordJson(node.store, id))
+      if (rec == null) throw new DragnetError('DRAGNET_NOT_FOUND', `no record ${id}`)
+      printJson(rec)
+    })
+
+  program.command('lookup')
+    .description('every current record, any author, naming an IP/CIDR, domain, URL, email or hash (JSON)')
+    .argument('<value>', 'the observable value')
+    .option('--data <dir>', 'data directory')
+    .action(async (value, opts) => {
+      const dataDir = dataDirOf(opts)
+      const remote = await runningNode(dataDir)
+      if (remote != null) return printJson(await remote.call('GET', `/api/lookup?value=${encodeURIComponent(value)}`))
+      const o = classifyValue(value)
+      if (o == null) throw new DragnetError('DRAGNET_BAD_REQUEST', `cannot tell what kind of observable "${value}" is (IP, CIDR, domain, URL, email or MD5/SHA-1/SHA-256)`)
+      printJson({ value: o.value, kind: o.kind, records: await withOfflineNode(dataDir, {}, async node => await lookup(node.store, o)) })
+    })
+
+  program.command('status')
+    .description('node identity, record counts, peers, flagged authors')
+    .option('--data <dir>', 'data directory')
+    .option('--json', 'one JSON object')
+    .action(async (opts) => {
+      const dataDir = dataDirOf(opts)
+      const remote = await runningNode(dataDir)
+      const status: any = remote != null ? await remote.call('GET', '/api/status') : await withOfflineNode(dataDir, {}, async node => await node.status())
+      if (remote == null) { status.running = false; delete status.startedAt }
+      if (opts.json === true) { process.stdout.write(JSON.stringify(status) + '\n'); return }
+      const lines = [
+        `peerId     ${status.peerId}`,
+        `name       ${status.name || '(none)'} (${status.country}, ${status.role})`,
+        `running    ${status.running ? 'yes, since ' + status.startedAt : 'no'}`,
+        `records    ${status.records} (${Object.entries(status.byTlp).map(([k, v]) => `${k} ${String(v)}`).join(', ')})`,
+        `peers      ${status.peers.connected} connected of ${status.peers.roster} on the roster`,
+        `policy     ${status.policy}`,
+        ...(status.api != null ? [`api        http://${status.api}`] : []),
+        ...(status.listen.length > 0 ? [`listen     ${status.listen.join(' ')}`] : []),
+        `flagged    ${status.flaggedAuthors.length === 0 ? 'none' : status.flaggedAuthors.join(', ') + ' (equivocation)'}`
+      ]
+      process.stdout.write(lines.join('\n') + '\n')
+    })
+}

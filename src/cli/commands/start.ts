@@ -1,0 +1,48 @@
+import type { Command } from 'commander'
+import { startApi } from '../../api/server.js'
+import { ensureToken } from '../../identity/index.js'
+import { createLogger } from '../../log.js'
+import { DragnetNode } from '../../node.js'
+import { configFor, dataDirOf } from '../context.js'
+
+export function registerStart (program: Command): void {
+  program.command('start')
+    .description('run a node until SIGINT/SIGTERM (a second signal forces exit; SIGHUP reloads the policy)')
+    .option('--data <dir>', 'data directory (default $DRAGNET_DATA or ./data); initialised if empty')
+    .option('--config <file>', 'node config (JSON or YAML); default <data>/config.yaml if present')
+    .option('--api <host:port>', 'local HTTP API address (default 127.0.0.1:7700)')
+    .option('--listen <multiaddr...>', 'libp2p listen address(es)')
+    .action(async (opts) => {
+      const dataDir = dataDirOf(opts)
+      const config = await configFor(dataDir, opts)
+      const log = createLogger({ level: config.log.level })
+      const node = await DragnetNode.open({ dataDir, config, log })
+      const token = await ensureToken(dataDir)
+      await node.start({
+        api: config.api === false
+          ? undefined
+          : async (n) => await startApi(n, config.api as string, { token, readTokens: config.taxii.readTokens })
+      })
+      log.info({ peerId: node.peerId, listen: node.listenAddrs(), api: node.apiAddress, dataDir, policy: node.policy.name }, 'dragnet node running')
+      process.stdout.write(`dragnet node ${node.peerId}\n  data    ${dataDir}\n  listen  ${node.listenAddrs().join(' ')}\n  api     ${node.apiAddress != null ? 'http://' + node.apiAddress : '(off)'}\n  policy  ${node.policy.name}\n`)
+      let stopping = false
+      const shutdown = (signal: string): void => {
+        if (stopping) {
+          log.warn({ signal }, 'second signal: exiting now')
+          process.exit(130)
+        }
+        stopping = true
+        log.info({ signal }, 'stopping: no new connections, flushing, closing the store')
+        node.stop().then(() => process.exit(0), (err) => {
+          log.error({ err: err.message }, 'error while stopping')
+          process.exit(1)
+        })
+      }
+      process.on('SIGINT', () => { shutdown('SIGINT') })
+      process.on('SIGTERM', () => { shutdown('SIGTERM') })
+      process.on('SIGHUP', () => {
+        node.reloadPolicy().catch((err) => { log.error({ err: err.message }, 'policy reload refused; the previous policy stays in force') })
+      })
+      await new Promise(() => {})
+    })
+}

@@ -1,0 +1,25 @@
+#!/usr/bin/env node
+import '../polyfill.js'
+import { Command } from 'commander'
+import { isDragnetError } from '../errors.js'
+import { registerInit } from './commands/init.js'
+import { registerRecordCommands } from './commands/records.js'
+import { registerStart } from './commands/start.js'
+
+const program = new Command()
+program.name('dragnet')
+  .description('federated peer-to-peer threat-intelligence sharing node')
+  .showHelpAfterError()
+
+registerInit(program)
+registerStart(program)
+registerRecordCommands(program)
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  if (isDragnetError(err)) {
+    process.stderr.write(`error: ${err.code}: ${err.message}\n`)
+  } else {
+    process.stderr.write(`error: ${(err as Error)?.stack ?? String(err)}\n`)
+  }
+  process.exit(1)
+})

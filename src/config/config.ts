@@ -1,0 +1,185 @@
+import { existsSync, readFileSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
+import { dirname, isAbsolute, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parse as parseYaml } from 'yaml'
+import { z } from 'zod'
+import { DragnetError } from '../errors.js'
+import { ROLES } from '../identity/roster.js'
+
+/** `config/default.json` in the checkout: every option with its default. */
+export const DEFAULT_CONFIG_FILE = findDefaultConfig()
+
+function findDefaultConfig (): string {
+  // src/config/config.ts (tsx) and dist/src/config/config.js (built) sit at different depths.
+  let dir = dirname(fileURLToPath(import.meta.url))
+  for (let i = 0; i < 5; i++) {
+    const candidate = join(dir, 'config', 'default.json')
+    if (existsSync(candidate)) return candidate
+    dir = dirname(dir)
+  }
+  throw new Error('config/default.json not found next to the dragnet installation')
+}
+
+const memberSchema = z.object({
+  peerId: z.string().min(1),
+  name: z.string().default(''),
+  country: z.string().regex(/^[A-Z]{2}$/, 'an ISO 3166 alpha-2 code such as DE').default('ZZ'),
+  role: z.enum(ROLES).default('bureau'),
+  addrs: z.array(z.string()).default([])
+}).strict()
+
+const hostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'host:port')
+
+export const configSchema = z.object({
+  name: z.string(),
+  country: z.string().regex(/^[A-Z]{2}$/, 'an ISO 3166 alpha-2 code such as DE'),
+  role: z.enum(ROLES),
+  listen: z.array(z.string()),
+  announce: z.array(z.string()),
+  api: z.union([hostPort, z.literal(false)]),
+  roster: z.union([z.array(memberSchema), z.string()]),
+  policy: z.string().nullable(),
+  psk: z.string().nullable(),
+  transport: z.enum(['tcp', 'memory']),
+  record: z.object({ maxBytes: z.number().int().min(1024).max(16 * 1024 * 1024), maxDepth: z.number().int().min(4).max(256) }).strict(),
+  gossip: z.object({
+    maxFrameBytes: z.number().int().min(4096),
+    maxBatchRecords: z.number().int().min(1),
+    lazyFlushMs: z.number().int().min(0),
+    treeRepairMs: z.number().int().min(1),
+    seenCacheSize: z.number().int().min(100),
+    ioTimeoutMs: z.number().int().min(100)
+  }).strict(),
+  limits: z.object({
+    peerRecordsPerSec: z.number().positive(),
+    peerBytesPerSec: z.number().positive(),
+    queueRecords: z.number().int().min(1),
+    penaltyCooldownMs: z.number().int().min(0),
+    redialMinMs: z.number().int().min(10),
+    redialMaxMs: z.number().int().min(10)
+  }).strict(),
+  sync: z.object({
+    enabled: z.boolean(),
+    intervalMs: z.number().int().min(100),
+    maxFrameBytes: z.number().int().min(4096),
+    maxRecordsPerBatch: z.number().int().min(1),
+    maxSessionMs: z.number().int().min(100),
+    maxRounds: z.number().int().min(2)
+  }).strict(),
+  ingest: z.object({ verifyWorkers: z.number().int().min(0).max(64), batchRecords: z.number().int().min(1) }).strict(),
+  audit: z.object({ maxEntries: z.number().int().min(100) }).strict(),
+  taxii: z.object({ publicClear: z.boolean(), readTokens: z.array(z.string().min(16)) }).strict(),
+  log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) }).strict()
+}).strict()
+
+export type RawConfig = z.infer<typeof configSchema>
+export type MemberConfig = z.infer<typeof memberSchema>
+
+/** The resolved node configuration: roster loaded, paths absolute. */
+export interface NodeConfig extends Omit<RawConfig, 'roster'> {
+  roster: MemberConfig[]
+  /** where the config came from (for messages and relative paths) */
+  sources: string[]
+}
+
+export type ConfigOverrides = { [K in keyof RawConfig]?: RawConfig[K] extends object ? Partial<RawConfig[K]> | RawConfig[K] : RawConfig[K] }
+
+function isPlainObject (v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v)
+}
+
+function merge (base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base }
+  for (const [k, v] of Object.entries(over)) {
+    if (v === undefined) continue
+    out[k] = isPlainObject(v) && isPlainObject(base[k]) ? merge(base[k] as Record<string, unknown>, v) : v
+  }
+  return out
+}
+
+/** Parses JSON or YAML by extension (YAML is a superset of JSON, so unknown extensions try YAML). */
+export function parseConfigText (text: string, file: string): unknown {
+  try {
+    return file.endsWith('.json') ? JSON.parse(text) : parseYaml(text)
+  } catch (err) {
+    throw new DragnetError('DRAGNET_BAD_CONFIG', `${file}: not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(err as Error).message}`, {}, { cause: err })
+  }
+}
+
+async function readConfigFile (file: string): Promise<Record<string, unknown>> {
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch (err: any) {
+    throw new DragnetError('DRAGNET_BAD_CONFIG', `cannot read config ${file}: ${err.code ?? err.message}`, {}, { cause: err })
+  }
+  const parsed = parseConfigText(text, file)
+  if (parsed == null) return {}
+  if (!isPlainObject(parsed)) throw new DragnetError('DRAGNET_BAD_CONFIG', `${file}: a config file holds one object of options`)
+  return parsed
+}
+
+function rebase (value: string | null | undefined, baseDir: string): string | null | undefined {
+  if (value == null) return value
+  return isAbsolute(value) ? value : resolve(baseDir, value)
+}
+
+function formatIssues (err: z.ZodError, source: string): string {
+  return err.issues.map(i => `${source}: ${i.path.join('.') || '(top level)'}: ${i.message}`).join('; ')
+}
+
+/** Config file a data dir carries by itself, used when `--config` is not given. */
+export function dataDirConfigFile (dataDir: string): string | undefined {
+  for (const name of ['config.yaml', 'config.yml', 'config.json']) {
+    const f = join(dataDir, name)
+    if (existsSync(f)) return f
+  }
+  return undefined
+}
+
+/**
+ * default.json, then the node metadata written by `init`, then the config file, then overrides
+ * from the command line. Paths in a file (roster, policy, psk) are relative to that file.
+ */
+export async function loadConfig (opts: { file?: string, dataDir?: string, overrides?: Record<string, unknown>, metadata?: Record<string, unknown> } = {}): Promise<NodeConfig> {
+  const sources = [DEFAULT_CONFIG_FILE]
+  let merged = JSON.parse(readFileSync(DEFAULT_CONFIG_FILE, 'utf8')) as Record<string, unknown>
+  if (opts.metadata != null) merged = merge(merged, opts.metadata)
+  const file = opts.file ?? (opts.dataDir != null ? dataDirConfigFile(opts.dataDir) : undefined)
+  if (file != null) {
+    const abs = resolve(file)
+    const fromFile = await readConfigFile(abs)
+    const base = dirname(abs)
+    if (typeof fromFile.roster === 'string') fromFile.roster = rebase(fromFile.roster, base)
+    if (typeof fromFile.policy === 'string') fromFile.policy = rebase(fromFile.policy, base)
+    if (typeof fromFile.psk === 'string') fromFile.psk = rebase(fromFile.psk, base)
+    merged = merge(merged, fromFile)
+    sources.push(abs)
+  }
+  if (opts.overrides != null) merged = merge(merged, opts.overrides)
+  const result = configSchema.safeParse(merged)
+  if (!result.success) {
+    throw new DragnetError('DRAGNET_BAD_CONFIG', `invalid configuration: ${formatIssues(result.error, sources[sources.length - 1])}`)
+  }
+  const cfg = result.data
+  const roster = typeof cfg.roster === 'string' ? await loadRosterFile(cfg.roster) : cfg.roster
+  return { ...cfg, roster, sources }
+}
+
+export async function loadRosterFile (file: string): Promise<MemberConfig[]> {
+  const parsed = parseConfigText(await readFile(file, 'utf8').catch((err) => {
+    throw new DragnetError('DRAGNET_BAD_CONFIG', `cannot read roster ${file}: ${err.code ?? err.message}`, {}, { cause: err })
+  }), file)
+  const list = isPlainObject(parsed) && 'roster' in parsed ? parsed.roster : parsed
+  const result = z.array(memberSchema).safeParse(list)
+  if (!result.success) throw new DragnetError('DRAGNET_BAD_CONFIG', `invalid roster: ${formatIssues(result.error, file)}`)
+  return result.data
+}
+
+export function parseHostPort (s: string): { host: string, port: number } {
+  const idx = s.lastIndexOf(':')
+  let host = s.slice(0, idx)
+  if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1)
+  return { host, port: Number(s.slice(idx + 1)) }
+}

@@ -1,0 +1,2 @@
+export * from './ingest.js'
+export { VerifyPool, verifyInline } from './verify-pool.js'

@@ -1,0 +1,5 @@
+export * from './libp2p.js'
+export * from './peers.js'
+export * from './gossip.js'
+export * from './framing.js'
+export * from './protocols.js'

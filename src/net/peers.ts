@@ -1,0 +1,228 @@
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
+import type { Roster, Member } from '../identity/index.js'
+import type { Logger } from '../log.js'
+import type { Store } from '../store/index.js'
+import type { Admission, DragnetLibp2p } from './libp2p.js'
+
+export interface SyncSummary {
+  at: number
+  roundTrips: number
+  bytesSent: number
+  bytesReceived: number
+  recordsSent: number
+  recordsReceived: number
+  ms: number
+  ok: boolean
+  error?: string
+}
+
+/** Counters kept per member; persisted so `dragnet peers` shows them across restarts. */
+export interface PeerStats {
+  recordsIn: number
+  recordsOut: number
+  bytesIn: number
+  bytesOut: number
+  withheld: number
+  rejected: number
+  penalties: number
+  lastPenalty?: { at: number, reason: string }
+  lastSeen?: number
+  lastSync?: SyncSummary
+}
+
+export interface PeerState extends PeerStats {
+  peerId: string
+  name: string
+  country: string
+  role: string
+  addrs: string[]
+  connected: boolean
+  penalizedUntil?: number
+  nextDialAt?: number
+  dialFailures: number
+}
+
+export interface PeerManagerInit {
+  penaltyCooldownMs: number
+  redialMinMs: number
+  redialMaxMs: number
+}
+
+export interface PeerManagerComponents {
+  roster: Roster
+  store: Store
+  log: Logger
+}
+
+type ConnectListener = (peerId: string) => void
+
+function emptyStats (): PeerStats {
+  return { recordsIn: 0, recordsOut: 0, bytesIn: 0, bytesOut: 0, withheld: 0, rejected: 0, penalties: 0 }
+}
+
+/**
+ * Keeps this node connected to its roster: dials every member that has addresses, redials with
+ * exponential backoff, and refuses members sitting out a penalty (the connection gater asks
+ * `admits`). Counts what crosses each edge.
+ */
+export class PeerManager implements Admission {
+  private readonly c: PeerManagerComponents
+  private readonly init: PeerManagerInit
+  private readonly states = new Map<string, PeerState>()
+  private libp2p: DragnetLibp2p | null = null
+  private timer: ReturnType<typeof setInterval> | null = null
+  private persistTimer: ReturnType<typeof setInterval> | null = null
+  private readonly dialing = new Set<string>()
+  private readonly connectListeners: ConnectListener[] = []
+  private readonly disconnectListeners: ConnectListener[] = []
+  private running = false
+
+  constructor (components: PeerManagerComponents, init: PeerManagerInit) {
+    this.c = components
+    this.init = init
+    for (const m of components.roster.peers()) this.states.set(m.peerId, this.fresh(m))
+  }
+
+  private fresh (m: Member): PeerState {
+    return { peerId: m.peerId, name: m.name, country: m.country, role: m.role, addrs: m.addrs, connected: false, dialFailures: 0, ...emptyStats() }
+  }
+
+  admits (peerId: string): boolean {
+    const s = this.states.get(peerId)
+    if (s == null) return false
+    return s.penalizedUntil == null || s.penalizedUntil <= Date.now()
+  }
+
+  onConnect (fn: ConnectListener): void { this.connectListeners.push(fn) }
+  onDisconnect (fn: ConnectListener): void { this.disconnectListeners.push(fn) }
+
+  state (peerId: string): PeerState | undefined {
+    return this.states.get(peerId)
+  }
+
+  list (): PeerState[] {
+    return [...this.states.values()].map(s => ({ ...s }))
+  }
+
+  connectedPeers (): string[] {
+    return [...this.states.values()].filter(s => s.connected).map(s => s.peerId)
+  }
+
+  async start (libp2p: DragnetLibp2p): Promise<void> {
+    this.libp2p = libp2p
+    this.running = true
+    const saved = await this.c.store.getPeers<PeerStats>()
+    for (const [id, stats] of saved) {
+      const s = this.states.get(id)
+      if (s != null) Object.assign(s, stats)
+    }
+    libp2p.addEventListener('peer:connect', (evt) => { this.connected(evt.detail.toString()) })
+    libp2p.addEventListener('peer:disconnect', (evt) => { this.disconnected(evt.detail.toString()) })
+    // Members with addresses are dialled at once, then whenever their backoff expires.
+    for (const s of this.states.values()) s.nextDialAt = Date.now()
+    this.timer = setInterval(() => { this.dialDue() }, 250)
+    this.timer.unref?.()
+    this.persistTimer = setInterval(() => { void this.persist() }, 10_000)
+    this.persistTimer.unref?.()
+    this.dialDue()
+  }
+
+  async stop (): Promise<void> {
+    this.running = false
+    if (this.timer != null) clearInterval(this.timer)
+    if (this.persistTimer != null) clearInterval(this.persistTimer)
+    await this.persist()
+  }
+
+  async persist (): Promise<void> {
+    if (!this.c.store.isOpen) return
+    for (const s of this.states.values()) {
+      const { recordsIn, recordsOut, bytesIn, bytesOut, withheld, rejected, penalties, lastPenalty, lastSeen, lastSync } = s
+      await this.c.store.putPeer(s.peerId, { recordsIn, recordsOut, bytesIn, bytesOut, withheld, rejected, penalties, lastPenalty, lastSeen, lastSync }).catch(() => {})
+    }
+  }
+
+  private connected (peerId: string): void {
+    const s = this.states.get(peerId)
+    if (s == null) return
+    const was = s.connected
+    s.connected = true
+    s.lastSeen = Date.now()
+    s.dialFailures = 0
+    s.nextDialAt = undefined
+    if (!was) for (const fn of this.connectListeners) fn(peerId)
+  }
+
+  private disconnected (peerId: string): void {
+    const s = this.states.get(peerId)
+    if (s == null) return
+    const was = s.connected
+    s.connected = false
+    s.lastSeen = Date.now()
+    if (this.running) s.nextDialAt = Math.max(Date.now() + this.backoff(s), s.penalizedUntil ?? 0)
+    if (was) for (const fn of this.disconnectListeners) fn(peerId)
+  }
+
+  private backoff (s: PeerState): number {
+    const base = Math.min(this.init.redialMaxMs, this.init.redialMinMs * 2 ** Math.min(s.dialFailures, 16))
+    return Math.round(base * (0.75 + Math.random() * 0.5))
+  }
+
+  private dialDue (): void {
+    if (!this.running || this.libp2p == null) return
+    const now = Date.now()
+    for (const s of this.states.values()) {
+      if (s.connected || s.addrs.length === 0 || this.dialing.has(s.peerId)) continue
+      if (s.nextDialAt == null || s.nextDialAt > now || !this.admits(s.peerId)) continue
+      void this.dial(s)
+    }
+  }
+
+  private async dial (s: PeerState): Promise<void> {
+    const libp2p = this.libp2p!
+    this.dialing.add(s.peerId)
+    try {
+      if (libp2p.getConnections(peerIdFromString(s.peerId)).length > 0) {
+        this.connected(s.peerId)
+        return
+      }
+      const addrs = s.addrs.map(a => multiaddr(a.includes('/p2p/') ? a : `${a}/p2p/${s.peerId}`))
+      await libp2p.dial(addrs, { signal: AbortSignal.timeout(10_000) })
+    } catch (err: any) {
+      s.dialFailures++
+      s.nextDialAt = Date.now() + this.backoff(s)
+      this.c.log.debug({ peer: s.peerId, name: s.name, err: err.message, retryInMs: s.nextDialAt - Date.now() }, 'dial failed')
+    } finally {
+      this.dialing.delete(s.peerId)
+    }
+  }
+
+  /**
+   * Cuts a misbehaving member off: disconnected now, refused by the gater (both directions) until
+   * the cool-down ends. Counted and logged with the peer and the reason.
+   */
+  penalize (peerId: string, reason: string, code?: string): void {
+    const s = this.states.get(peerId)
+    if (s == null) return
+    const now = Date.now()
+    s.penalties++
+    s.lastPenalty = { at: now, reason }
+    s.penalizedUntil = now + this.init.penaltyCooldownMs
+    s.nextDialAt = s.penalizedUntil
+    this.c.log.warn({ peer: peerId, name: s.name, reason, code, cooldownMs: this.init.penaltyCooldownMs }, 'peer penalised and disconnected')
+    if (this.libp2p != null) void this.libp2p.hangUp(peerIdFromString(peerId)).catch(() => {})
+  }
+
+  count (peerId: string, delta: Partial<Pick<PeerStats, 'recordsIn' | 'recordsOut' | 'bytesIn' | 'bytesOut' | 'withheld' | 'rejected'>>): void {
+    const s = this.states.get(peerId)
+    if (s == null) return
+    for (const [k, v] of Object.entries(delta) as Array<[keyof typeof delta, number]>) s[k] += v
+    s.lastSeen = Date.now()
+  }
+
+  recordSync (peerId: string, summary: SyncSummary): void {
+    const s = this.states.get(peerId)
+    if (s != null) s.lastSync = summary
+  }
+}

@@ -1,0 +1,264 @@
+import { join } from 'node:path'
+import type { NodeConfig } from './config/config.js'
+import { DragnetError } from './errors.js'
+import { FILES, clearRuntime, openDataDir, writeRuntime, type NodeMetadata, type NodeIdentity, Roster, type Member } from './identity/index.js'
+import { Ingest, type PublishOptions, type Verdict } from './ingest/index.js'
+import { createLogger, type Logger } from './log.js'
+import { createNodeLibp2p, Gossip, PeerManager, type DragnetLibp2p } from './net/index.js'
+import { defaultPolicy, loadPolicy, type Policy } from './policy/index.js'
+import { Store, type AuditEntry } from './store/index.js'
+import { LruSet } from './util/lru.js'
+
+export interface DragnetNodeInit {
+  dataDir: string
+  config: NodeConfig
+  log?: Logger
+  /** start the network (default true); offline nodes serve the CLI and tests */
+  network?: boolean
+  /** a policy object instead of the configured file (simulations and tests) */
+  policy?: Policy
+  /** defaults for a data dir `start` initialises */
+  metadata?: NodeMetadata
+}
+
+export interface NodeStatus {
+  peerId: string
+  name: string
+  country: string
+  role: string
+  records: number
+  byTlp: Record<string, number>
+  equivocations: Array<{ author: string, seq: number, ids: string[] }>
+  flaggedAuthors: string[]
+  peers: { roster: number, connected: number }
+  listen: string[]
+  api?: string
+  policy: string
+  running: boolean
+  startedAt?: string
+  dataDir: string
+}
+
+/**
+ * The composition root: identity, store, policy, ingest, then network (libp2p, peers, gossip,
+ * sync) and last the API, started in that order and stopped in reverse. If start fails halfway,
+ * whatever started is stopped again.
+ */
+export class DragnetNode {
+  readonly dataDir: string
+  readonly config: NodeConfig
+  readonly log: Logger
+  readonly identity: NodeIdentity
+  readonly metadata: NodeMetadata
+  readonly roster: Roster
+  readonly store: Store
+  readonly ingest: Ingest
+  private currentPolicy: Policy
+  libp2p: DragnetLibp2p | null = null
+  peers: PeerManager | null = null
+  gossip: Gossip | null = null
+  apiAddress: string | undefined
+  private startedAt: Date | undefined
+  private readonly pendingAudit: AuditEntry[] = []
+  private readonly auditedRecently = new LruSet<string>(50_000)
+  private auditTimer: ReturnType<typeof setInterval> | null = null
+  private readonly stopHooks: Array<() => Promise<void>> = []
+  private running = false
+  private readonly network: boolean
+
+  private constructor (init: DragnetNodeInit, identity: NodeIdentity, metadata: NodeMetadata, store: Store, policy: Policy) {
+    this.dataDir = init.dataDir
+    this.config = init.config
+    this.log = init.log ?? createLogger({ level: init.config.log.level })
+    this.identity = identity
+    this.metadata = metadata
+    this.network = init.network !== false
+    const self: Member = { peerId: identity.peerId, name: init.config.name || metadata.name, country: init.config.country, role: init.config.role, addrs: init.config.listen }
+    this.roster = new Roster(self, init.config.roster.map(m => ({ ...m, addrs: m.addrs ?? [] })))
+    this.store = store
+    this.currentPolicy = policy
+    this.ingest = new Ingest({
+      store,
+      identity,
+      roster: this.roster,
+      policy: () => this.currentPolicy,
+      log: this.log.child({ ns: 'ingest' })
+    }, {
+      limits: { maxRecordBytes: init.config.record.maxBytes, maxDepth: init.config.record.maxDepth },
+      verifyWorkers: init.config.ingest.verifyWorkers
+    })
+  }
+
+  /** Opens the data dir (initialising it if empty) and the store; nothing networked yet. */
+  static async open (init: DragnetNodeInit): Promise<DragnetNode> {
+    const { identity, metadata } = await openDataDir(init.dataDir, {
+      name: init.metadata?.name ?? init.config.name,
+      country: init.metadata?.country ?? init.config.country,
+      role: init.metadata?.role ?? init.config.role
+    })
+    const policy = init.policy ?? (init.config.policy != null ? await loadPolicy(init.config.policy) : defaultPolicy())
+    const store = await Store.open(join(init.dataDir, FILES.store))
+    try {
+      return new DragnetNode(init, identity, metadata, store, policy)
+    } catch (err) {
+      await store.close()
+      throw err
+    }
+  }
+
+  get peerId (): string {
+    return this.identity.peerId
+  }
+
+  get policy (): Policy {
+    return this.currentPolicy
+  }
+
+  get isRunning (): boolean {
+    return this.running
+  }
+
+  async start (opts: { api?: (node: DragnetNode) => Promise<{ address: string, close: () => Promise<void> }> } = {}): Promise<void> {
+    if (this.running) return
+    try {
+      await this.ingest.start()
+      this.stopHooks.push(async () => { await this.ingest.stop() })
+      this.auditTimer = setInterval(() => { void this.flushAudit() }, 250)
+      this.auditTimer.unref?.()
+      this.stopHooks.push(async () => {
+        if (this.auditTimer != null) clearInterval(this.auditTimer)
+        await this.flushAudit()
+      })
+      if (this.network) await this.startNetwork()
+      if (opts.api != null) {
+        const api = await opts.api(this)
+        this.apiAddress = api.address
+        this.stopHooks.push(api.close)
+      }
+      this.running = true
+      this.startedAt = new Date()
+      // Only a serving node advertises itself; a CLI opening the store offline leaves no trace.
+      if (!this.network && opts.api == null) return
+      await writeRuntime(this.dataDir, {
+        pid: process.pid,
+        api: this.apiAddress,
+        peerId: this.peerId,
+        startedAt: this.startedAt.toISOString(),
+        listen: this.listenAddrs()
+      })
+      this.stopHooks.push(async () => { await clearRuntime(this.dataDir) })
+    } catch (err) {
+      await this.stop()
+      throw err
+    }
+  }
+
+  private async startNetwork (): Promise<void> {
+    const cfg = this.config
+    const peers = new PeerManager({ roster: this.roster, store: this.store, log: this.log.child({ ns: 'net:peers' }) }, {
+      penaltyCooldownMs: cfg.limits.penaltyCooldownMs,
+      redialMinMs: cfg.limits.redialMinMs,
+      redialMaxMs: cfg.limits.redialMaxMs
+    })
+    this.peers = peers
+    const libp2p = await createNodeLibp2p({
+      identity: this.identity,
+      transport: cfg.transport,
+      listen: cfg.listen,
+      announce: cfg.announce,
+      psk: cfg.psk,
+      admission: peers
+    })
+    this.libp2p = libp2p
+    await libp2p.start()
+    this.stopHooks.push(async () => { await libp2p.stop() })
+    this.gossip = new Gossip({
+      libp2p,
+      ingest: this.ingest,
+      store: this.store,
+      roster: this.roster,
+      peers,
+      policy: () => this.currentPolicy,
+      log: this.log.child({ ns: 'net:gossip' }),
+      audit: (e) => { this.audit(e) }
+    }, { ...cfg.gossip, peerRecordsPerSec: cfg.limits.peerRecordsPerSec, peerBytesPerSec: cfg.limits.peerBytesPerSec, queueRecords: cfg.limits.queueRecords })
+    await this.gossip.start()
+    this.stopHooks.push(async () => { await this.gossip?.stop() })
+    // SYNC-WIRING
+    await peers.start(libp2p)
+    this.stopHooks.push(async () => { await peers.stop() })
+  }
+
+  /** Stops in reverse start order: API, dialing, sync, gossip, libp2p, ingest; closes the store last. */
+  async stop (): Promise<void> {
+    this.running = false
+    while (this.stopHooks.length > 0) {
+      const hook = this.stopHooks.pop()!
+      try {
+        await hook()
+      } catch (err: any) {
+        this.log.warn({ err: err.message }, 'error while stopping')
+      }
+    }
+    await this.store.close()
+  }
+
+  listenAddrs (): string[] {
+    return this.libp2p?.getMultiaddrs().map(m => m.toString()) ?? []
+  }
+
+  async publish (objects: unknown[], opts: PublishOptions): Promise<Verdict[]> {
+    return await this.ingest.publish(objects, opts)
+  }
+
+  /** Replaces the policy from its file; a file that does not load leaves the old policy in force. */
+  async reloadPolicy (): Promise<Policy> {
+    if (this.config.policy == null) throw new DragnetError('DRAGNET_BAD_POLICY', 'no policy file is configured')
+    const next = await loadPolicy(this.config.policy)
+    this.currentPolicy = next
+    this.log.info({ policy: this.config.policy }, 'policy reloaded')
+    return next
+  }
+
+  /** Outbound decisions are audited in batches; the same (record, peer, rule) once per window. */
+  audit (entry: AuditEntry): void {
+    const k = `${entry.record ?? ''}|${entry.peer ?? ''}|${entry.rule}|${entry.direction}`
+    if (this.auditedRecently.has(k)) return
+    this.auditedRecently.add(k)
+    this.pendingAudit.push(entry)
+    if (this.pendingAudit.length >= 1000) void this.flushAudit()
+  }
+
+  private async flushAudit (): Promise<void> {
+    if (this.pendingAudit.length === 0 || !this.store.isOpen) return
+    const entries = this.pendingAudit.splice(0)
+    try {
+      await this.store.writeDecisions(entries)
+      await this.store.pruneAudit(this.config.audit.maxEntries)
+    } catch (err: any) {
+      this.log.warn({ err: err.message }, 'could not write audit entries')
+    }
+  }
+
+  async status (): Promise<NodeStatus> {
+    const counts = this.store.counts()
+    const equivocations = await this.store.equivocations()
+    return {
+      peerId: this.peerId,
+      name: this.roster.self.name,
+      country: this.roster.self.country,
+      role: this.roster.self.role,
+      records: counts.records,
+      byTlp: counts.byTlp,
+      equivocations: equivocations.map(e => ({ author: e.author, seq: e.seq, ids: e.ids })),
+      flaggedAuthors: [...new Set(equivocations.map(e => e.author))],
+      peers: { roster: this.roster.peers().length, connected: this.peers?.connectedPeers().length ?? 0 },
+      listen: this.listenAddrs(),
+      ...(this.apiAddress != null ? { api: this.apiAddress } : {}),
+      policy: this.currentPolicy.name,
+      running: this.running,
+      ...(this.startedAt != null ? { startedAt: this.startedAt.toISOString() } : {}),
+      dataDir: this.dataDir
+    }
+  }
+}

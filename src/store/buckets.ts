@@ -1,0 +1,63 @@
+/*
+ * Every LevelDB keyspace of a node, in one registry. A bucket's prefix is never reused for
+ * something else: data written by an older version must never be read as a different thing.
+ * Keys are UTF-8 strings `<prefix>:<rest>`; values are bytes (records) or UTF-8 JSON.
+ */
+export const BUCKETS = {
+  /** `meta:<name>` → JSON: node metadata, store format version */
+  meta: 'meta',
+  /** `rec:<id>` → envelope bytes, exactly as signed */
+  records: 'rec',
+  /** `info:<id>` → JSON RecordInfo: local arrival, source, STIX id and version */
+  info: 'info',
+  /** `arr:<arrival 16 digits>` → id: local arrival order (TAXII added_after, pagination) */
+  arrival: 'arr',
+  /** `ver:<stix id>!<modified>!<id>` → '': every version of a STIX object */
+  versions: 'ver',
+  /** `own:<stix id>` → author PeerId: who may publish newer versions */
+  owners: 'own',
+  /** `obs:<kind>!<value>!<id>` → '' for domains, URLs, emails, hashes */
+  observables: 'obs',
+  /** `ip:<4|6>!<address hex>!<prefix 3 digits>!<id>` → '': IPs and CIDRs, sortable by address */
+  ips: 'ip',
+  /** `aseq:<author>!<seq 16 digits>` → id: the first record under (author, seq) */
+  authorSeq: 'aseq',
+  /** `equiv:<author>!<seq 16 digits>` → JSON { ids, at }: every id seen under one (author, seq): equivocation evidence */
+  equivocations: 'equiv',
+  /** `sync:<scope>!<ts 13 hex>!<id>` → '': what set reconciliation indexes, per sharing scope */
+  sync: 'sync',
+  /** `known:<scope>!<ts 13 hex>!<id>` → JSON { why, at }: ids counted as known without the record (rejected by our inbound policy) */
+  known: 'known',
+  /** `audit:<time 13 hex>!<counter 8 hex>` → JSON AuditEntry */
+  audit: 'audit',
+  /** `auditr:<record id>!<audit key>` and `auditp:<peer>!<audit key>` → '': audit lookups */
+  auditByRecord: 'auditr',
+  auditByPeer: 'auditp',
+  /** `peer:<peerId>` → JSON persisted per-peer counters and last sync */
+  peers: 'peer'
+} as const
+
+export type BucketName = keyof typeof BUCKETS
+
+export function key (bucket: BucketName, rest: string): string {
+  return BUCKETS[bucket] + ':' + rest
+}
+
+/** [gte, lt) bounds covering exactly the keys of a bucket that start with `prefix`. */
+export function range (bucket: BucketName, prefix = ''): { gte: string, lt: string } {
+  return prefixRange(BUCKETS[bucket] + ':' + prefix)
+}
+
+/** The keys that start with `start`: up to `start` with its last character incremented. */
+export function prefixRange (start: string): { gte: string, lt: string } {
+  const last = start.charCodeAt(start.length - 1)
+  return { gte: start, lt: start.slice(0, -1) + String.fromCharCode(last + 1) }
+}
+
+export function pad (n: number, width = 16): string {
+  return String(n).padStart(width, '0')
+}
+
+export function hexTs (ts: number): string {
+  return ts.toString(16).padStart(13, '0')
+}

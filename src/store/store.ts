@@ -1,0 +1,529 @@
+import { mkdir } from 'node:fs/promises'
+import { Level } from 'level'
+import { DragnetError } from '../errors.js'
+import { decodeRecord, type SignedRecord, type Tlp, TLP_LEVELS } from '../record/index.js'
+import type { Observable } from '../stix/types.js'
+import { parseIpNet, maskBytes } from '../stix/ip.js'
+import { IdBloom } from './bloom.js'
+import { BUCKETS, key, range, prefixRange, pad, hexTs } from './buckets.js'
+
+export const STORE_FORMAT = 1
+
+export type RecordSource = 'local' | 'import' | 'gossip' | 'sync'
+
+/** What the node knows about a stored record besides its signed bytes. */
+export interface RecordInfo {
+  arrival: number
+  /** local arrival time in ms (TAXII date_added) */
+  addedAt: number
+  source: RecordSource
+  /** the peer that handed it over (gossip/sync) */
+  from?: string
+  stixId: string
+  type: string
+  /** STIX `modified` (or `created`, or '' for objects without either): with stixId it names the version */
+  modified: string
+  author: string
+  seq: number
+  ts: number
+  tlp: Tlp
+}
+
+export interface VersionEntry {
+  id: string
+  modified: string
+  author: string
+  revoked: boolean
+  /** indicator valid_until in ms, when present */
+  validUntil?: number
+}
+
+export type AuditDirection = 'inbound' | 'outbound' | 'local'
+
+export interface AuditEntry {
+  at: number
+  direction: AuditDirection
+  verdict: 'accept' | 'reject' | 'send' | 'withhold' | 'ignore'
+  rule: string
+  reason: string
+  record?: string
+  peer?: string
+  source?: string
+  code?: string
+}
+
+export interface RecordWrite {
+  record: SignedRecord
+  source: RecordSource
+  from?: string
+  modified: string
+  revoked: boolean
+  validUntil?: number
+  observables: Observable[]
+  /** the sync scope this record is reconciled in; absent for records never synced (red) */
+  scope?: string
+  /** this record makes its author the owner of its STIX id */
+  newOwner: boolean
+  /** equivocation evidence to record: every id now known under (author, seq) */
+  equivocation?: string[]
+  audit?: AuditEntry[]
+}
+
+export interface KnownWrite {
+  scope: string
+  ts: number
+  id: string
+  why: string
+}
+
+export interface StoreCounters {
+  arrival: number
+  records: number
+  byTlp: Record<Tlp, number>
+  audit: number
+  auditSeq: number
+}
+
+export interface StoreInit {
+  /** records per arrival-order page read ahead by iterators */
+  readAhead?: number
+}
+
+const enc = new TextEncoder()
+const dec = new TextDecoder()
+
+function json (value: unknown): Uint8Array {
+  return enc.encode(JSON.stringify(value))
+}
+
+function parse<T> (bytes: Uint8Array): T {
+  return JSON.parse(dec.decode(bytes)) as T
+}
+
+function emptyCounters (): StoreCounters {
+  return { arrival: 0, records: 0, byTlp: Object.fromEntries(TLP_LEVELS.map(t => [t, 0])) as Record<Tlp, number>, audit: 0, auditSeq: 0 }
+}
+
+/** Observable keys: IPs by address bytes (so CIDR containment is a range scan), the rest by text. */
+export function observableKey (o: Observable, id: string): string {
+  if (o.kind === 'ipv4' || o.kind === 'ipv6' || o.kind === 'ipv4-cidr' || o.kind === 'ipv6-cidr') {
+    const net = parseIpNet(o.value)
+    if (net == null) return key('observables', `${o.kind}!${o.value}!${id}`)
+    return key('ips', `${net.version}!${Buffer.from(net.bytes).toString('hex')}!${pad(net.prefix, 3)}!${id}`)
+  }
+  return key('observables', `${o.kind}!${o.value}!${id}`)
+}
+
+const EMPTY = new Uint8Array(0)
+
+/**
+ * The node's LevelDB replica. It stores what ingest decided to store, one atomic batch per call,
+ * and answers reads; it knows nothing of networks or policy. Writes are serialised so counters
+ * and arrival numbers stay consistent.
+ */
+export class Store {
+  readonly dir: string
+  private readonly db: Level<string, Uint8Array>
+  private counters: StoreCounters = emptyCounters()
+  private readonly bloom = new IdBloom()
+  private writeChain: Promise<unknown> = Promise.resolve()
+  private closed = false
+
+  private constructor (dir: string) {
+    this.dir = dir
+    this.db = new Level<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' })
+  }
+
+  static async open (dir: string, _init: StoreInit = {}): Promise<Store> {
+    await mkdir(dir, { recursive: true })
+    const store = new Store(dir)
+    try {
+      await store.db.open()
+    } catch (err: any) {
+      const cause = String(err?.cause?.message ?? err?.message ?? err)
+      if (/lock/i.test(cause)) {
+        throw new DragnetError('DRAGNET_STORE_LOCKED', `store ${dir} is already in use by another process`, {}, { cause: err })
+      }
+      throw new DragnetError('DRAGNET_INTERNAL', `cannot open store ${dir}: ${cause}`, {}, { cause: err })
+    }
+    await store.load()
+    return store
+  }
+
+  private async load (): Promise<void> {
+    const format = await this.db.get(key('meta', 'format'))
+    if (format == null) {
+      await this.db.put(key('meta', 'format'), json(STORE_FORMAT))
+    } else if (parse<number>(format) !== STORE_FORMAT) {
+      throw new DragnetError('DRAGNET_INTERNAL', `store ${this.dir} has format ${parse<number>(format)}, this dragnet reads ${STORE_FORMAT}`)
+    }
+    const c = await this.db.get(key('meta', 'counters'))
+    if (c != null) this.counters = { ...emptyCounters(), ...parse<StoreCounters>(c) }
+    for await (const k of this.db.keys(range('records'))) this.bloom.add(k.slice(BUCKETS.records.length + 1))
+  }
+
+  get isOpen (): boolean {
+    return !this.closed
+  }
+
+  async close (): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    await this.writeChain.catch(() => {})
+    await this.db.close()
+  }
+
+  /** Serialises every write so arrival numbers and counters are assigned in one order. */
+  private exclusive<T> (fn: () => Promise<T>): Promise<T> {
+    const run = this.writeChain.then(fn, fn)
+    this.writeChain = run.catch(() => {})
+    return run
+  }
+
+  private assertOpen (): void {
+    if (this.closed) throw new DragnetError('DRAGNET_STOPPED', 'store is closed')
+  }
+
+  counts (): StoreCounters {
+    return structuredClone(this.counters)
+  }
+
+  // ---------------------------------------------------------------- writes
+
+  /** Stores records with all their index entries in one atomic LevelDB batch. */
+  async write (writes: RecordWrite[], opts: { sync?: boolean, known?: KnownWrite[], audit?: AuditEntry[] } = {}): Promise<RecordInfo[]> {
+    this.assertOpen()
+    return await this.exclusive(async () => {
+      const batch = this.db.batch()
+      const counters = structuredClone(this.counters)
+      const infos: RecordInfo[] = []
+      const now = Date.now()
+      for (const w of writes) {
+        const r = w.record.record
+        const id = w.record.id
+        const arrival = ++counters.arrival
+        const info: RecordInfo = {
+          arrival,
+          addedAt: now,
+          source: w.source,
+          stixId: r.body.id,
+          type: r.body.type,
+          modified: w.modified,
+          author: r.author,
+          seq: r.seq,
+          ts: r.ts,
+          tlp: r.tlp
+        }
+        if (w.from != null) info.from = w.from
+        infos.push(info)
+        batch.put(key('records', id), w.record.bytes)
+        batch.put(key('info', id), json(info))
+        batch.put(key('arrival', pad(arrival)), enc.encode(id))
+        const ver: Omit<VersionEntry, 'id' | 'modified'> = { author: r.author, revoked: w.revoked }
+        if (w.validUntil != null) ver.validUntil = w.validUntil
+        batch.put(key('versions', `${r.body.id}!${w.modified}!${id}`), json(ver))
+        if (w.newOwner) batch.put(key('owners', r.body.id), enc.encode(r.author))
+        for (const o of w.observables) batch.put(observableKey(o, id), EMPTY)
+        // The first id under (author, seq) keeps the slot; a second is evidence, kept beside it.
+        if (w.equivocation != null) batch.put(key('equivocations', `${r.author}!${pad(r.seq)}`), json({ ids: w.equivocation, at: now }))
+        else batch.put(key('authorSeq', `${r.author}!${pad(r.seq)}`), enc.encode(id))
+        if (w.scope != null) batch.put(key('sync', `${w.scope}!${hexTs(r.ts)}!${id}`), EMPTY)
+        for (const a of w.audit ?? []) this.putAudit(batch, counters, a)
+        counters.records++
+        counters.byTlp[r.tlp]++
+      }
+      for (const k of opts.known ?? []) batch.put(key('known', `${k.scope}!${hexTs(k.ts)}!${k.id}`), json({ why: k.why, at: now }))
+      for (const a of opts.audit ?? []) this.putAudit(batch, counters, a)
+      batch.put(key('meta', 'counters'), json(counters))
+      await (opts.sync === true ? batch.write({ sync: true }) : batch.write())
+      this.counters = counters
+      for (const w of writes) this.bloom.add(w.record.id)
+      return infos
+    })
+  }
+
+  private putAudit (batch: ReturnType<Level<string, Uint8Array>['batch']>, counters: StoreCounters, a: AuditEntry): void {
+    const k = `${hexTs(a.at)}!${(++counters.auditSeq).toString(16).padStart(8, '0')}`
+    batch.put(key('audit', k), json(a))
+    if (a.record != null) batch.put(key('auditByRecord', `${a.record}!${k}`), EMPTY)
+    if (a.peer != null) batch.put(key('auditByPeer', `${a.peer}!${k}`), EMPTY)
+    counters.audit++
+  }
+
+  /** Audit entries and "known" ids without a record (decisions that store nothing else). */
+  async writeDecisions (audit: AuditEntry[], known: KnownWrite[] = []): Promise<void> {
+    if (audit.length === 0 && known.length === 0) return
+    await this.write([], { audit, known })
+  }
+
+  /** Drops the oldest audit entries beyond `maxEntries` (bounded retention). */
+  async pruneAudit (maxEntries: number): Promise<number> {
+    this.assertOpen()
+    if (this.counters.audit <= maxEntries) return 0
+    return await this.exclusive(async () => {
+      const excess = this.counters.audit - maxEntries
+      const batch = this.db.batch()
+      let removed = 0
+      for await (const [k, v] of this.db.iterator({ ...range('audit'), limit: excess })) {
+        const a = parse<AuditEntry>(v)
+        const rest = k.slice(BUCKETS.audit.length + 1)
+        batch.del(k)
+        if (a.record != null) batch.del(key('auditByRecord', `${a.record}!${rest}`))
+        if (a.peer != null) batch.del(key('auditByPeer', `${a.peer}!${rest}`))
+        removed++
+      }
+      const counters = { ...this.counters, audit: this.counters.audit - removed }
+      batch.put(key('meta', 'counters'), json(counters))
+      await batch.write()
+      this.counters = counters
+      return removed
+    })
+  }
+
+  async putMeta (name: string, value: unknown): Promise<void> {
+    this.assertOpen()
+    await this.exclusive(async () => { await this.db.put(key('meta', name), json(value)) })
+  }
+
+  async getMeta<T> (name: string): Promise<T | undefined> {
+    this.assertOpen()
+    const v = await this.db.get(key('meta', name))
+    return v == null ? undefined : parse<T>(v)
+  }
+
+  async putPeer (peerId: string, value: unknown): Promise<void> {
+    this.assertOpen()
+    await this.db.put(key('peers', peerId), json(value))
+  }
+
+  async getPeers<T> (): Promise<Map<string, T>> {
+    this.assertOpen()
+    const out = new Map<string, T>()
+    for await (const [k, v] of this.db.iterator(range('peers'))) out.set(k.slice(BUCKETS.peers.length + 1), parse<T>(v))
+    return out
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  /** Cheap pre-check; a `true` may be a false positive, a `false` is certain. */
+  mightHave (id: string): boolean {
+    return this.bloom.mightHave(id)
+  }
+
+  async has (id: string): Promise<boolean> {
+    this.assertOpen()
+    if (!this.bloom.mightHave(id)) return false
+    return (await this.db.get(key('info', id))) != null
+  }
+
+  /** Which of these ids are stored (one LevelDB round for all bloom positives). */
+  async hasMany (ids: string[]): Promise<boolean[]> {
+    this.assertOpen()
+    const out = ids.map(() => false)
+    const probe: number[] = []
+    ids.forEach((id, i) => { if (this.bloom.mightHave(id)) probe.push(i) })
+    if (probe.length > 0) {
+      const vals = await this.db.getMany(probe.map(i => key('info', ids[i])))
+      probe.forEach((i, j) => { out[i] = vals[j] != null })
+    }
+    return out
+  }
+
+  async getBytes (id: string): Promise<Uint8Array | undefined> {
+    this.assertOpen()
+    return await this.db.get(key('records', id))
+  }
+
+  async getManyBytes (ids: string[]): Promise<Array<Uint8Array | undefined>> {
+    this.assertOpen()
+    if (ids.length === 0) return []
+    return await this.db.getMany(ids.map(id => key('records', id)))
+  }
+
+  async getInfo (id: string): Promise<RecordInfo | undefined> {
+    this.assertOpen()
+    const v = await this.db.get(key('info', id))
+    return v == null ? undefined : parse<RecordInfo>(v)
+  }
+
+  async getManyInfo (ids: string[]): Promise<Array<RecordInfo | undefined>> {
+    this.assertOpen()
+    if (ids.length === 0) return []
+    const vals = await this.db.getMany(ids.map(id => key('info', id)))
+    return vals.map(v => v == null ? undefined : parse<RecordInfo>(v))
+  }
+
+  /** A stored record, parsed. Stored bytes were verified on the way in, so only parsing happens here. */
+  async getRecord (id: string): Promise<{ record: SignedRecord, info: RecordInfo } | undefined> {
+    this.assertOpen()
+    const [bytes, info] = await this.db.getMany([key('records', id), key('info', id)])
+    if (bytes == null || info == null) return undefined
+    return { record: decodeRecord(bytes, { maxRecordBytes: Number.MAX_SAFE_INTEGER, maxDepth: 10_000 }), info: parse<RecordInfo>(info) }
+  }
+
+  async owner (stixId: string): Promise<string | undefined> {
+    this.assertOpen()
+    const v = await this.db.get(key('owners', stixId))
+    return v == null ? undefined : dec.decode(v)
+  }
+
+  async owners (stixIds: string[]): Promise<Array<string | undefined>> {
+    this.assertOpen()
+    if (stixIds.length === 0) return []
+    const vals = await this.db.getMany(stixIds.map(s => key('owners', s)))
+    return vals.map(v => v == null ? undefined : dec.decode(v))
+  }
+
+  /** Every stored version of a STIX object, oldest `modified` first. */
+  async versions (stixId: string): Promise<VersionEntry[]> {
+    this.assertOpen()
+    const out: VersionEntry[] = []
+    const prefix = BUCKETS.versions.length + 1 + stixId.length + 1
+    for await (const [k, v] of this.db.iterator(range('versions', stixId + '!'))) {
+      const rest = k.slice(prefix)
+      const bang = rest.lastIndexOf('!')
+      out.push({ ...parse<Omit<VersionEntry, 'id' | 'modified'>>(v), modified: rest.slice(0, bang), id: rest.slice(bang + 1) })
+    }
+    return out
+  }
+
+  /** Ids stored under (author, seq): one normally, several when the author equivocated. */
+  async idsBySeq (author: string, seq: number): Promise<string[]> {
+    this.assertOpen()
+    const [first, evidence] = await this.db.getMany([key('authorSeq', `${author}!${pad(seq)}`), key('equivocations', `${author}!${pad(seq)}`)])
+    if (evidence != null) return parse<{ ids: string[] }>(evidence).ids
+    return first == null ? [] : [dec.decode(first)]
+  }
+
+  /** For each (author, seq): the ids already stored under it (batch form of idsBySeq). */
+  async seqSlots (pairs: Array<{ author: string, seq: number }>): Promise<string[][]> {
+    this.assertOpen()
+    if (pairs.length === 0) return []
+    const keys: string[] = []
+    for (const p of pairs) keys.push(key('authorSeq', `${p.author}!${pad(p.seq)}`), key('equivocations', `${p.author}!${pad(p.seq)}`))
+    const vals = await this.db.getMany(keys)
+    return pairs.map((_, i) => {
+      const evidence = vals[2 * i + 1]
+      if (evidence != null) return parse<{ ids: string[] }>(evidence).ids
+      const first = vals[2 * i]
+      return first == null ? [] : [dec.decode(first)]
+    })
+  }
+
+  /** Highest seq stored for an author (0 when none): a node's own next seq derives from it after a crash. */
+  async maxSeq (author: string): Promise<number> {
+    this.assertOpen()
+    for await (const k of this.db.keys({ ...range('authorSeq', author + '!'), reverse: true, limit: 1 })) {
+      return Number(k.slice(BUCKETS.authorSeq.length + 1 + author.length + 1))
+    }
+    return 0
+  }
+
+  async equivocations (): Promise<Array<{ author: string, seq: number, ids: string[], at: number }>> {
+    this.assertOpen()
+    const out: Array<{ author: string, seq: number, ids: string[], at: number }> = []
+    for await (const [k, v] of this.db.iterator(range('equivocations'))) {
+      const [author, seq] = k.slice(BUCKETS.equivocations.length + 1).split('!')
+      out.push({ author, seq: Number(seq), ...parse<{ ids: string[], at: number }>(v) })
+    }
+    return out
+  }
+
+  /** Record ids indexed under an observable. IPs also match CIDRs that contain them and, for a CIDR, everything inside it. */
+  async lookupIds (o: Observable): Promise<string[]> {
+    this.assertOpen()
+    const ids = new Set<string>()
+    if (o.kind === 'ipv4' || o.kind === 'ipv6' || o.kind === 'ipv4-cidr' || o.kind === 'ipv6-cidr') {
+      const net = parseIpNet(o.value)
+      if (net == null) return []
+      const base = `${net.version}!`
+      // Networks that contain the value: one exact probe per shorter prefix length.
+      for (let p = 0; p < net.prefix; p++) {
+        const hex = Buffer.from(maskBytes(net.bytes, p)).toString('hex')
+        for await (const k of this.db.keys(range('ips', `${base}${hex}!${pad(p, 3)}!`))) ids.add(k.slice(k.lastIndexOf('!') + 1))
+      }
+      // The value itself and everything inside it: addresses from its first to its last.
+      const first = Buffer.from(net.bytes).toString('hex')
+      const lastBytes = net.bytes.slice()
+      for (let i = 0; i < lastBytes.length; i++) {
+        const bits = Math.max(0, Math.min(8, net.prefix - i * 8))
+        lastBytes[i] |= (0xff >> bits) & 0xff
+      }
+      const last = Buffer.from(lastBytes).toString('hex')
+      const lo = key('ips', `${base}${first}!`)
+      const hi = prefixRange(key('ips', `${base}${last}!`)).lt
+      for await (const k of this.db.keys({ gte: lo, lt: hi })) {
+        const parts = k.split('!')
+        if (Number(parts[2]) >= net.prefix) ids.add(parts[3])
+      }
+      return [...ids]
+    }
+    const prefix = `${o.kind}!${o.value}!`
+    for await (const k of this.db.keys(range('observables', prefix))) ids.add(k.slice(BUCKETS.observables.length + 1 + prefix.length))
+    return [...ids]
+  }
+
+  /** Records in local arrival order after `afterArrival` (exclusive). */
+  async * byArrival (afterArrival = 0, opts: { limit?: number, reverse?: boolean } = {}): AsyncGenerator<{ arrival: number, id: string }> {
+    this.assertOpen()
+    const lim = opts.limit ?? Infinity
+    let n = 0
+    const it = this.db.iterator({ gt: key('arrival', pad(afterArrival)), lt: range('arrival').lt, reverse: opts.reverse === true })
+    try {
+      while (n < lim) {
+        const page = await it.nextv(Math.min(1000, lim - n))
+        if (page.length === 0) break
+        for (const [k, v] of page) {
+          yield { arrival: Number(k.slice(BUCKETS.arrival.length + 1)), id: dec.decode(v) }
+          n++
+        }
+      }
+    } finally {
+      await it.close()
+    }
+  }
+
+  /** Raw entries (key suffix, value) of the sync or known keyspace, for rebuilding in-memory indexes at start. */
+  async * scanKeys (bucket: 'sync' | 'known', prefix = ''): AsyncGenerator<string[]> {
+    this.assertOpen()
+    const it = this.db.keys(range(bucket, prefix))
+    const cut = BUCKETS[bucket].length + 1
+    try {
+      while (true) {
+        const page = await it.nextv(4096)
+        if (page.length === 0) break
+        yield page.map(k => k.slice(cut))
+      }
+    } finally {
+      await it.close()
+    }
+  }
+
+  async auditEntries (filter: { record?: string, peer?: string, limit?: number } = {}): Promise<AuditEntry[]> {
+    this.assertOpen()
+    const limit = filter.limit ?? 1000
+    let keys: string[]
+    if (filter.record != null || filter.peer != null) {
+      const bucket = filter.record != null ? 'auditByRecord' : 'auditByPeer'
+      const subject = (filter.record ?? filter.peer)!
+      keys = []
+      for await (const k of this.db.keys({ ...range(bucket, subject + '!'), reverse: true, limit: filter.record != null && filter.peer != null ? undefined : limit })) {
+        keys.push(key('audit', k.slice(BUCKETS[bucket].length + 1 + subject.length + 1)))
+      }
+    } else {
+      keys = []
+      for await (const k of this.db.keys({ ...range('audit'), reverse: true, limit })) keys.push(k)
+    }
+    const vals = await this.db.getMany(keys)
+    let entries = vals.filter((v): v is Uint8Array => v != null).map(v => parse<AuditEntry>(v))
+    if (filter.record != null && filter.peer != null) entries = entries.filter(e => e.peer === filter.peer)
+    return entries.slice(0, limit)
+  }
+
+  /** Every key of a record's index entries, for consistency checks (tests, `dragnet status --check`). */
+  async * iterateRaw (bucket: keyof typeof BUCKETS): AsyncGenerator<[string, Uint8Array]> {
+    this.assertOpen()
+    const cut = BUCKETS[bucket].length + 1
+    for await (const [k, v] of this.db.iterator(range(bucket))) yield [k.slice(cut), v]
+  }
+}
