@@ -2,7 +2,7 @@ import { DragnetError, type ErrorCode, toDragnetError } from '../errors.js'
 import type { NodeIdentity, Roster, Member } from '../identity/index.js'
 import type { Logger } from '../log.js'
 import { type Policy, type PolicySubject, policySubject } from '../policy/index.js'
-import { checkShape, createRecord, decodeRecord, idOfEnvelope, authorOfEnvelope, isTlp, scopeOf, type DecodeLimits, type SignedRecord, type Tlp, TLP_LEVELS } from '../record/index.js'
+import { canonicalJson, checkShape, createRecord, decodeRecord, idOfEnvelope, authorOfEnvelope, isTlp, scopeOf, type DecodeLimits, type SignedRecord, type Tlp, TLP_LEVELS } from '../record/index.js'
 import { analyzeStixObject, type StixAnalysis } from '../stix/index.js'
 import type { AuditEntry, KnownWrite, RecordInfo, RecordSource, RecordWrite, Store } from '../store/index.js'
 import { VerifyPool, verifyInline } from './verify-pool.js'
@@ -213,10 +213,12 @@ export class Ingest {
     await this.exclusive(async () => {
       const writes: RecordWrite[] = []
       const stored: Stored[] = []
-      // Version state as of this batch: what the store holds plus what the batch adds.
-      const latestOwn = new Map<string, string>()
+      // Per STIX id: its owner, and per version the bodies this node already signed (canonical
+      // JSON → record id), as of the store plus this batch. Identical content is a duplicate;
+      // other content under the same version name (spec examples do this) is a record of its own.
       const owners = new Map<string, string | undefined>()
-      const pendingVersions = new Set<string>()
+      const ownBodies = new Map<string, Map<string, string>>()
+      const pending = new Set<string>()
       for (let i = 0; i < objects.length; i++) {
         const a = analyses[i]
         if (a == null) continue
@@ -228,20 +230,22 @@ export class Ingest {
           if (owner != null && owner !== self.peerId) {
             throw new DragnetError('DRAGNET_NOT_OWNER', `${body.id} was first published by ${owner}; only its original author may publish a new version`, { object: body.id })
           }
-          if (owner === self.peerId || pendingVersions.has(body.id)) {
-            if (!latestOwn.has(body.id)) {
-              const versions = (await this.c.store.versions(body.id)).filter(v => v.author === self.peerId)
-              const same = versions.find(v => v.modified === modified)
-              if (same != null) { verdicts[i] = { status: 'duplicate', id: same.id }; continue }
-              if (opts.skipExisting === true && versions.length > 0) { verdicts[i] = { status: 'duplicate', id: versions[versions.length - 1].id }; continue }
-              latestOwn.set(body.id, versions.length > 0 ? versions[versions.length - 1].modified : '')
+          let bodies = ownBodies.get(body.id)
+          if (bodies == null) {
+            bodies = new Map()
+            if (owner === self.peerId) {
+              const mine = (await this.c.store.versions(body.id)).filter(v => v.author === self.peerId)
+              if (opts.skipExisting === true && mine.length > 0) { verdicts[i] = { status: 'duplicate', id: mine[mine.length - 1].id }; continue }
+              for (const v of mine) {
+                const rec = await this.c.store.getRecord(v.id)
+                if (rec != null) bodies.set(`${v.modified}|${canonicalJson(rec.record.record.body)}`, v.id)
+              }
             }
-            const latest = latestOwn.get(body.id)!
-            if (modified === latest) throw new DragnetError('DRAGNET_CONFLICT', `${body.id} version ${modified} appears twice in this input`, { object: body.id, property: 'modified' })
-            if (modified < latest) {
-              throw new DragnetError('DRAGNET_CONFLICT', `${body.id} already has a newer version (${latest}); modified must be later than that`, { object: body.id, property: 'modified' })
-            }
+            ownBodies.set(body.id, bodies)
           }
+          const contentKey = `${modified}|${canonicalJson(body)}`
+          const same = bodies.get(contentKey)
+          if (same != null) { verdicts[i] = { status: 'duplicate', id: same }; continue }
           const signed = createRecord(this.c.identity, { seq: this.nextSeq, ts: this.now(), tlp: opts.tlp, to, body }, this.limits)
           this.nextSeq++
           const subject = policySubject({ ...signed.record, id: signed.id }, { observables: a.observables, scoTypes: a.scoTypes })
@@ -251,7 +255,7 @@ export class Ingest {
             modified,
             revoked: body.revoked === true,
             observables: a.observables,
-            newOwner: owner == null && !pendingVersions.has(body.id),
+            newOwner: owner == null && !pending.has(body.id),
             audit: [{ at: this.now(), direction: 'local', verdict: 'accept', rule: `local:${source}`, reason: `published by this node (${source})`, record: signed.id }]
           }
           const vu = validUntilMs(body)
@@ -259,8 +263,8 @@ export class Ingest {
           const scope = scopeOf(signed.record)
           if (scope != null) write.scope = scope
           writes.push(write)
-          pendingVersions.add(body.id)
-          latestOwn.set(body.id, modified)
+          pending.add(body.id)
+          bodies.set(contentKey, signed.id)
           const v: Stored = { status: 'stored', id: signed.id, record: signed, info: undefined as unknown as RecordInfo, subject, source }
           stored.push(v)
           verdicts[i] = v

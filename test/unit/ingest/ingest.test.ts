@@ -1,0 +1,229 @@
+import assert from 'node:assert/strict'
+import { readdir, readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { NodeIdentity } from '../../../src/identity/index.js'
+import type { Rejected, Stored, Verdict } from '../../../src/ingest/index.js'
+import { loadConfig } from '../../../src/config/config.js'
+import { silentLogger } from '../../../src/log.js'
+import { DragnetNode } from '../../../src/node.js'
+import { createRecord, openRecord, type Tlp } from '../../../src/record/index.js'
+import { indicator, malware } from '../../../src/sim/stix-factory.js'
+import { classifyValue, stixObjectsFromInput } from '../../../src/stix/index.js'
+import { checkConsistency } from '../../../src/store/check.js'
+import { getRecordJson, lookup } from '../../../src/store/queries.js'
+import { requireSharedData } from '../../helpers/shared-data.js'
+import { tempDir } from '../../helpers/tmp.js'
+import { testNode } from '../../helpers/node.js'
+
+function stored (v: Verdict): Stored {
+  assert.equal(v.status, 'stored', v.status === 'rejected' ? `${v.code}: ${v.reason}` : v.status)
+  return v as Stored
+}
+
+function rejectedWith (v: Verdict, code: string): Rejected {
+  assert.equal(v.status, 'rejected', `expected ${code}, got ${v.status}`)
+  assert.equal((v as Rejected).code, code, (v as Rejected).reason)
+  return v as Rejected
+}
+
+describe('ingest', function () {
+  this.timeout(60_000)
+  let tmp: { dir: string, cleanup: () => Promise<void> }
+  let node: DragnetNode
+  let peer: NodeIdentity
+  let outsider: NodeIdentity
+  let observer: NodeIdentity
+
+  beforeEach(async () => {
+    tmp = await tempDir()
+    peer = await NodeIdentity.generate()
+    outsider = await NodeIdentity.generate()
+    observer = await NodeIdentity.generate()
+    node = await testNode({
+      dir: tmp.dir,
+      config: {
+        roster: [
+          { peerId: peer.peerId, name: 'peer', country: 'FR', role: 'bureau', addrs: [] },
+          { peerId: observer.peerId, name: 'obs', country: 'NL', role: 'observer', addrs: [] }
+        ]
+      }
+    })
+  })
+
+  afterEach(async () => {
+    await node.stop()
+    await tmp.cleanup()
+  })
+
+  const fromPeer = (identity: NodeIdentity, seq: number, body: Record<string, any>, tlp: Tlp = 'green') =>
+    ({ bytes: createRecord(identity, { seq, ts: Date.now(), tlp, body: body as any }).bytes, from: peer.peerId, source: 'gossip' as const })
+
+  it('publishes, stores with every index, and serves the record back verified', async () => {
+    const [v] = await node.publish([indicator({ kind: 'domain', value: 'evil.example.com' })], { tlp: 'green' })
+    const s = stored(v)
+    const bytes = await node.store.getBytes(s.id)
+    assert.ok(bytes != null)
+    assert.equal(openRecord(bytes).id, s.id)
+    const json = await getRecordJson(node.store, s.id)
+    assert.equal((json as any).local.current, true)
+    assert.deepEqual((await checkConsistency(node.store)).problems, [])
+  })
+
+  it('numbers its own records 1, 2, 3 and continues after a restart', async () => {
+    const vs = await node.publish([malware('a'), malware('b'), malware('c')], { tlp: 'green' })
+    assert.deepEqual(vs.map(v => stored(v).record.record.seq), [1, 2, 3])
+    const dir = node.dataDir
+    const peerId = node.peerId
+    await node.stop()
+    node = await DragnetNode.open({ dataDir: dir, config: await loadConfig({}), log: silentLogger(), network: false })
+    await node.start()
+    assert.equal(node.peerId, peerId)
+    const [v] = await node.publish([malware('d')], { tlp: 'green' })
+    assert.equal(stored(v).record.record.seq, 4)
+  })
+
+  it('versions: only newer versions by the owner; revoked and expired leave current views', async () => {
+    const v1 = indicator({ kind: 'ipv4', value: '203.0.113.9', seed: 'v', created: '2025-06-01T00:00:00.000Z', modified: '2026-01-01T00:00:00.000Z' })
+    const v2 = { ...v1, modified: '2026-02-01T00:00:00.000Z' }
+    const [a] = await node.publish([v1], { tlp: 'green' })
+    const [b] = await node.publish([v2], { tlp: 'green' })
+    stored(a); stored(b)
+    const [dup] = await node.publish([v2], { tlp: 'green' })
+    assert.equal(dup.status, 'duplicate')
+    // An older version is kept as history; it never becomes current.
+    stored((await node.publish([{ ...v1, modified: '2025-12-31T00:00:00.000Z' }], { tlp: 'green' }))[0])
+    let hits = await lookup(node.store, classifyValue('203.0.113.9')!)
+    assert.deepEqual(hits.map(h => h.id), [(b as Stored).id])
+
+    // Another author may not publish a newer version of our object...
+    const hijack = { ...v1, modified: '2026-03-01T00:00:00.000Z', name: 'hijacked' }
+    rejectedWith((await node.ingest.receive([fromPeer(peer, 1, hijack)]))[0], 'DRAGNET_NOT_OWNER')
+    // ...but may carry the version we published (a re-share).
+    stored((await node.ingest.receive([fromPeer(peer, 2, v2)]))[0])
+
+    const revoked = { ...v1, modified: '2026-04-01T00:00:00.000Z', revoked: true }
+    stored((await node.publish([revoked], { tlp: 'green' }))[0])
+    hits = await lookup(node.store, classifyValue('203.0.113.9')!)
+    assert.equal(hits.length, 0, 'a revoked object is not current')
+    assert.equal((await node.store.versions(v1.id)).length, 5)
+
+    const expired = indicator({ kind: 'domain', value: 'old.example.net', validUntil: '2026-01-02T00:00:00.000Z' })
+    stored((await node.publish([expired], { tlp: 'green' }))[0])
+    assert.equal((await lookup(node.store, classifyValue('old.example.net')!)).length, 0)
+    assert.equal((await lookup(node.store, classifyValue('old.example.net')!, Date.parse('2026-01-01T12:00:00Z'))).length, 1)
+  })
+
+  it('equivocation: same author and seq with different content keeps both and flags the author', async () => {
+    const a = fromPeer(peer, 5, malware('first'))
+    const b = fromPeer(peer, 5, malware('second'))
+    stored((await node.ingest.receive([a]))[0])
+    const v = stored((await node.ingest.receive([b]))[0])
+    assert.equal(v.equivocation, true)
+    assert.equal((await node.store.idsBySeq(peer.peerId, 5)).length, 2)
+    const status = await node.status()
+    assert.deepEqual(status.flaggedAuthors, [peer.peerId])
+    const audit = await node.store.auditEntries({ record: v.id })
+    assert.ok(audit.some(e => e.rule === 'equivocation'))
+    assert.deepEqual((await checkConsistency(node.store)).problems, [])
+  })
+
+  it('rejects forged, malformed, unknown-author and observer-authored records and stores nothing', async () => {
+    const before = node.store.counts().records
+    const good = fromPeer(peer, 1, malware('x'))
+    const forged = good.bytes.slice()
+    forged[forged.length - 3] ^= 0x20
+    const verdicts = await node.ingest.receive([
+      { ...good, bytes: forged },
+      { ...good, bytes: good.bytes.subarray(0, 50) },
+      fromPeer(outsider, 1, malware('y')),
+      fromPeer(observer, 1, malware('z')),
+      fromPeer(peer, 2, { type: 'indicator', spec_version: '2.1', id: 'indicator--00000000-0000-4000-8000-000000000000', created: '2026-01-01T00:00:00Z', modified: '2026-01-01T00:00:00Z', pattern: "[ipv4-addr:value = '1.2.3.4'", pattern_type: 'stix', valid_from: '2026-01-01T00:00:00Z' })
+    ])
+    assert.equal(rejectedWith(verdicts[0], 'DRAGNET_BAD_SIGNATURE').penalize, true)
+    assert.equal(rejectedWith(verdicts[1], 'DRAGNET_MALFORMED_RECORD').penalize, true)
+    assert.equal(rejectedWith(verdicts[2], 'DRAGNET_UNKNOWN_AUTHOR').penalize, false)
+    rejectedWith(verdicts[3], 'DRAGNET_ROLE_FORBIDDEN')
+    assert.equal(rejectedWith(verdicts[4], 'DRAGNET_BAD_PATTERN').penalize, true)
+    assert.equal(node.store.counts().records, before)
+    const audit = await node.store.auditEntries({ peer: peer.peerId })
+    assert.ok(audit.some(e => e.code === 'DRAGNET_BAD_SIGNATURE'))
+  })
+
+  it('rejects bad local input with a clear error and stores nothing', async () => {
+    const before = node.store.counts().records
+    const bad = await node.publish([
+      { type: 'indicator', spec_version: '2.0', id: 'indicator--00000000-0000-4000-8000-000000000001' },
+      { hello: 'world' },
+      { ...indicator({ kind: 'ipv4', value: '10.0.0.1' }), pattern: '[ipv4-addr:value = 10.0.0.1]' },
+      { ...malware('big'), description: 'z'.repeat(300_000) }
+    ], { tlp: 'green' })
+    rejectedWith(bad[0], 'DRAGNET_STIX_VERSION')
+    rejectedWith(bad[1], 'DRAGNET_NOT_STIX')
+    const pat = rejectedWith(bad[2], 'DRAGNET_BAD_PATTERN')
+    assert.equal(pat.details?.property, 'pattern')
+    rejectedWith(bad[3], 'DRAGNET_TOO_LARGE')
+    rejectedWith((await node.publish([malware('r')], { tlp: 'green', to: [peer.peerId] }))[0], 'DRAGNET_BAD_RECIPIENT')
+    rejectedWith((await node.publish([malware('r')], { tlp: 'amber', to: [outsider.peerId] }))[0], 'DRAGNET_BAD_RECIPIENT')
+    rejectedWith((await node.publish([malware('r')], { tlp: 'purple' as Tlp }))[0], 'DRAGNET_BAD_TLP')
+    assert.equal(node.store.counts().records, before)
+  })
+
+  it('lookup finds a value reported by two different authors, and IPs through CIDRs', async () => {
+    const mine = stored((await node.publish([indicator({ kind: 'ipv4', value: '192.0.2.55', seed: 'mine' })], { tlp: 'green' }))[0])
+    const theirs = stored((await node.ingest.receive([fromPeer(peer, 1, indicator({ kind: 'ipv4', value: '192.0.2.55', seed: 'theirs' }))]))[0])
+    const net = stored((await node.ingest.receive([fromPeer(peer, 2, { ...indicator({ kind: 'ipv4', value: '192.0.2.0', seed: 'net' }), pattern: "[ipv4-addr:value ISSUBSET '192.0.2.0/24']" })]))[0])
+    const hits = await lookup(node.store, classifyValue('192.0.2.55')!)
+    assert.deepEqual(new Set(hits.map(h => h.id)), new Set([mine.id, theirs.id, net.id]))
+    assert.deepEqual(new Set(hits.map(h => h.author)), new Set([node.peerId, peer.peerId]))
+    const inNet = await lookup(node.store, classifyValue('192.0.2.0/25')!)
+    assert.deepEqual(new Set(inNet.map(h => h.id)), new Set([mine.id, theirs.id, net.id]))
+    assert.equal((await lookup(node.store, classifyValue('192.0.3.1')!)).length, 0)
+  })
+
+  it('ignores a record it already holds', async () => {
+    const item = fromPeer(peer, 1, malware('dup'))
+    stored((await node.ingest.receive([item]))[0])
+    assert.equal((await node.ingest.receive([item]))[0].status, 'duplicate')
+    const [a, b] = await node.ingest.receive([fromPeer(peer, 2, malware('dup2')), fromPeer(peer, 2, malware('dup2'))])
+    assert.equal(a.status === 'stored' || b.status === 'stored', true)
+  })
+})
+
+describe('ingest: every shared STIX object round-trips', function () {
+  this.timeout(180_000)
+  it('publish → get → verify for every object in shared/data/stix', async function () {
+    const data = requireSharedData(this)
+    const files: string[] = []
+    const walk = async (d: string): Promise<void> => {
+      for (const e of await readdir(d, { withFileTypes: true })) {
+        if (e.isDirectory()) await walk(join(d, e.name))
+        else if (e.name.endsWith('.json')) files.push(join(d, e.name))
+      }
+    }
+    await walk(join(data, 'stix'))
+    const tmp = await tempDir()
+    const node = await testNode({ dir: tmp.dir })
+    try {
+      let accepted = 0
+      const refused: string[] = []
+      for (const f of files) {
+        const objects = stixObjectsFromInput(JSON.parse(await readFile(f, 'utf8')))
+        const verdicts = await node.publish(objects, { tlp: 'green' })
+        for (const v of verdicts) {
+          if (v.status === 'rejected') { refused.push(`${v.details?.object as string}:${v.details?.property as string}`); continue }
+          const bytes = await node.store.getBytes(v.id)
+          assert.ok(bytes != null)
+          assert.equal(openRecord(bytes).id, v.id)
+          accepted++
+        }
+      }
+      assert.equal(refused.length, 3, refused.join(', '))
+      assert.ok(refused.every(r => r.startsWith('artifact--') && r.endsWith(':payload_bin')), refused.join(', '))
+      assert.ok(accepted > 1900, `accepted ${accepted}`)
+      assert.deepEqual((await checkConsistency(node.store)).problems, [])
+    } finally {
+      await node.stop()
+      await tmp.cleanup()
+    }
+  })
+})
