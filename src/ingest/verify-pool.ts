@@ -1,7 +1,16 @@
 import { Worker } from 'node:worker_threads'
 import { signatureValid } from '../record/index.js'
 
-const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './verify-worker.ts' : './verify-worker.js', import.meta.url)
+const FROM_SOURCE = import.meta.url.endsWith('.ts')
+const WORKER_URL = new URL(FROM_SOURCE ? './verify-worker.ts' : './verify-worker.js', import.meta.url)
+
+/** Workers do not inherit tsx's loader: from source, a tiny module registers it first. */
+function spawnWorker (): Worker {
+  if (!FROM_SOURCE) return new Worker(WORKER_URL)
+  const tsx = import.meta.resolve('tsx/esm/api')
+  const boot = `import { register } from ${JSON.stringify(tsx)}; register(); await import(${JSON.stringify(WORKER_URL.href)})`
+  return new Worker(new URL('data:text/javascript,' + encodeURIComponent(boot)))
+}
 /** Below this many signatures a batch is verified inline: posting to a worker costs more than it saves. */
 const MIN_PARALLEL = 32
 
@@ -27,7 +36,7 @@ export class VerifyPool {
 
   constructor (size: number) {
     for (let i = 0; i < size; i++) {
-      const w = new Worker(WORKER_URL)
+      const w = spawnWorker()
       w.unref()
       w.on('message', (msg: { id: number, ok: Uint8Array }) => {
         const p = this.pending.get(msg.id)

@@ -198,6 +198,26 @@ export class PeerManager implements Admission {
     }
   }
 
+  /** New addresses for a member (listeners on port 0, simulations); dialled at once if not connected. */
+  learnAddrs (peerId: string, addrs: string[]): void {
+    const s = this.states.get(peerId)
+    if (s == null) return
+    s.addrs = [...new Set([...s.addrs, ...addrs])]
+    if (!s.connected && this.admits(peerId)) s.nextDialAt = Date.now()
+    this.dialDue()
+  }
+
+  /** Forget a member's addresses: this node stops dialling it (it may still dial us). */
+  forgetAddrs (peerId: string): void {
+    const s = this.states.get(peerId)
+    if (s != null) s.addrs = []
+  }
+
+  /** Drops the connection to a member (partitions in simulations; operators' `disconnect`). */
+  async disconnect (peerId: string): Promise<void> {
+    if (this.libp2p != null) await this.libp2p.hangUp(peerIdFromString(peerId)).catch(() => {})
+  }
+
   /**
    * Cuts a misbehaving member off: disconnected now, refused by the gater (both directions) until
    * the cool-down ends. Counted and logged with the peer and the reason.

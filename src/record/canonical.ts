@@ -79,3 +79,48 @@ export function jsonDepth (value: unknown, limit: number): number {
   }
   return max
 }
+
+/**
+ * Whether `text` is the canonical encoding of `parsed` (its JSON.parse result), and how deep it
+ * nests. Fast path: keys already in canonical order at every level, every string well formed,
+ * and the native JSON.stringify reproducing the text — then the text is canonical. Integer-like
+ * keys (which JS objects reorder) fall back to the full canonical encoder.
+ */
+export function checkCanonical (text: string, parsed: unknown, maxDepth: number): { canonical: boolean, depth: number } {
+  let depth = 0
+  let needFull = false
+  const stack: Array<[unknown, number]> = [[parsed, 0]]
+  while (stack.length > 0) {
+    const [v, d] = stack.pop()!
+    if (typeof v === 'string') {
+      if (!v.isWellFormed()) return { canonical: false, depth }
+      continue
+    }
+    if (v === null || typeof v !== 'object') {
+      if (typeof v === 'number' && Object.is(v, -0)) needFull = true
+      continue
+    }
+    const level = d + 1
+    if (level > depth) {
+      depth = level
+      if (depth > maxDepth) return { canonical: false, depth }
+    }
+    if (Array.isArray(v)) {
+      for (const item of v) stack.push([item, level])
+      continue
+    }
+    let prev: string | null = null
+    for (const key in v as Record<string, unknown>) {
+      if (prev !== null && !(prev < key)) needFull = true
+      if (!key.isWellFormed()) return { canonical: false, depth }
+      prev = key
+      stack.push([(v as Record<string, unknown>)[key], level])
+    }
+  }
+  if (!needFull && JSON.stringify(parsed) === text) return { canonical: true, depth }
+  try {
+    return { canonical: canonicalJson(parsed) === text, depth }
+  } catch {
+    return { canonical: false, depth }
+  }
+}

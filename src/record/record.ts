@@ -3,7 +3,7 @@ import { publicKeyFromRaw } from '@libp2p/crypto/keys'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { DragnetError } from '../errors.js'
 import type { StixObject } from '../stix/types.js'
-import { canonicalJson, jsonDepth } from './canonical.js'
+import { canonicalJson, checkCanonical, jsonDepth } from './canonical.js'
 
 /*
  * Wire and storage form of a record (the "envelope"), one byte string:
@@ -114,11 +114,19 @@ export function recordIdBytes (id: string): Uint8Array {
   return Buffer.from(id, 'hex')
 }
 
+// Verification needs domain ‖ payload contiguous; one reused scratch buffer avoids an allocation
+// per record on the hot path (JS is single-threaded, and the buffer never escapes a call).
+let scratch = new Uint8Array(64 * 1024)
+scratch.set(SIGNING_DOMAIN, 0)
+
 function signingInput (unsigned: Uint8Array): Uint8Array {
-  const out = new Uint8Array(SIGNING_DOMAIN.length + unsigned.length)
-  out.set(SIGNING_DOMAIN, 0)
-  out.set(unsigned, SIGNING_DOMAIN.length)
-  return out
+  const len = SIGNING_DOMAIN.length + unsigned.length
+  if (len > scratch.length) {
+    scratch = new Uint8Array(Math.max(len, scratch.length * 2))
+    scratch.set(SIGNING_DOMAIN, 0)
+  }
+  scratch.set(unsigned, SIGNING_DOMAIN.length)
+  return scratch.subarray(0, len)
 }
 
 export interface CreateRecordInit {
@@ -234,17 +242,16 @@ export function decodeRecord (bytes: Uint8Array, limits: DecodeLimits = {}, veri
     throw new DragnetError('DRAGNET_MALFORMED_RECORD', `record payload is not JSON: ${(err as Error).message}`, {}, { cause: err })
   }
   const maxDepth = limits.maxDepth ?? DEFAULT_MAX_DEPTH
-  if (jsonDepth(parsed, maxDepth) > maxDepth) {
-    throw new DragnetError('DRAGNET_TOO_DEEP', `record nests deeper than ${maxDepth} levels`)
-  }
+  const { canonical, depth } = checkCanonical(text, parsed, maxDepth)
+  if (depth > maxDepth) throw new DragnetError('DRAGNET_TOO_DEEP', `record nests deeper than ${maxDepth} levels`)
   const record = checkFields(parsed)
   const author = verifiedAuthor ?? authorOfEnvelope(bytes)
   if (record.author !== author) {
     throw new DragnetError('DRAGNET_MALFORMED_RECORD', `record names author ${record.author} but is signed by ${author}`)
   }
   // One content, one encoding, one id: a payload that parses but is not canonical would let the
-  // same record circulate under two ids.
-  if (canonicalJson(parsed) !== text) {
+  // same record circulate under two ids (and duplicate keys would let parsers disagree).
+  if (!canonical) {
     throw new DragnetError('DRAGNET_NOT_CANONICAL', 'record payload is not in canonical (RFC 8785) form')
   }
   return { id: recordId(unsigned), bytes, record, sig: bytes.subarray(33, HEADER_BYTES) }
