@@ -2,7 +2,7 @@ import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'src/stix/pattern-parser.js', 'data/**'] },
+  { ignores: ['dist/**', 'node_modules/**', '.scratch/**', 'src/stix/pattern-parser.js', 'data/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

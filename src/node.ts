@@ -7,6 +7,7 @@ import { createLogger, type Logger } from './log.js'
 import { createNodeLibp2p, Gossip, PeerManager, type DragnetLibp2p } from './net/index.js'
 import { defaultPolicy, loadPolicy, type Policy } from './policy/index.js'
 import { Store, type AuditEntry } from './store/index.js'
+import { SyncService } from './sync/index.js'
 import { LruSet } from './util/lru.js'
 
 export interface DragnetNodeInit {
@@ -19,6 +20,8 @@ export interface DragnetNodeInit {
   policy?: Policy
   /** defaults for a data dir `start` initialises */
   metadata?: NodeMetadata
+  /** simulated per-link latency in ms for frames from a peer (simulations only) */
+  linkDelay?: (peerId: string) => number
 }
 
 export interface NodeStatus {
@@ -57,6 +60,7 @@ export class DragnetNode {
   libp2p: DragnetLibp2p | null = null
   peers: PeerManager | null = null
   gossip: Gossip | null = null
+  sync: SyncService | null = null
   apiAddress: string | undefined
   private startedAt: Date | undefined
   private readonly pendingAudit: AuditEntry[] = []
@@ -65,6 +69,7 @@ export class DragnetNode {
   private readonly stopHooks: Array<() => Promise<void>> = []
   private running = false
   private readonly network: boolean
+  private readonly linkDelay: ((peerId: string) => number) | undefined
 
   private constructor (init: DragnetNodeInit, identity: NodeIdentity, metadata: NodeMetadata, store: Store, policy: Policy) {
     this.dataDir = init.dataDir
@@ -73,6 +78,7 @@ export class DragnetNode {
     this.identity = identity
     this.metadata = metadata
     this.network = init.network !== false
+    this.linkDelay = init.linkDelay
     const self: Member = { peerId: identity.peerId, name: init.config.name || metadata.name, country: init.config.country, role: init.config.role, addrs: init.config.listen }
     this.roster = new Roster(self, init.config.roster.map(m => ({ ...m, addrs: m.addrs ?? [] })))
     this.store = store
@@ -181,10 +187,24 @@ export class DragnetNode {
       policy: () => this.currentPolicy,
       log: this.log.child({ ns: 'net:gossip' }),
       audit: (e) => { this.audit(e) }
-    }, { ...cfg.gossip, peerRecordsPerSec: cfg.limits.peerRecordsPerSec, peerBytesPerSec: cfg.limits.peerBytesPerSec, queueRecords: cfg.limits.queueRecords })
+    }, { ...cfg.gossip, peerRecordsPerSec: cfg.limits.peerRecordsPerSec, peerBytesPerSec: cfg.limits.peerBytesPerSec, queueRecords: cfg.limits.queueRecords, ...(this.linkDelay != null ? { linkDelay: this.linkDelay } : {}) })
     await this.gossip.start()
     this.stopHooks.push(async () => { await this.gossip?.stop() })
-    // SYNC-WIRING
+    if (cfg.sync.enabled) {
+      const sync = new SyncService({
+        libp2p,
+        ingest: this.ingest,
+        store: this.store,
+        roster: this.roster,
+        peers,
+        policy: () => this.currentPolicy,
+        log: this.log.child({ ns: 'sync' }),
+        audit: (e) => { this.audit(e) }
+      }, { ...cfg.sync, ...(this.linkDelay != null ? { linkDelay: this.linkDelay } : {}) })
+      this.sync = sync
+      await sync.start()
+      this.stopHooks.push(async () => { await sync.stop() })
+    }
     await peers.start(libp2p)
     this.stopHooks.push(async () => { await peers.stop() })
   }
@@ -216,7 +236,10 @@ export class DragnetNode {
     if (this.config.policy == null) throw new DragnetError('DRAGNET_BAD_POLICY', 'no policy file is configured')
     const next = await loadPolicy(this.config.policy)
     this.currentPolicy = next
-    this.log.info({ policy: this.config.policy }, 'policy reloaded')
+    // Records our old policy rejected may pass now: forget those rejections so sync offers them again.
+    const cleared = this.sync?.indexes.clearRejected() ?? []
+    await this.store.deleteKnown(cleared)
+    this.log.info({ policy: this.config.policy, rejectionsCleared: cleared.length }, 'policy reloaded')
     return next
   }
 

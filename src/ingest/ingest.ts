@@ -33,6 +33,8 @@ export interface Rejected {
   details?: Record<string, unknown>
   /** the sending peer misbehaved (forged, malformed or TLP-violating record): cut it off */
   penalize: boolean
+  /** remembered as known (not offered again by reconciliation): its sync scope and ts */
+  known?: { scope: string, ts: number }
 }
 
 export type Verdict = Stored | Duplicate | Rejected
@@ -341,10 +343,14 @@ export class Ingest {
         const r = signed.record
         const scope = scopeOf(r)
         const refuse = (code: ErrorCode, rule: string, reason: string, penalize: boolean): void => {
-          verdicts[i] = { status: 'rejected', id, code, reason, rule, penalize }
+          const v: Rejected = { status: 'rejected', id, code, reason, rule, penalize }
           audit.push({ at: now, direction: 'inbound', verdict: 'reject', rule, reason, record: id, peer: item.from, source: item.source, code })
           // Remembered as known, so reconciliation does not offer it to us every round.
-          if (scope != null && !penalize) known.push({ scope, ts: r.ts, id, why: rule })
+          if (scope != null && !penalize) {
+            known.push({ peer: '*', scope, ts: r.ts, id, why: rule })
+            v.known = { scope, ts: r.ts }
+          }
+          verdicts[i] = v
         }
         const author = this.member(r.author)
         if (author == null) return refuse('DRAGNET_UNKNOWN_AUTHOR', 'roster:unknown-author', `author ${r.author} is not on this node's roster`, false)
@@ -392,10 +398,14 @@ export class Ingest {
         const newest = ownerVersions.length > 0 ? ownerVersions[ownerVersions.length - 1].modified : ''
         if (modified > newest) {
           const reason = `${body.id} belongs to ${owner}; ${r.author} may not publish a newer version`
-          verdicts[c.index] = { status: 'rejected', id: c.id, code: 'DRAGNET_NOT_OWNER', reason, rule: 'version:not-owner', penalize: false }
+          const v: Rejected = { status: 'rejected', id: c.id, code: 'DRAGNET_NOT_OWNER', reason, rule: 'version:not-owner', penalize: false }
           audit.push({ at: now, direction: 'inbound', verdict: 'reject', rule: 'version:not-owner', reason, record: c.id, peer: c.from, source: c.source, code: 'DRAGNET_NOT_OWNER' })
           const scope = scopeOf(r)
-          if (scope != null) known.push({ scope, ts: r.ts, id: c.id, why: 'version:not-owner' })
+          if (scope != null) {
+            known.push({ peer: '*', scope, ts: r.ts, id: c.id, why: 'version:not-owner' })
+            v.known = { scope, ts: r.ts }
+          }
+          verdicts[c.index] = v
           continue
         }
       }

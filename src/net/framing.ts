@@ -11,6 +11,8 @@ export interface FramedInit {
   ioTimeoutMs: number
   /** decoded-but-unconsumed bytes above which the stream is paused (muxer stops granting window) */
   highWaterBytes?: number
+  /** simulated link latency: each frame is handed over this many ms after it arrived (FIFO kept) */
+  delay?: () => number
 }
 
 /**
@@ -21,9 +23,11 @@ export interface FramedInit {
  */
 export class FramedStream {
   readonly stream: Stream
-  private readonly init: Required<FramedInit>
+  private readonly init: Required<Omit<FramedInit, 'delay'>> & Pick<FramedInit, 'delay'>
   private readonly buf = new Uint8ArrayList()
   private readonly frames: Uint8Array[] = []
+  private readonly due: number[] = []
+  private lastDue = 0
   private queuedBytes = 0
   private paused = false
   private ended = false
@@ -57,7 +61,7 @@ export class FramedStream {
 
   private fail (err: Error): void {
     if (this.error == null) this.error = err
-    try { this.stream.abort(err) } catch {}
+    try { this.stream.abort(err) } catch { /* the stream is already closed */ }
     this.finish(err)
   }
 
@@ -76,6 +80,10 @@ export class FramedStream {
         const frame = this.buf.subarray(hdr, hdr + len)
         this.buf.consume(hdr + len)
         this.frames.push(frame)
+        if (this.init.delay != null) {
+          this.lastDue = Math.max(this.lastDue, Date.now() + this.init.delay())
+          this.due.push(this.lastDue)
+        }
         this.queuedBytes += len
       }
     } catch (err) {
@@ -104,6 +112,11 @@ export class FramedStream {
   /** The next frame, or null when the remote closed its side. Throws on protocol violations. */
   async next (): Promise<Uint8Array | null> {
     while (true) {
+      if (this.due.length > 0 && this.frames.length > 0) {
+        const wait = this.due[0] - Date.now()
+        if (wait > 0) { await new Promise(resolve => setTimeout(resolve, wait)); continue }
+        this.due.shift()
+      }
       const f = this.frames.shift()
       if (f != null) {
         this.queuedBytes -= f.length

@@ -49,6 +49,8 @@ export interface GossipInit {
   peerRecordsPerSec: number
   peerBytesPerSec: number
   queueRecords: number
+  /** simulated per-link latency (simulations only) */
+  linkDelay?: (peerId: string) => number
 }
 
 export interface GossipComponents {
@@ -326,7 +328,8 @@ export class Gossip {
     const member = this.c.roster.get(peerId)
     if (member == null || !this.running) { stream.abort(new Error('not a roster member')); return }
     if (this.session(peerId) == null) void this.openSession(peerId)
-    const framed = new FramedStream(stream, { maxFrameBytes: this.init.maxFrameBytes, ioTimeoutMs: this.init.ioTimeoutMs })
+    const delay = this.init.linkDelay
+    const framed = new FramedStream(stream, { maxFrameBytes: this.init.maxFrameBytes, ioTimeoutMs: this.init.ioTimeoutMs, ...(delay != null ? { delay: () => delay(peerId) } : {}) })
     try {
       while (this.running) {
         const frame = await framed.next()

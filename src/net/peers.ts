@@ -39,6 +39,8 @@ export interface PeerState extends PeerStats {
   addrs: string[]
   connected: boolean
   penalizedUntil?: number
+  /** refused until unblocked (simulated partitions, operator action) */
+  blocked?: boolean
   nextDialAt?: number
   dialFailures: number
 }
@@ -90,7 +92,7 @@ export class PeerManager implements Admission {
 
   admits (peerId: string): boolean {
     const s = this.states.get(peerId)
-    if (s == null) return false
+    if (s == null || s.blocked === true) return false
     return s.penalizedUntil == null || s.penalizedUntil <= Date.now()
   }
 
@@ -211,6 +213,22 @@ export class PeerManager implements Admission {
   forgetAddrs (peerId: string): void {
     const s = this.states.get(peerId)
     if (s != null) s.addrs = []
+  }
+
+  /** Refuses a member (both directions) until `unblock`, and drops its connection. */
+  block (peerId: string): void {
+    const s = this.states.get(peerId)
+    if (s == null) return
+    s.blocked = true
+    if (this.libp2p != null) void this.libp2p.hangUp(peerIdFromString(peerId)).catch(() => {})
+  }
+
+  unblock (peerId: string): void {
+    const s = this.states.get(peerId)
+    if (s == null) return
+    s.blocked = false
+    s.dialFailures = 0
+    s.nextDialAt = Date.now()
   }
 
   /** Drops the connection to a member (partitions in simulations; operators' `disconnect`). */

@@ -64,7 +64,7 @@ export async function loadContent (): Promise<ContentSource> {
       else if (e.name.endsWith('.json')) {
         try {
           for (const o of stixObjectsFromInput(JSON.parse(await readFile(join(d, e.name), 'utf8')))) stix.push(o as StixObject)
-        } catch {}
+        } catch { /* not STIX 2.1 content: the data set has licence files and such */ }
       }
     }
   }

@@ -68,3 +68,32 @@ export class IdBloom {
     return false
   }
 }
+
+/** The same filter for arbitrary strings (STIX ids): two FNV-1a hashes, combined (Kirsch–Mitzenmacher). */
+export class StringBloom {
+  private readonly inner = new IdBloom()
+  private readonly hex = new Uint32Array(2)
+
+  private hashHex (s: string): string {
+    let h1 = 0x811c9dc5
+    let h2 = 0x01000193 ^ s.length
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i)
+      h1 = Math.imul(h1 ^ c, 16777619)
+      h2 = Math.imul(h2 ^ c, 2246822519)
+    }
+    this.hex[0] = h1 >>> 0
+    this.hex[1] = h2 >>> 0
+    let out = '1220'
+    for (let i = 0; i < 7; i++) out += ((this.hex[0] + Math.imul(i, this.hex[1])) >>> 0).toString(16).padStart(8, '0')
+    return out
+  }
+
+  add (s: string): void {
+    this.inner.add(this.hashHex(s))
+  }
+
+  mightHave (s: string): boolean {
+    return this.inner.mightHave(this.hashHex(s))
+  }
+}

@@ -26,7 +26,7 @@ export const BUCKETS = {
   equivocations: 'equiv',
   /** `sync:<scope>!<ts 13 hex>!<id>` → '': what set reconciliation indexes, per sharing scope */
   sync: 'sync',
-  /** `known:<scope>!<ts 13 hex>!<id>` → JSON { why, at }: ids counted as known without the record (rejected by our inbound policy) */
+  /** `known:<peer|*>!<scope>!<ts 13 hex>!<id>` → JSON { why, at }: ids counted as known without the record — `*`: rejected by our inbound policy; a PeerId: that peer declined to hand it over */
   known: 'known',
   /** `audit:<time 13 hex>!<counter 8 hex>` → JSON AuditEntry */
   audit: 'audit',

@@ -4,7 +4,8 @@ import { DragnetError } from '../errors.js'
 import { decodeRecord, type SignedRecord, type Tlp, TLP_LEVELS } from '../record/index.js'
 import type { Observable } from '../stix/types.js'
 import { parseIpNet, maskBytes } from '../stix/ip.js'
-import { IdBloom } from './bloom.js'
+import { IdBloom, StringBloom } from './bloom.js'
+import { SeqIntervals } from './seq-set.js'
 import { BUCKETS, key, range, prefixRange, pad, hexTs } from './buckets.js'
 
 export const STORE_FORMAT = 1
@@ -70,6 +71,8 @@ export interface RecordWrite {
 }
 
 export interface KnownWrite {
+  /** '*' for ids this node rejected (known to everyone); a PeerId for ids that peer declined to hand over */
+  peer: string
   scope: string
   ts: number
   id: string
@@ -126,6 +129,8 @@ export class Store {
   private readonly db: Level<string, Uint8Array>
   private counters: StoreCounters = emptyCounters()
   private readonly bloom = new IdBloom()
+  private readonly ownerBloom = new StringBloom()
+  private readonly seqs = new SeqIntervals()
   private writeChain: Promise<unknown> = Promise.resolve()
   private closed = false
 
@@ -160,6 +165,14 @@ export class Store {
     const c = await this.db.get(key('meta', 'counters'))
     if (c != null) this.counters = { ...emptyCounters(), ...parse<StoreCounters>(c) }
     for await (const k of this.db.keys(range('records'))) this.bloom.add(k.slice(BUCKETS.records.length + 1))
+    for await (const k of this.db.keys(range('owners'))) this.ownerBloom.add(k.slice(BUCKETS.owners.length + 1))
+    for (const bucket of ['authorSeq', 'equivocations'] as const) {
+      for await (const k of this.db.keys(range(bucket))) {
+        const rest = k.slice(BUCKETS[bucket].length + 1)
+        const bang = rest.lastIndexOf('!')
+        this.seqs.add(rest.slice(0, bang), Number(rest.slice(bang + 1)))
+      }
+    }
   }
 
   get isOpen (): boolean {
@@ -232,12 +245,16 @@ export class Store {
         counters.records++
         counters.byTlp[r.tlp]++
       }
-      for (const k of opts.known ?? []) batch.put(key('known', `${k.scope}!${hexTs(k.ts)}!${k.id}`), json({ why: k.why, at: now }))
+      for (const k of opts.known ?? []) batch.put(key('known', `${k.peer}!${k.scope}!${hexTs(k.ts)}!${k.id}`), json({ why: k.why, at: now }))
       for (const a of opts.audit ?? []) this.putAudit(batch, counters, a)
       batch.put(key('meta', 'counters'), json(counters))
       await (opts.sync === true ? batch.write({ sync: true }) : batch.write())
       this.counters = counters
-      for (const w of writes) this.bloom.add(w.record.id)
+      for (const w of writes) {
+        this.bloom.add(w.record.id)
+        if (w.newOwner) this.ownerBloom.add(w.record.record.body.id)
+        this.seqs.add(w.record.record.author, w.record.record.seq)
+      }
       return infos
     })
   }
@@ -254,6 +271,28 @@ export class Store {
   async writeDecisions (audit: AuditEntry[], known: KnownWrite[] = []): Promise<void> {
     if (audit.length === 0 && known.length === 0) return
     await this.write([], { audit, known })
+  }
+
+  /** Forgets "known" ids (expired declines; rejections after a policy change). */
+  async deleteKnown (entries: Array<{ peer: string, scope: string, ts: number, id: string }>): Promise<void> {
+    this.assertOpen()
+    if (entries.length === 0) return
+    await this.exclusive(async () => {
+      const batch = this.db.batch()
+      for (const k of entries) batch.del(key('known', `${k.peer}!${k.scope}!${hexTs(k.ts)}!${k.id}`))
+      await batch.write()
+    })
+  }
+
+  /** Every "known" entry with when it was learned: `peer!scope!ts!id` → at. */
+  async * knownEntries (): AsyncGenerator<{ peer: string, scope: string, ts: number, id: string, at: number, why: string }> {
+    this.assertOpen()
+    const cut = BUCKETS.known.length + 1
+    for await (const [k, v] of this.db.iterator(range('known'))) {
+      const [peer, scope, ts, id] = k.slice(cut).split('!')
+      const { at, why } = parse<{ at: number, why: string }>(v)
+      yield { peer, scope, ts: parseInt(ts, 16), id, at, why }
+    }
   }
 
   /** Drops the oldest audit entries beyond `maxEntries` (bounded retention). */
@@ -363,15 +402,20 @@ export class Store {
 
   async owner (stixId: string): Promise<string | undefined> {
     this.assertOpen()
+    if (!this.ownerBloom.mightHave(stixId)) return undefined
     const v = await this.db.get(key('owners', stixId))
     return v == null ? undefined : dec.decode(v)
   }
 
+  /** Owners of many STIX ids; ids the owner filter rules out cost no database read. */
   async owners (stixIds: string[]): Promise<Array<string | undefined>> {
     this.assertOpen()
-    if (stixIds.length === 0) return []
-    const vals = await this.db.getMany(stixIds.map(s => key('owners', s)))
-    return vals.map(v => v == null ? undefined : dec.decode(v))
+    const out: Array<string | undefined> = stixIds.map(() => undefined)
+    const probe = stixIds.map((s, i) => [s, i] as const).filter(([s]) => this.ownerBloom.mightHave(s))
+    if (probe.length === 0) return out
+    const vals = await this.db.getMany(probe.map(([s]) => key('owners', s)))
+    probe.forEach(([, i], j) => { const v = vals[j]; out[i] = v == null ? undefined : dec.decode(v) })
+    return out
   }
 
   /** Every stored version of a STIX object, oldest `modified` first. */
@@ -398,26 +442,33 @@ export class Store {
   /** For each (author, seq): the ids already stored under it (batch form of idsBySeq). */
   async seqSlots (pairs: Array<{ author: string, seq: number }>): Promise<string[][]> {
     this.assertOpen()
-    if (pairs.length === 0) return []
+    const out: string[][] = pairs.map(() => [])
+    // Only seqs we have seen can hold anything: fresh records cost no read.
+    const probe = pairs.map((p, i) => [p, i] as const).filter(([p]) => this.seqs.has(p.author, p.seq))
+    if (probe.length === 0) return out
     const keys: string[] = []
-    for (const p of pairs) keys.push(key('authorSeq', `${p.author}!${pad(p.seq)}`), key('equivocations', `${p.author}!${pad(p.seq)}`))
+    for (const [p] of probe) keys.push(key('authorSeq', `${p.author}!${pad(p.seq)}`), key('equivocations', `${p.author}!${pad(p.seq)}`))
     const vals = await this.db.getMany(keys)
-    return pairs.map((_, i) => {
-      const evidence = vals[2 * i + 1]
-      if (evidence != null) return parse<{ ids: string[] }>(evidence).ids
-      const first = vals[2 * i]
-      return first == null ? [] : [dec.decode(first)]
+    probe.forEach(([, i], j) => {
+      const evidence = vals[2 * j + 1]
+      if (evidence != null) { out[i] = parse<{ ids: string[] }>(evidence).ids; return }
+      const first = vals[2 * j]
+      out[i] = first == null ? [] : [dec.decode(first)]
     })
+    return out
+  }
+
+  /** Seq intervals held per author (sync's fast path for long outages; `dragnet status`). */
+  seqIntervals (author: string): Array<[number, number]> {
+    return this.seqs.intervals(author)
   }
 
   /** Highest seq stored for an author (0 when none): a node's own next seq derives from it after a crash. */
   async maxSeq (author: string): Promise<number> {
     this.assertOpen()
-    for await (const k of this.db.keys({ ...range('authorSeq', author + '!'), reverse: true, limit: 1 })) {
-      return Number(k.slice(BUCKETS.authorSeq.length + 1 + author.length + 1))
-    }
-    return 0
+    return this.seqs.max(author)
   }
+
 
   async equivocations (): Promise<Array<{ author: string, seq: number, ids: string[], at: number }>> {
     this.assertOpen()

@@ -38,7 +38,7 @@ export class RawPeer {
         if (f == null) break
         this.frames.push({ protocol, from, frame: f.slice() })
       }
-    } catch {}
+    } catch { /* the node hung up on us: what we got is what we keep */ }
   }
 
   async dial (addrs: string[]): Promise<void> {

@@ -125,6 +125,7 @@ const CASES: Case[] = [
   // observables
   { name: 'observables.kinds present in scoTypes', match: { observables: { kinds: ['email-addr', 'user-account'] } }, scoTypes: ['ipv4-addr', 'email-addr'], expect: true },
   { name: 'observables.kinds absent', match: { observables: { kinds: ['email-addr', 'user-account'] } }, scoTypes: ['ipv4-addr'], expect: false },
+  { name: 'observables.kinds derived from the observables too', match: { observables: { kinds: ['email-addr'] } }, observables: [{ kind: 'email', value: 'a@b.example' }], expect: true },
   { name: 'observables.kinds: the body itself is an SCO', match: { observables: { kinds: ['user-account'] } }, record: { body: { type: 'user-account', user_id: 'alice' } }, expect: true },
 
   // warninglist
@@ -258,6 +259,16 @@ describe('policy rules: one subject, many decisions', () => {
     assert.equal(p.outbound(s, { ...ctx, author: undefined, now: NOW + 2 * DAY }).rule, 'default:outbound')
     assert.equal(p.inbound(s, { self: M.de, from: M.nlVendor, author: M.nlVendor, now: NOW + 2 * DAY }).rule, 'stale-in')
     assert.equal(p.inbound(s, { self: M.de, from: M.nlVendor, author: M.nlVendor, now: NOW }).rule, 'default:inbound')
+  })
+
+  it('follows a member whose country or role changes (roster reload, or the entry edited in place)', () => {
+    const ctx = { self: M.de, author: M.fr, now: NOW, peerOnRoster: true }
+    const s = subject({}, { scoTypes: ['email-addr'] })
+    const moving = { ...M.nlVendor }
+    assert.equal(p.outbound(s, { ...ctx, peer: moving }).rule, 'fresh')
+    moving.country = 'US'
+    assert.equal(p.outbound(s, { ...ctx, peer: moving }).rule, 'eu-only-personal')
+    assert.equal(p.outbound(s, { ...ctx, peer: { ...moving, country: 'NL' } }).rule, 'fresh')
   })
 
   it('the same subject under two policies', () => {

@@ -7,6 +7,7 @@ import { ipNetContains, parseIpNet, formatIpNet } from '../../../src/stix/ip.js'
 import type { Observable } from '../../../src/stix/types.js'
 import { AhoCorasick } from '../../../src/policy/aho-corasick.js'
 import { CidrTrie } from '../../../src/policy/cidr-trie.js'
+import { Ipv4Ranges } from '../../../src/policy/ipv4-ranges.js'
 import { compileMispRegex, hostOfUrl, loadWarninglists, loadWarninglistsSync, WarninglistSet, type WarninglistSet as WS } from '../../../src/policy/index.js'
 import { requireSharedData } from '../../helpers/shared-data.js'
 import { tempDir } from '../../helpers/tmp.js'
@@ -116,7 +117,7 @@ describe('warninglists: building blocks', () => {
     bad([], /expected a MISP warninglist object/)
   })
 
-  it('CIDR trie agrees with a linear scan (fast-check)', () => {
+  it('CIDR trie and IPv4 range table agree with a linear scan (fast-check)', () => {
     const net = fc.tuple(fc.integer({ min: 0, max: 0xffffffff }), fc.integer({ min: 0, max: 32 }))
       .map(([a, p]) => parseIpNet(`${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}/${p}`)!)
     // Few distinct high bits so that prefixes actually nest.
@@ -125,14 +126,40 @@ describe('warninglists: building blocks', () => {
     const nearNet = fc.tuple(addr, fc.integer({ min: 0, max: 32 })).map(([a, p]) => parseIpNet(`${formatIpNet(a)}/${p}`)!)
     fc.assert(fc.property(fc.array(fc.oneof(net, nearNet), { maxLength: 60 }), fc.array(fc.oneof(addr, nearNet), { maxLength: 30 }), (nets, probes) => {
       const trie = new CidrTrie<number>(32, 4)
-      nets.forEach((n, i) => trie.insert(n.bytes, n.prefix, i))
+      const ranges = new Ipv4Ranges<number>()
+      nets.forEach((n, i) => { trie.insert(n.bytes, n.prefix, i); ranges.insert(n.bytes, n.prefix, i) })
       for (const probe of probes) {
-        const found: number[] = []
-        trie.lookup(probe.bytes, probe.prefix, i => found.push(i))
         const expected = nets.flatMap((n, i) => ipNetContains(n, probe) ? [i] : [])
-        assert.deepEqual(found.sort((a, b) => a - b), expected)
+        const prefixOf = (i: number): number => nets[i].prefix
+        for (const index of [trie, ranges]) {
+          const found: number[] = []
+          index.lookup(probe.bytes, probe.prefix, found)
+          // every containing network, shortest prefix first
+          assert.deepEqual([...found].sort((a, b) => a - b), expected)
+          for (let k = 1; k < found.length; k++) assert.ok(prefixOf(found[k - 1]) <= prefixOf(found[k]))
+        }
       }
     }), { numRuns: 300 })
+  })
+
+  it('IPv4 range table edges: the whole space, the last address, adjacent and repeated blocks', () => {
+    const r = new Ipv4Ranges<string>()
+    for (const [net, tag] of [['0.0.0.0/0', 'all'], ['255.255.255.255', 'last'], ['10.0.0.0/9', 'low'], ['10.128.0.0/9', 'high'], ['10.128.0.0/9', 'high-again']] as const) {
+      const n = parseIpNet(net)!
+      r.insert(n.bytes, n.prefix, tag)
+    }
+    const at = (ip: string, bits = 32): string[] => {
+      const out: string[] = []
+      r.lookup(parseIpNet(ip)!.bytes, bits, out)
+      return out
+    }
+    assert.deepEqual(at('255.255.255.255'), ['all', 'last'])
+    assert.deepEqual(at('255.255.255.254'), ['all'])
+    assert.deepEqual(at('0.0.0.0'), ['all'])
+    assert.deepEqual(at('10.127.255.255'), ['all', 'low'])
+    assert.deepEqual(at('10.128.0.0'), ['all', 'high', 'high-again'])
+    assert.deepEqual(at('10.0.0.0', 8), ['all'])
+    assert.deepEqual(at('11.0.0.0'), ['all'])
   })
 
   it('Aho-Corasick finds what includes() finds (fast-check)', () => {
@@ -142,8 +169,9 @@ describe('warninglists: building blocks', () => {
       for (const p of patterns) ac.add(p)
       ac.build()
       for (const t of texts) {
-        const found = new Set<number>()
-        ac.search(t, id => found.add(id))
+        const ids: number[] = []
+        ac.searchInto(t, ids)
+        const found = new Set(ids)
         const expected = patterns.flatMap((p, i) => t.includes(p) ? [i] : [])
         assert.deepEqual([...found].sort((a, b) => a - b), expected)
       }

@@ -1,0 +1,2 @@
+export { SyncService, type SyncInit, type SyncComponents } from './service.js'
+export { SyncIndexes, scopesBetween } from './indexes.js'

@@ -1,0 +1,174 @@
+import type { Store } from '../store/index.js'
+import { ReconIndex, type ReconItem, type ReconView } from './recon/index.js'
+import { UnionView } from './union-view.js'
+
+export function digestOf (id: string): Uint8Array {
+  return Buffer.from(id.slice(4), 'hex')
+}
+
+export function idOfDigest (d: Uint8Array): string {
+  return '1220' + Buffer.from(d).toString('hex')
+}
+
+/**
+ * Scopes two members reconcile: what either may hold of the other's records. Amber travels only
+ * author → recipient, so of the amber scopes only each side's own are shared.
+ */
+export function scopesBetween (self: string, peer: string): string[] {
+  return ['clear', 'green', `amber:${self}`, `amber:${peer}`]
+}
+
+/**
+ * What reconciliation compares, kept current as records are stored so an in-sync check costs
+ * a few index lookups, never a scan:
+ *  - per scope, one index of the records held plus the ids this node rejected (known, `*`);
+ *  - per peer and scope, the ids that peer declined to hand over (known for that peer only).
+ * The two are kept disjoint: storing a record takes its id out of every declined set.
+ */
+export class SyncIndexes {
+  private readonly main = new Map<string, ReconIndex>()
+  private readonly declined = new Map<string, Map<string, ReconIndex>>()
+  /** when each declined id was learned (`peer|id` → ms), for expiry and to answer for it */
+  private readonly declinedAt = new Map<string, { at: number, scope: string, ts: number }>()
+  /** ids this node rejected (id → scope, ts): counted as held, but there is no record to send */
+  private readonly rejected = new Map<string, { scope: string, ts: number }>()
+
+  scopeIndex (scope: string): ReconIndex {
+    let idx = this.main.get(scope)
+    if (idx == null) {
+      idx = new ReconIndex()
+      this.main.set(scope, idx)
+    }
+    return idx
+  }
+
+  private declinedIndex (peer: string, scope: string): ReconIndex {
+    let byScope = this.declined.get(peer)
+    if (byScope == null) {
+      byScope = new Map()
+      this.declined.set(peer, byScope)
+    }
+    let idx = byScope.get(scope)
+    if (idx == null) {
+      idx = new ReconIndex()
+      byScope.set(scope, idx)
+    }
+    return idx
+  }
+
+  /** Rebuilds everything from the store's sync and known keyspaces (bulk-loaded, sorted already). */
+  async load (store: Store, opts: { declinedTtlMs: number, now?: number }): Promise<{ records: number, known: number, expired: number }> {
+    const now = opts.now ?? Date.now()
+    const perScope = new Map<string, { ts: number[], ids: Uint8Array[] }>()
+    let records = 0
+    for await (const page of store.scanKeys('sync')) {
+      for (const k of page) {
+        const [scope, ts, id] = k.split('!')
+        let col = perScope.get(scope)
+        if (col == null) { col = { ts: [], ids: [] }; perScope.set(scope, col) }
+        col.ts.push(parseInt(ts, 16))
+        col.ids.push(digestOf(id))
+        records++
+      }
+    }
+    for (const [scope, col] of perScope) {
+      const ids = new Uint8Array(col.ids.length * 32)
+      col.ids.forEach((d, i) => ids.set(d, i * 32))
+      // Keys sort by hex ts then hex id, which is exactly (ts, id) order.
+      this.scopeIndex(scope).bulkLoad({ ts: col.ts, ids })
+    }
+    let known = 0
+    const expired: Array<{ peer: string, scope: string, ts: number, id: string }> = []
+    for await (const k of store.knownEntries()) {
+      if (k.peer === '*') {
+        this.addRejected(k.scope, k.ts, k.id)
+      } else if (now - k.at > opts.declinedTtlMs) {
+        expired.push(k)
+        continue
+      } else {
+        this.addDeclined(k.peer, k.scope, k.ts, k.id, k.at)
+      }
+      known++
+    }
+    await store.deleteKnown(expired)
+    return { records, known, expired: expired.length }
+  }
+
+  /** A stored record joins its scope and leaves every peer's declined set. */
+  addRecord (scope: string, ts: number, id: string): void {
+    const item: ReconItem = { ts, id: digestOf(id) }
+    this.scopeIndex(scope).insert(item)
+    for (const [peer, byScope] of this.declined) {
+      if (byScope.get(scope)?.delete(item) === true) this.declinedAt.delete(`${peer}|${id}`)
+    }
+  }
+
+  /** An id this node rejected: counted as held, in every peer's view. */
+  addRejected (scope: string, ts: number, id: string): void {
+    this.scopeIndex(scope).insert({ ts, id: digestOf(id) })
+    this.rejected.set(id, { scope, ts })
+  }
+
+  /**
+   * Where an id we count but do not hold lives, as presented to `peer`: one we rejected, or one
+   * that peer declined to us. Undefined when we know nothing of it.
+   */
+  phantom (peer: string, id: string): { scope: string, ts: number } | undefined {
+    return this.rejected.get(id) ?? this.declinedAt.get(`${peer}|${id}`)
+  }
+
+  /** Forgets every rejection (after a policy change the records may be acceptable now). */
+  clearRejected (): Array<{ peer: string, scope: string, ts: number, id: string }> {
+    const out: Array<{ peer: string, scope: string, ts: number, id: string }> = []
+    for (const [id, r] of this.rejected) {
+      this.scopeIndex(r.scope).delete({ ts: r.ts, id: digestOf(id) })
+      out.push({ peer: '*', scope: r.scope, ts: r.ts, id })
+    }
+    this.rejected.clear()
+    return out
+  }
+
+  /** An id `peer` declined to give us; ignored if we hold the record already. */
+  addDeclined (peer: string, scope: string, ts: number, id: string, at = Date.now()): boolean {
+    const item: ReconItem = { ts, id: digestOf(id) }
+    if (this.scopeIndex(scope).has(item)) return false
+    const added = this.declinedIndex(peer, scope).insert(item)
+    if (added) this.declinedAt.set(`${peer}|${id}`, { at, scope, ts })
+    return added
+  }
+
+  /** Declined entries older than the TTL are dropped, so a peer whose policy changed is asked again. */
+  expireDeclined (ttlMs: number, now = Date.now()): Array<{ peer: string, scope: string, ts: number, id: string }> {
+    const out: Array<{ peer: string, scope: string, ts: number, id: string }> = []
+    for (const [k, v] of this.declinedAt) {
+      if (now - v.at <= ttlMs) continue
+      const [peer, id] = k.split('|')
+      this.declined.get(peer)?.get(v.scope)?.delete({ ts: v.ts, id: digestOf(id) })
+      this.declinedAt.delete(k)
+      out.push({ peer, scope: v.scope, ts: v.ts, id })
+    }
+    return out
+  }
+
+  /** The set this node presents to `peer` for one scope. */
+  view (scope: string, peer: string): ReconView {
+    const main = this.scopeIndex(scope)
+    const extra = this.declined.get(peer)?.get(scope)
+    return extra != null && extra.size > 0 ? new UnionView([main, extra]) : main
+  }
+
+  /** Whether `id` is in this node's replica index for the scope (held or rejected). */
+  holdsOrRejected (scope: string, ts: number, id: string): boolean {
+    return this.scopeIndex(scope).has({ ts, id: digestOf(id) })
+  }
+
+  size (scope: string): number {
+    return this.main.get(scope)?.size ?? 0
+  }
+
+  declinedCount (peer: string): number {
+    let n = 0
+    for (const idx of this.declined.get(peer)?.values() ?? []) n += idx.size
+    return n
+  }
+}
