@@ -227,6 +227,7 @@ export class SyncService {
       }
       if (answered.size > 0) throw new DragnetError('DRAGNET_BAD_REQUEST', 'peer answered a scope it was not asked about')
       outgoing = next
+      if (next.length > 0) await f.write(encodeRecon(next))
     }
     await this.pull(f, scopes, need, peer, deadline, stats)
     await this.push(f, scopes, have, peer, stats)

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import { loadConfig } from '../../src/config/config.js'
 import { initDataDir, type Role } from '../../src/identity/index.js'
-import { silentLogger } from '../../src/log.js'
+import { createLogger, silentLogger } from '../../src/log.js'
 import { DragnetNode } from '../../src/node.js'
 import type { Policy } from '../../src/policy/index.js'
 import { NodeIdentity } from '../../src/identity/index.js'
@@ -61,7 +61,7 @@ export async function startFederation (dir: string, members: MemberSpec[], edges
           ...(m.config ?? {})
         }
       })
-      const node = await DragnetNode.open({ dataDir, config, log: silentLogger(), network: true, policy: m.policy })
+      const node = await DragnetNode.open({ dataDir, config, log: process.env.DRAGNET_LOG_LEVEL != null ? createLogger({ name: m.name }) : silentLogger(), network: true, policy: m.policy })
       await node.start()
       nodes.push(node)
     }
