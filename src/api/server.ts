@@ -1,96 +1,91 @@
-import { timingSafeEqual } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
-import { DragnetError, ERROR_STATUS, toDragnetError } from '../errors.js'
-import type { Verdict } from '../ingest/index.js'
+import { DragnetError, toDragnetError } from '../errors.js'
 import type { DragnetNode } from '../node.js'
-import { isTlp, TLP_LEVELS, type Tlp } from '../record/index.js'
-import { classifyValue, stixObjectsFromInput } from '../stix/index.js'
-import { getRecordJson, lookup } from '../store/queries.js'
+import { VersionIndex } from '../store/reads.js'
+import { bearerOrBasic, tokenMatches } from './auth.js'
+import { createMetrics } from './metrics.js'
+import { openApiDocument } from './openapi.js'
+import { registerRest } from './rest.js'
+import { registerTaxii } from './taxii.js'
+
+export { bearerOrBasic } from './auth.js'
+export { parsePublishBody, summarizeVerdicts, type PublishResult } from './rest.js'
 
 export interface ApiInit {
-  /** bearer token for writes */
+  /** bearer token for writes (and for reading every TAXII collection) */
   token: string
-  /** tokens that may read (TAXII); the write token may read too */
+  /** tokens that may read every TAXII collection; default the node's taxii.readTokens */
   readTokens?: string[]
+  /** serve the TLP:CLEAR collection without a token; default the node's taxii.publicClear */
+  publicClear?: boolean
+  /** largest request body in bytes (default 64 MiB) */
   bodyLimit?: number
+  /**
+   * REST reads need a read or write token too. `startApi` sets this when the API listens on
+   * anything but loopback: the REST API serves every TLP, so off the machine it must not be open.
+   */
+  authenticateReads?: boolean
 }
 
-export interface PublishResult {
-  index: number
-  status: Verdict['status']
-  id?: string
-  code?: string
-  reason?: string
-  details?: Record<string, unknown>
-}
+const DEFAULT_BODY_LIMIT = 64 * 1024 * 1024
 
-export function summarizeVerdicts (verdicts: Verdict[]): { results: PublishResult[], stored: number, duplicates: number, rejected: number } {
-  const results = verdicts.map((v, index): PublishResult => {
-    if (v.status === 'rejected') {
-      const r: PublishResult = { index, status: v.status, code: v.code, reason: v.reason }
-      if (v.details != null) r.details = v.details
-      return r
+function packageVersion (): string {
+  let dir = dirname(fileURLToPath(import.meta.url))
+  for (let i = 0; i < 5; i++) {
+    try {
+      return (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version: string }).version
+    } catch {
+      dir = dirname(dir)
     }
-    return { index, status: v.status, id: v.id }
-  })
-  return {
-    results,
-    stored: verdicts.filter(v => v.status === 'stored').length,
-    duplicates: verdicts.filter(v => v.status === 'duplicate').length,
-    rejected: verdicts.filter(v => v.status === 'rejected').length
   }
-}
-
-function tokenMatches (given: string, expected: string): boolean {
-  const a = Buffer.from(given)
-  const b = Buffer.from(expected)
-  return a.length === b.length && timingSafeEqual(a, b)
-}
-
-export function bearerOrBasic (req: FastifyRequest): string | undefined {
-  const h = req.headers.authorization
-  if (h == null) return undefined
-  if (h.startsWith('Bearer ')) return h.slice(7).trim()
-  if (h.startsWith('Basic ')) {
-    const decoded = Buffer.from(h.slice(6), 'base64').toString('utf8')
-    const colon = decoded.indexOf(':')
-    return colon >= 0 ? decoded.slice(colon + 1) : undefined
-  }
-  return undefined
-}
-
-/** Parses the publish request: a STIX object/array/bundle, or `{ stix, tlp, to }`; tlp/to also as query. */
-export function parsePublishBody (body: unknown, query: Record<string, unknown>): { objects: unknown[], tlp: Tlp, to?: string[] } {
-  let payload = body
-  let tlp: unknown = query.tlp
-  let to: unknown = query.to
-  if (body != null && typeof body === 'object' && !Array.isArray(body) && !('type' in body) && 'stix' in body) {
-    const w = body as Record<string, unknown>
-    payload = w.stix
-    tlp = w.tlp ?? tlp
-    to = w.to ?? to
-  }
-  tlp = tlp ?? 'green'
-  if (!isTlp(tlp)) throw new DragnetError('DRAGNET_BAD_TLP', `tlp must be one of ${TLP_LEVELS.join(', ')}, got ${String(tlp)}`)
-  const toList = typeof to === 'string' ? to.split(',').map(s => s.trim()).filter(s => s !== '') : Array.isArray(to) ? to.map(String) : undefined
-  return { objects: stixObjectsFromInput(payload), tlp, ...(toList != null && toList.length > 0 ? { to: toList } : {}) }
+  return '0.0.0'
 }
 
 function sendError (reply: FastifyReply, err: DragnetError, extra: Record<string, unknown> = {}): FastifyReply {
   return reply.code(err.status).type('application/json').send({ ...err.toJSON(), ...extra })
 }
 
+/** Registered routes as `METHOD path` (OpenAPI style `{param}`), for the OpenAPI coverage test. */
+export function routeList (app: FastifyInstance): string[] {
+  return ((app as FastifyInstance & { dragnetRoutes?: string[] }).dragnetRoutes ?? []).slice()
+}
+
 /**
  * The node's HTTP API: JSON, errors as `{ code, message, details? }` with the HTTP status from
- * the one ERROR_STATUS table, writes behind the bearer token. Route tests use `inject()`.
+ * the one ERROR_STATUS table, writes behind the bearer token; a read-only TAXII 2.1 server under
+ * /taxii2/; Prometheus metrics at /metrics; the OpenAPI description at /api/openapi.json.
+ * Route tests use `inject()`.
  */
 export async function buildApi (node: DragnetNode, init: ApiInit): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false, bodyLimit: init.bodyLimit ?? 64 * 1024 * 1024 })
+  const bodyLimit = init.bodyLimit ?? DEFAULT_BODY_LIMIT
+  const app = Fastify({
+    logger: false,
+    bodyLimit,
+    // TAXII URLs end in "/" and clients differ in keeping it; ids of custom STIX types can pass
+    // the default 100-character limit on a path parameter.
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 300 }
+  })
+
+  // Request bodies are JSON; a text/plain body is a client mistake, not a STIX string. STIX
+  // tools label bundles with the STIX media type: that is JSON too.
+  app.removeContentTypeParser('text/plain')
+  app.addContentTypeParser('application/stix+json', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'))
+
+  const routes: string[] = []
+  ;(app as FastifyInstance & { dragnetRoutes?: string[] }).dragnetRoutes = routes
+  app.addHook('onRoute', (r) => {
+    const methods = Array.isArray(r.method) ? r.method : [r.method]
+    const url = r.url.replace(/:([A-Za-z0-9_]+)/g, '{$1}')
+    for (const m of methods) if (m !== 'HEAD') routes.push(`${m} ${url}`)
+  })
 
   app.setErrorHandler((err: any, _req, reply) => {
     if (err instanceof DragnetError) return sendError(reply, err)
-    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return sendError(reply, new DragnetError('DRAGNET_TOO_LARGE', `request body exceeds ${init.bodyLimit ?? 64 * 1024 * 1024} bytes`))
-    if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return sendError(reply, new DragnetError('DRAGNET_BAD_REQUEST', `unsupported content type; send application/json`))
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return sendError(reply, new DragnetError('DRAGNET_TOO_LARGE', `request body exceeds ${bodyLimit} bytes`))
+    if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return sendError(reply, new DragnetError('DRAGNET_UNSUPPORTED_MEDIA_TYPE', 'unsupported content type; send application/json'))
     if (err.statusCode === 400 || err instanceof SyntaxError || err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') {
       return sendError(reply, new DragnetError('DRAGNET_BAD_JSON', `request body is not valid JSON: ${err.message}`))
     }
@@ -106,48 +101,44 @@ export async function buildApi (node: DragnetNode, init: ApiInit): Promise<Fasti
     if (!tokenMatches(given, init.token)) throw new DragnetError('DRAGNET_FORBIDDEN', 'wrong API token')
   }
 
-  app.get('/health', async () => ({ ok: true, peerId: node.peerId, running: node.isRunning }))
+  // Which STIX ids have several records: TAXII and export ask it for every record they serve.
+  const index = new VersionIndex(node.store)
+  const offStored = node.ingest.onStored((v) => { index.noteStored(v.info.stixId) })
+  app.addHook('onClose', async () => { offStored() })
+  if (init.authenticateReads === true) {
+    const readers = [init.token, ...(init.readTokens ?? node.config.taxii.readTokens)]
+    app.addHook('onRequest', async (req) => {
+      const path = req.url.split('?')[0]
+      if (!path.startsWith('/api/') && path !== '/metrics') return
+      const given = bearerOrBasic(req)
+      if (given == null) throw new DragnetError('DRAGNET_UNAUTHORIZED', 'this API listens beyond loopback: reads need a read or write token (Authorization: Bearer <token>)')
+      if (!readers.some(t => tokenMatches(given, t))) throw new DragnetError('DRAGNET_FORBIDDEN', 'wrong API token')
+    })
+  }
+  index.ready.catch((err: Error) => { node.log.error({ err: err.message }, 'could not index STIX versions') })
 
-  app.get('/api/status', async () => await node.status())
+  const metrics = createMetrics(node)
+  app.addHook('onClose', async () => { metrics.close() })
 
-  app.post('/api/records', { preHandler: requireWrite }, async (req, reply) => {
-    const { objects, tlp, to } = parsePublishBody(req.body, req.query as Record<string, unknown>)
-    const verdicts = await node.publish(objects, { tlp, ...(to != null ? { to } : {}), source: 'local' })
-    const summary = summarizeVerdicts(verdicts)
-    if (summary.rejected > 0 && summary.stored + summary.duplicates === 0) {
-      const first = verdicts.find(v => v.status === 'rejected')!
-      if (first.status === 'rejected') {
-        return reply.code(ERROR_STATUS[first.code]).send({ code: first.code, message: first.reason, ...(first.details != null ? { details: first.details } : {}), ...summary })
-      }
-    }
-    return reply.code(summary.rejected > 0 ? 207 : 201).send(summary)
+  const version = packageVersion()
+  await registerRest(app, node, { requireWrite, metrics, index, openapi: () => openApiDocument({ version, bodyLimit }) })
+  await registerTaxii(app, node, index, {
+    token: init.token,
+    readTokens: init.readTokens ?? node.config.taxii.readTokens,
+    publicClear: init.publicClear ?? node.config.taxii.publicClear,
+    maxContentLength: bodyLimit
   })
-
-  app.get('/api/records/:id', async (req) => {
-    const { id } = req.params as { id: string }
-    if (!/^1220[0-9a-f]{64}$/.test(id)) throw new DragnetError('DRAGNET_BAD_REQUEST', `not a record id: ${id}`)
-    const rec = await getRecordJson(node.store, id)
-    if (rec == null) throw new DragnetError('DRAGNET_NOT_FOUND', `no record ${id}`)
-    return rec
-  })
-
-  app.get('/api/lookup', async (req) => {
-    const { value } = req.query as { value?: string }
-    if (value == null || value === '') throw new DragnetError('DRAGNET_BAD_REQUEST', 'lookup needs ?value=')
-    const o = classifyValue(value)
-    if (o == null) throw new DragnetError('DRAGNET_BAD_REQUEST', `cannot tell what kind of observable "${value}" is (IP, CIDR, domain, URL, email or MD5/SHA-1/SHA-256)`)
-    return { value: o.value, kind: o.kind, records: await lookup(node.store, o) }
-  })
-
+  await app.ready()
   return app
 }
 
 /** Listens on host:port and returns the bound address (port 0 picks a free one). */
 export async function startApi (node: DragnetNode, hostPort: string, init: ApiInit): Promise<{ address: string, close: () => Promise<void>, app: FastifyInstance }> {
-  const app = await buildApi(node, init)
   const idx = hostPort.lastIndexOf(':')
   let host = hostPort.slice(0, idx)
   if (host.startsWith('[')) host = host.slice(1, -1)
+  const loopback = host === 'localhost' || host === '::1' || /^127\./.test(host)
+  const app = await buildApi(node, { authenticateReads: !loopback, ...init })
   const port = Number(hostPort.slice(idx + 1))
   await app.listen({ host, port })
   const addr = app.server.address()

@@ -5,6 +5,10 @@ import { isDragnetError } from '../errors.js'
 import { registerInit } from './commands/init.js'
 import { registerRecordCommands } from './commands/records.js'
 import { registerStart } from './commands/start.js'
+import { registerImport } from './commands/import.js'
+import { registerExport } from './commands/export.js'
+import { registerPeersAudit } from './commands/peers-audit.js'
+import { registerPolicy } from './commands/policy.js'
 
 const program = new Command()
 program.name('dragnet')
@@ -14,6 +18,10 @@ program.name('dragnet')
 registerInit(program)
 registerStart(program)
 registerRecordCommands(program)
+registerImport(program)
+registerExport(program)
+registerPeersAudit(program)
+registerPolicy(program)
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (isDragnetError(err)) {

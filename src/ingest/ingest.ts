@@ -144,12 +144,16 @@ export class Ingest {
     this.started = false
   }
 
-  onStored (fn: StoredListener): void {
+  /** Adds a listener for stored records; returns its removal. */
+  onStored (fn: StoredListener): () => void {
     this.storedListeners.push(fn)
+    return () => { const i = this.storedListeners.indexOf(fn); if (i >= 0) this.storedListeners.splice(i, 1) }
   }
 
-  onVerdict (fn: VerdictListener): void {
+  /** Adds a listener for every verdict; returns its removal. */
+  onVerdict (fn: VerdictListener): () => void {
     this.verdictListeners.push(fn)
+    return () => { const i = this.verdictListeners.indexOf(fn); if (i >= 0) this.verdictListeners.splice(i, 1) }
   }
 
   get limitsInForce (): DecodeLimits {

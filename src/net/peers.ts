@@ -26,6 +26,11 @@ export interface PeerStats {
   withheld: number
   rejected: number
   penalties: number
+  /** the share of the counters above that crossed by anti-entropy rather than gossip */
+  syncRecordsIn: number
+  syncRecordsOut: number
+  syncBytesIn: number
+  syncBytesOut: number
   lastPenalty?: { at: number, reason: string }
   lastSeen?: number
   lastSync?: SyncSummary
@@ -60,7 +65,7 @@ export interface PeerManagerComponents {
 type ConnectListener = (peerId: string) => void
 
 function emptyStats (): PeerStats {
-  return { recordsIn: 0, recordsOut: 0, bytesIn: 0, bytesOut: 0, withheld: 0, rejected: 0, penalties: 0 }
+  return { recordsIn: 0, recordsOut: 0, bytesIn: 0, bytesOut: 0, withheld: 0, rejected: 0, penalties: 0, syncRecordsIn: 0, syncRecordsOut: 0, syncBytesIn: 0, syncBytesOut: 0 }
 }
 
 /**
@@ -140,8 +145,8 @@ export class PeerManager implements Admission {
   async persist (): Promise<void> {
     if (!this.c.store.isOpen) return
     for (const s of this.states.values()) {
-      const { recordsIn, recordsOut, bytesIn, bytesOut, withheld, rejected, penalties, lastPenalty, lastSeen, lastSync } = s
-      await this.c.store.putPeer(s.peerId, { recordsIn, recordsOut, bytesIn, bytesOut, withheld, rejected, penalties, lastPenalty, lastSeen, lastSync }).catch(() => {})
+      const { recordsIn, recordsOut, bytesIn, bytesOut, withheld, rejected, penalties, syncRecordsIn, syncRecordsOut, syncBytesIn, syncBytesOut, lastPenalty, lastSeen, lastSync } = s
+      await this.c.store.putPeer(s.peerId, { recordsIn, recordsOut, bytesIn, bytesOut, withheld, rejected, penalties, syncRecordsIn, syncRecordsOut, syncBytesIn, syncBytesOut, lastPenalty, lastSeen, lastSync }).catch(() => {})
     }
   }
 
@@ -252,7 +257,7 @@ export class PeerManager implements Admission {
     if (this.libp2p != null) void this.libp2p.hangUp(peerIdFromString(peerId)).catch(() => {})
   }
 
-  count (peerId: string, delta: Partial<Pick<PeerStats, 'recordsIn' | 'recordsOut' | 'bytesIn' | 'bytesOut' | 'withheld' | 'rejected'>>): void {
+  count (peerId: string, delta: Partial<Pick<PeerStats, 'recordsIn' | 'recordsOut' | 'bytesIn' | 'bytesOut' | 'withheld' | 'rejected' | 'syncRecordsIn' | 'syncRecordsOut' | 'syncBytesIn' | 'syncBytesOut'>>): void {
     const s = this.states.get(peerId)
     if (s == null) return
     for (const [k, v] of Object.entries(delta) as Array<[keyof typeof delta, number]>) s[k] += v

@@ -195,7 +195,7 @@ export class SyncService {
     this.totals.recordsIn += s.recordsReceived
     this.totals.recordsOut += s.recordsSent
     this.c.peers.recordSync(peerId, s)
-    this.c.peers.count(peerId, { bytesIn: s.bytesReceived, bytesOut: s.bytesSent })
+    this.c.peers.count(peerId, { bytesIn: s.bytesReceived, bytesOut: s.bytesSent, syncBytesIn: s.bytesReceived, syncBytesOut: s.bytesSent, syncRecordsIn: s.recordsReceived, syncRecordsOut: s.recordsSent })
   }
 
   private async initiate (f: FramedStream, peer: Member, deadline: number, stats: SessionStats): Promise<void> {

@@ -94,7 +94,7 @@ describe('CLI', function () {
       const runtime = JSON.parse(await readFile(join(data, 'runtime.json'), 'utf8'))
       const noToken = await fetch(`http://${runtime.api}/api/records`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(malware('x')) })
       assert.equal(noToken.status, 401)
-      assert.equal((await noToken.json()).code, 'DRAGNET_UNAUTHORIZED')
+      assert.equal(((await noToken.json()) as any).code, 'DRAGNET_UNAUTHORIZED')
       const ok = await fetch(`http://${runtime.api}/api/records?tlp=clear`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify(malware('y')) })
       assert.equal(ok.status, 201)
     } finally {

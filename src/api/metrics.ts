@@ -1,0 +1,165 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+import type { DragnetNode } from '../node.js'
+
+/*
+ * Prometheus metrics. Node metrics live in a registry of their own per API instance (tests and
+ * simulations run several nodes in one process); process metrics (event loop lag, memory, GC)
+ * describe the process, so one registry holds them for every instance.
+ */
+
+let processRegistry: Registry | null = null
+
+function processMetrics (): Registry {
+  if (processRegistry == null) {
+    processRegistry = new Registry()
+    collectDefaultMetrics({ register: processRegistry, prefix: 'dragnet_', eventLoopMonitoringPrecision: 20 })
+  }
+  return processRegistry
+}
+
+export interface Metrics {
+  contentType: string
+  text: () => Promise<string>
+  /** stops counting (the node's listeners stay registered but become no-ops) */
+  close: () => void
+}
+
+const DELAY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600]
+
+export function createMetrics (node: DragnetNode): Metrics {
+  const registry = new Registry()
+  let open = true
+
+  new Gauge({
+    name: 'dragnet_records',
+    help: 'Records in the store, by TLP',
+    labelNames: ['tlp'],
+    registers: [registry],
+    collect () {
+      const counts = node.store.counts()
+      for (const [tlp, n] of Object.entries(counts.byTlp)) this.set({ tlp }, n)
+    }
+  })
+
+  const verdicts = new Counter({
+    name: 'dragnet_ingest_verdicts_total',
+    help: 'Ingest decisions, by source (local, import, gossip, sync), verdict and reason (the rule or error code of a rejection)',
+    labelNames: ['source', 'verdict', 'reason'],
+    registers: [registry]
+  })
+  const offVerdict = node.ingest.onVerdict((v, source) => {
+    if (!open) return
+    const reason = v.status === 'rejected' ? (v.rule ?? v.code) : v.status === 'stored' ? 'accepted' : 'already-stored'
+    verdicts.inc({ source, verdict: v.status, reason })
+  })
+
+  const delay = new Histogram({
+    name: 'dragnet_propagation_delay_seconds',
+    help: 'Time from a record\'s signing (its ts) to its storing on this node, by source',
+    labelNames: ['source'],
+    buckets: DELAY_BUCKETS,
+    registers: [registry]
+  })
+  const offStored = node.ingest.onStored((v) => {
+    if (!open) return
+    delay.observe({ source: v.source }, Math.max(0, Date.now() - v.record.record.ts) / 1000)
+  })
+
+  new Gauge({
+    name: 'dragnet_peers_connected',
+    help: 'Roster members connected now',
+    registers: [registry],
+    collect () { this.set(node.peers?.connectedPeers().length ?? 0) }
+  })
+
+  new Gauge({
+    name: 'dragnet_peers_roster',
+    help: 'Members on this node\'s roster (itself excluded)',
+    registers: [registry],
+    collect () { this.set(node.roster.peers().length) }
+  })
+
+  // Per-peer counters are kept by the peer manager (gossip and sync both count into them); they
+  // are read at scrape time, so a counter here is reset and set to the manager's figure.
+  const peerCounter = (name: string, help: string, pick: (s: ReturnType<NonNullable<DragnetNode['peers']>['list']>[number]) => Array<[string, number]>): void => {
+    new Counter({
+      name,
+      help,
+      labelNames: ['peer', 'name', 'direction'],
+      registers: [registry],
+      collect () {
+        this.reset()
+        for (const s of node.peers?.list() ?? []) for (const [direction, n] of pick(s)) this.inc({ peer: s.peerId, name: s.name, direction }, n)
+      }
+    })
+  }
+  peerCounter('dragnet_peer_bytes_total', 'Bytes exchanged with each peer over gossip and sync, by direction', s => [['in', s.bytesIn], ['out', s.bytesOut]])
+  peerCounter('dragnet_peer_records_total', 'Records exchanged with each peer over gossip and sync, by direction', s => [['in', s.recordsIn], ['out', s.recordsOut]])
+
+  new Gauge({
+    name: 'dragnet_peer_last_sync_bytes',
+    help: 'Bytes of the last anti-entropy sync session with each peer, by direction',
+    labelNames: ['peer', 'name', 'direction'],
+    registers: [registry],
+    collect () {
+      this.reset()
+      for (const s of node.peers?.list() ?? []) {
+        if (s.lastSync == null) continue
+        this.set({ peer: s.peerId, name: s.name, direction: 'in' }, s.lastSync.bytesReceived)
+        this.set({ peer: s.peerId, name: s.name, direction: 'out' }, s.lastSync.bytesSent)
+      }
+    }
+  })
+
+  new Gauge({
+    name: 'dragnet_peer_last_sync_records',
+    help: 'Records of the last anti-entropy sync session with each peer, by direction',
+    labelNames: ['peer', 'name', 'direction'],
+    registers: [registry],
+    collect () {
+      this.reset()
+      for (const s of node.peers?.list() ?? []) {
+        if (s.lastSync == null) continue
+        this.set({ peer: s.peerId, name: s.name, direction: 'in' }, s.lastSync.recordsReceived)
+        this.set({ peer: s.peerId, name: s.name, direction: 'out' }, s.lastSync.recordsSent)
+      }
+    }
+  })
+
+  new Counter({
+    name: 'dragnet_gossip_bytes_total',
+    help: 'Gossip bytes on all edges: record payload, and protocol (frames, announcements, tree control), by direction',
+    labelNames: ['kind', 'direction'],
+    registers: [registry],
+    collect () {
+      this.reset()
+      const g = node.gossip?.stats
+      if (g == null) return
+      this.inc({ kind: 'payload', direction: 'in' }, g.payloadBytesIn)
+      this.inc({ kind: 'payload', direction: 'out' }, g.payloadBytesOut)
+      this.inc({ kind: 'protocol', direction: 'in' }, g.protocolBytesIn)
+      this.inc({ kind: 'protocol', direction: 'out' }, g.protocolBytesOut)
+    }
+  })
+
+  new Counter({
+    name: 'dragnet_gossip_records_total',
+    help: 'Records carried by gossip on all edges, by direction',
+    labelNames: ['direction'],
+    registers: [registry],
+    collect () {
+      this.reset()
+      const g = node.gossip?.stats
+      if (g == null) return
+      this.inc({ direction: 'in' }, g.recordsIn)
+      this.inc({ direction: 'out' }, g.recordsOut)
+    }
+  })
+
+  const proc = processMetrics()
+  return {
+    contentType: registry.contentType,
+    text: async () => (await registry.metrics()) + (await proc.metrics()),
+    close: () => { open = false; offVerdict(); offStored() }
+  }
+}

@@ -1,0 +1,217 @@
+import { ERROR_STATUS } from '../errors.js'
+import { TLP_LEVELS } from '../record/index.js'
+import { API_ROOT, COLLECTIONS, MAX_LIMIT, STIX_MEDIA_TYPE, TAXII_MEDIA_TYPE } from './taxii-query.js'
+
+/*
+ * The OpenAPI 3 description served at /api/openapi.json. A route test checks that every route
+ * the server registers is described here, so the two cannot drift apart.
+ */
+
+type Obj = Record<string, unknown>
+
+const json = (schema: Obj): Obj => ({ 'application/json': { schema } })
+const taxii = (schema: Obj): Obj => ({ [TAXII_MEDIA_TYPE]: { schema } })
+const ref = (name: string): Obj => ({ $ref: `#/components/schemas/${name}` })
+
+const errorResponse = (description: string): Obj => ({ description, content: json(ref('Error')) })
+const taxiiErrorResponse = (description: string): Obj => ({ description, content: taxii(ref('TaxiiError')) })
+
+function query (name: string, description: string, schema: Obj = { type: 'string' }): Obj {
+  return { name, in: 'query', required: false, description, schema }
+}
+
+function path (name: string, description: string): Obj {
+  return { name, in: 'path', required: true, description, schema: { type: 'string' } }
+}
+
+const TAXII_ERRORS: Obj = {
+  400: taxiiErrorResponse('A malformed filter, limit, added_after or next'),
+  401: taxiiErrorResponse('No credential, or one that matches no token (or an anonymous caller asking for a collection other than TLP:CLEAR)'),
+  404: taxiiErrorResponse('No such API root, collection or object'),
+  406: taxiiErrorResponse(`The Accept header does not admit ${TAXII_MEDIA_TYPE}`)
+}
+
+const TAXII_SECURITY = [{ bearer: [] }, { basic: [] }, {}]
+
+const FILTERS = {
+  addedAfter: query('added_after', 'Only objects added to this node after this RFC 3339 timestamp (date_added is strictly greater)', { type: 'string', format: 'date-time' }),
+  limit: query('limit', `Objects per page (default 100, at most ${MAX_LIMIT}; the server may return fewer)`, { type: 'integer', minimum: 1 }),
+  next: query('next', 'The cursor from the previous page (opaque; use with the same filters)'),
+  id: query('match[id]', 'STIX ids, comma-separated'),
+  type: query('match[type]', 'STIX types, comma-separated'),
+  version: query('match[version]', 'last (default), first, all, or RFC 3339 versions, comma-separated'),
+  specVersion: query('match[spec_version]', 'STIX spec versions, comma-separated (this server holds 2.1 only)')
+}
+
+const COLLECTION_PARAMS = [path('root', `The API root (${API_ROOT})`), path('cid', 'Collection id (or its alias, such as tlp-green)')]
+
+function taxiiGet (summary: string, params: Obj[], ok: Obj, description = summary): Obj {
+  return { get: { tags: ['TAXII 2.1'], summary, description, security: TAXII_SECURITY, parameters: params, responses: { 200: { description: 'OK', content: taxii(ok) }, ...TAXII_ERRORS } } }
+}
+
+const WRITE_REFUSED: Obj = {
+  tags: ['TAXII 2.1'],
+  summary: 'Refused: this TAXII server is read-only',
+  responses: { 403: taxiiErrorResponse('Every write method is answered 403') }
+}
+
+export function openApiDocument (init: { version: string, bodyLimit: number }): Obj {
+  return {
+    openapi: '3.0.3',
+    info: {
+      title: 'dragnet node API',
+      version: init.version,
+      description: 'The local API of a dragnet node: records, lookup, peers, status, audit, export, Prometheus metrics, and a read-only TAXII 2.1 server. ' +
+        'Listens on 127.0.0.1 by default. Writes need the node\'s API token (<data dir>/api-token) as a bearer token. ' +
+        'Errors are JSON `{ code, message, details? }` with a stable DRAGNET_* code; each code has one HTTP status.'
+    },
+    servers: [{ url: '/' }],
+    tags: [{ name: 'records' }, { name: 'node' }, { name: 'TAXII 2.1' }],
+    components: {
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: 'The API token (writes, all reads) or a TAXII read token' },
+        basic: { type: 'http', scheme: 'basic', description: 'TAXII only: any user name, a token as the password' }
+      },
+      schemas: {
+        Error: {
+          type: 'object',
+          required: ['code', 'message'],
+          properties: {
+            code: { type: 'string', enum: Object.keys(ERROR_STATUS), description: 'Stable error code; its HTTP status: ' + Object.entries(ERROR_STATUS).map(([k, v]) => `${k} ${v}`).join(', ') },
+            message: { type: 'string' },
+            details: { type: 'object', additionalProperties: true, description: 'object (STIX id or index) and property at fault, when there are' }
+          }
+        },
+        TaxiiError: {
+          type: 'object',
+          required: ['title'],
+          properties: { title: { type: 'string' }, http_status: { type: 'string' }, error_code: { type: 'string', description: 'the DRAGNET_* code' }, details: { type: 'object' } }
+        },
+        StixObject: { type: 'object', required: ['type', 'id'], additionalProperties: true, properties: { type: { type: 'string' }, id: { type: 'string' }, spec_version: { type: 'string', enum: ['2.1'] } } },
+        Record: {
+          type: 'object',
+          description: 'A signed record: the signed fields, the signature, and what this node knows locally',
+          properties: {
+            id: { type: 'string', description: 'sha2-256 multihash of the canonical unsigned bytes, hex' },
+            author: { type: 'string', description: 'PeerId of the signer' },
+            seq: { type: 'integer' },
+            ts: { type: 'integer', description: 'signing time, ms' },
+            tlp: { type: 'string', enum: [...TLP_LEVELS] },
+            to: { type: 'array', items: { type: 'string' } },
+            body: ref('StixObject'),
+            sig: { type: 'string', format: 'byte' },
+            local: { type: 'object', properties: { arrival: { type: 'integer' }, addedAt: { type: 'string', format: 'date-time' }, source: { type: 'string' }, from: { type: 'string' }, current: { type: 'boolean' } } }
+          }
+        },
+        PublishSummary: {
+          type: 'object',
+          properties: {
+            results: { type: 'array', items: { type: 'object', properties: { index: { type: 'integer' }, status: { type: 'string', enum: ['stored', 'duplicate', 'rejected'] }, id: { type: 'string' }, code: { type: 'string' }, reason: { type: 'string' }, details: { type: 'object' } } } },
+            stored: { type: 'integer' },
+            duplicates: { type: 'integer' },
+            rejected: { type: 'integer' }
+          }
+        },
+        Envelope: { type: 'object', properties: { more: { type: 'boolean' }, next: { type: 'string' }, objects: { type: 'array', items: ref('StixObject') } } }
+      }
+    },
+    paths: {
+      '/health': { get: { tags: ['node'], summary: 'Liveness', responses: { 200: { description: 'OK', content: json({ type: 'object', properties: { ok: { type: 'boolean' }, peerId: { type: 'string' }, running: { type: 'boolean' } } }) } } } },
+      '/metrics': { get: { tags: ['node'], summary: 'Prometheus metrics (text exposition format)', responses: { 200: { description: 'OK', content: { 'text/plain': { schema: { type: 'string' } } } } } } },
+      '/api/openapi.json': { get: { tags: ['node'], summary: 'This document', responses: { 200: { description: 'OK', content: json({ type: 'object' }) } } } },
+      '/api/status': { get: { tags: ['node'], summary: 'Identity, record counts by TLP, peers, flagged (equivocating) authors', responses: { 200: { description: 'OK', content: json({ type: 'object' }) } } } },
+      '/api/records': {
+        get: {
+          tags: ['records'],
+          summary: 'Records in local arrival order',
+          parameters: [
+            query('type', 'STIX types, comma-separated'),
+            query('author', 'author PeerIds, comma-separated'),
+            query('tlp', `TLP levels, comma-separated (${TLP_LEVELS.join(', ')})`),
+            query('since', 'only records that arrived at or after this ISO 8601 time', { type: 'string', format: 'date-time' }),
+            query('limit', 'records per page, 1-1000 (default 100)', { type: 'integer', minimum: 1, maximum: 1000 }),
+            query('cursor', 'the next value of the previous page')
+          ],
+          responses: {
+            200: { description: 'A page; next is present when there may be more', content: json({ type: 'object', properties: { records: { type: 'array', items: ref('Record') }, next: { type: 'string' } } }) },
+            400: errorResponse('A malformed parameter (DRAGNET_BAD_REQUEST, DRAGNET_BAD_TLP)')
+          }
+        },
+        post: {
+          tags: ['records'],
+          summary: 'Sign and store STIX 2.1 content as this node\'s records',
+          description: 'The body is one STIX object, an array of objects, a bundle, or `{ stix, tlp, to }`. One verdict per object; duplicates of what this node already published are not stored twice.',
+          security: [{ bearer: [] }],
+          parameters: [
+            query('tlp', `record TLP (${TLP_LEVELS.join(', ')}; default green)`),
+            query('to', 'recipient PeerIds, comma-separated (amber only)'),
+            query('skipExisting', 'import mode: an object whose id this node already published, in any version, is reported duplicate and not stored', { type: 'boolean' }),
+            query('source', 'local (default) or import: the source the records are audited under', { type: 'string', enum: ['local', 'import'] })
+          ],
+          requestBody: { required: true, content: json({ oneOf: [ref('StixObject'), { type: 'array', items: ref('StixObject') }, { type: 'object', properties: { stix: {}, tlp: { type: 'string' }, to: { type: 'array', items: { type: 'string' } } } }] }) },
+          responses: {
+            201: { description: 'Every object stored or already stored', content: json(ref('PublishSummary')) },
+            207: { description: 'Some objects rejected, others stored', content: json(ref('PublishSummary')) },
+            400: errorResponse('Not JSON, not STIX, invalid STIX, bad TLP or recipients; the first rejection\'s code, with the summary'),
+            401: errorResponse('No API token (DRAGNET_UNAUTHORIZED)'),
+            403: errorResponse('Wrong API token (DRAGNET_FORBIDDEN), or this node may not author (DRAGNET_ROLE_FORBIDDEN)'),
+            409: errorResponse('Another member owns the STIX id (DRAGNET_NOT_OWNER)'),
+            413: errorResponse(`Body over ${init.bodyLimit} bytes (DRAGNET_TOO_LARGE)`),
+            415: errorResponse('Body is not application/json (DRAGNET_UNSUPPORTED_MEDIA_TYPE)')
+          }
+        }
+      },
+      '/api/records/{id}': {
+        get: {
+          tags: ['records'],
+          summary: 'One record',
+          parameters: [path('id', 'record id (1220 + 64 hex digits)')],
+          responses: { 200: { description: 'OK', content: json(ref('Record')) }, 400: errorResponse('Not a record id'), 404: errorResponse('No such record') }
+        }
+      },
+      '/api/lookup': {
+        get: {
+          tags: ['records'],
+          summary: 'Every current record, any author, naming an IP/CIDR, domain, URL, email or MD5/SHA-1/SHA-256 (IPs also through CIDRs)',
+          parameters: [{ ...query('value', 'the observable'), required: true }],
+          responses: { 200: { description: 'OK', content: json({ type: 'object', properties: { value: { type: 'string' }, kind: { type: 'string' }, records: { type: 'array', items: { type: 'object' } } } }) }, 400: errorResponse('No value, or not an observable') }
+        }
+      },
+      '/api/peers': { get: { tags: ['node'], summary: 'Roster members with connection state and gossip/sync counters (offline: the roster and the last persisted counters, connected false)', responses: { 200: { description: 'OK', content: json({ type: 'object', properties: { running: { type: 'boolean' }, connected: { type: 'integer' }, peers: { type: 'array', items: { type: 'object' } }, gossip: { type: 'object' } } }) } } } },
+      '/api/audit': {
+        get: {
+          tags: ['node'],
+          summary: 'Audit log, newest first: accepted, rejected, sent and withheld decisions with the rule that made them',
+          parameters: [query('record', 'record id'), query('peer', 'PeerId'), query('limit', 'entries, 1-10000 (default 100)', { type: 'integer', minimum: 1, maximum: 10000 })],
+          responses: { 200: { description: 'OK', content: json({ type: 'object', properties: { entries: { type: 'array', items: { type: 'object' } } } }) }, 400: errorResponse('A malformed parameter') }
+        }
+      },
+      '/api/export': {
+        get: {
+          tags: ['records'],
+          summary: 'One STIX 2.1 bundle of the current objects (streamed)',
+          parameters: [query('tlp', 'TLP levels, comma-separated'), query('type', 'STIX types, comma-separated'), query('since', 'only objects that arrived at or after this ISO 8601 time', { type: 'string', format: 'date-time' })],
+          responses: { 200: { description: 'A bundle', content: { [STIX_MEDIA_TYPE]: { schema: { type: 'object' } } } }, 400: errorResponse('A malformed parameter') }
+        }
+      },
+      '/taxii2/': taxiiGet('TAXII discovery', [], { type: 'object', properties: { title: { type: 'string' }, description: { type: 'string' }, default: { type: 'string' }, api_roots: { type: 'array', items: { type: 'string' } } } }),
+      '/taxii2/{root}/': taxiiGet('API root information', [path('root', `The API root (${API_ROOT})`)], { type: 'object', properties: { title: { type: 'string' }, versions: { type: 'array', items: { type: 'string' } }, max_content_length: { type: 'integer' } } }),
+      '/taxii2/{root}/collections/': taxiiGet('Collections the caller may read', [path('root', `The API root (${API_ROOT})`)], { type: 'object', properties: { collections: { type: 'array', items: { type: 'object' } } } },
+        `One collection per TLP level: ${COLLECTIONS.map(c => `${c.title} ${c.id} (alias ${c.alias})`).join('; ')}. A token holder sees all; an anonymous caller sees TLP:CLEAR when the node serves it publicly (taxii.publicClear).`),
+      '/taxii2/{root}/collections/{cid}/': taxiiGet('One collection', COLLECTION_PARAMS, { type: 'object' }),
+      '/taxii2/{root}/collections/{cid}/objects/': {
+        ...taxiiGet('Objects of a collection, oldest date_added first, paged with limit/next', [...COLLECTION_PARAMS, FILTERS.addedAfter, FILTERS.limit, FILTERS.next, FILTERS.id, FILTERS.type, FILTERS.version, FILTERS.specVersion], ref('Envelope')),
+        post: WRITE_REFUSED
+      },
+      '/taxii2/{root}/collections/{cid}/objects/{oid}/': {
+        ...taxiiGet('One object (its versions selected by match[version])', [...COLLECTION_PARAMS, path('oid', 'STIX id'), FILTERS.addedAfter, FILTERS.limit, FILTERS.next, FILTERS.version, FILTERS.specVersion], ref('Envelope')),
+        delete: WRITE_REFUSED
+      },
+      '/taxii2/{root}/collections/{cid}/objects/{oid}/versions/': taxiiGet('Versions of one object, oldest first', [...COLLECTION_PARAMS, path('oid', 'STIX id'), FILTERS.addedAfter, FILTERS.limit, FILTERS.next, FILTERS.specVersion],
+        { type: 'object', properties: { more: { type: 'boolean' }, next: { type: 'string' }, versions: { type: 'array', items: { type: 'string' } } } }),
+      '/taxii2/{root}/collections/{cid}/manifest/': taxiiGet('Manifest of a collection (id, date_added, version, media_type per object)', [...COLLECTION_PARAMS, FILTERS.addedAfter, FILTERS.limit, FILTERS.next, FILTERS.id, FILTERS.type, FILTERS.version, FILTERS.specVersion],
+        { type: 'object', properties: { more: { type: 'boolean' }, next: { type: 'string' }, objects: { type: 'array', items: { type: 'object' } } } }),
+      '/taxii2/{root}/status/{sid}/': taxiiGet('Status of a write (always 404: this server takes no writes)', [path('root', `The API root (${API_ROOT})`), path('sid', 'status id')], { type: 'object' })
+    }
+  }
+}

@@ -1,0 +1,215 @@
+import { Readable } from 'node:stream'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { DragnetError, ERROR_STATUS } from '../errors.js'
+import type { Verdict } from '../ingest/index.js'
+import type { DragnetNode } from '../node.js'
+import { decodeRecord, isTlp, recordToJson, TLP_LEVELS, type Tlp } from '../record/index.js'
+import { classifyValue, stixObjectsFromInput } from '../stix/index.js'
+import { getRecordJson, lookup } from '../store/queries.js'
+import { arrivalInfoPage, type VersionIndex } from '../store/reads.js'
+import { bundleChunks, exportFilter } from './export.js'
+import type { Metrics } from './metrics.js'
+import { STIX_MEDIA_TYPE } from './taxii-query.js'
+
+export interface PublishResult {
+  index: number
+  status: Verdict['status']
+  id?: string
+  code?: string
+  reason?: string
+  details?: Record<string, unknown>
+}
+
+export function summarizeVerdicts (verdicts: Verdict[]): { results: PublishResult[], stored: number, duplicates: number, rejected: number } {
+  const results = verdicts.map((v, index): PublishResult => {
+    if (v.status === 'rejected') {
+      const r: PublishResult = { index, status: v.status, code: v.code, reason: v.reason }
+      if (v.details != null) r.details = v.details
+      return r
+    }
+    return { index, status: v.status, id: v.id }
+  })
+  return {
+    results,
+    stored: verdicts.filter(v => v.status === 'stored').length,
+    duplicates: verdicts.filter(v => v.status === 'duplicate').length,
+    rejected: verdicts.filter(v => v.status === 'rejected').length
+  }
+}
+
+/** Parses the publish request: a STIX object/array/bundle, or `{ stix, tlp, to }`; tlp/to also as query. */
+export function parsePublishBody (body: unknown, query: Record<string, unknown>): { objects: unknown[], tlp: Tlp, to?: string[] } {
+  let payload = body
+  let tlp: unknown = query.tlp
+  let to: unknown = query.to
+  if (body != null && typeof body === 'object' && !Array.isArray(body) && !('type' in body) && 'stix' in body) {
+    const w = body as Record<string, unknown>
+    payload = w.stix
+    tlp = w.tlp ?? tlp
+    to = w.to ?? to
+  }
+  tlp = tlp ?? 'green'
+  if (!isTlp(tlp)) throw new DragnetError('DRAGNET_BAD_TLP', `tlp must be one of ${TLP_LEVELS.join(', ')}, got ${String(tlp)}`)
+  const toList = typeof to === 'string' ? to.split(',').map(s => s.trim()).filter(s => s !== '') : Array.isArray(to) ? to.map(String) : undefined
+  return { objects: stixObjectsFromInput(payload), tlp, ...(toList != null && toList.length > 0 ? { to: toList } : {}) }
+}
+
+const RECORD_ID = /^1220[0-9a-f]{64}$/
+
+function one (v: unknown, name: string): string | undefined {
+  if (v == null) return undefined
+  if (Array.isArray(v)) throw new DragnetError('DRAGNET_BAD_REQUEST', `${name} may be given once`, { property: name })
+  return String(v)
+}
+
+function list (v: unknown): string[] | undefined {
+  if (v == null) return undefined
+  const out = (Array.isArray(v) ? v : [v]).flatMap(s => String(s).split(',')).map(s => s.trim()).filter(s => s !== '')
+  return out.length > 0 ? out : undefined
+}
+
+function intParam (v: unknown, name: string, min: number, max: number, dflt: number): number {
+  const s = one(v, name)
+  if (s == null) return dflt
+  const n = /^[0-9]{1,9}$/.test(s) ? Number(s) : NaN
+  if (!(n >= min && n <= max)) throw new DragnetError('DRAGNET_BAD_REQUEST', `${name} must be an integer from ${min} to ${max}, got ${s}`, { property: name })
+  return n
+}
+
+function boolParam (v: unknown, name: string): boolean {
+  const s = one(v, name)
+  if (s == null || s === 'false' || s === '0') return false
+  if (s === 'true' || s === '1' || s === '') return true
+  throw new DragnetError('DRAGNET_BAD_REQUEST', `${name} must be true or false, got ${s}`, { property: name })
+}
+
+// The listing cursor: the last arrival number returned, opaque to clients.
+function encodeListCursor (arrival: number): string {
+  return Buffer.from(`r1.${arrival}`).toString('base64url')
+}
+
+function decodeListCursor (text: string): number {
+  const raw = /^[A-Za-z0-9_-]{1,40}$/.test(text) ? Buffer.from(text, 'base64url').toString('latin1') : ''
+  const m = /^r1\.([0-9]{1,16})$/.exec(raw)
+  if (m == null) throw new DragnetError('DRAGNET_BAD_REQUEST', 'cursor is not one this API issued; start again without it', { property: 'cursor' })
+  return Number(m[1])
+}
+
+export interface RestInit {
+  requireWrite: (req: FastifyRequest) => Promise<void>
+  metrics: Metrics
+  index: VersionIndex
+  openapi: () => Record<string, unknown>
+}
+
+/** The node's REST API: records, lookup, peers, status, audit, export, metrics, health. */
+export async function registerRest (app: FastifyInstance, node: DragnetNode, init: RestInit): Promise<void> {
+  app.get('/health', async () => ({ ok: true, peerId: node.peerId, running: node.isRunning }))
+
+  app.get('/api/openapi.json', async () => init.openapi())
+
+  app.get('/metrics', async (_req, reply) => reply.type(init.metrics.contentType).send(await init.metrics.text()))
+
+  app.get('/api/status', async () => await node.status())
+
+  app.post('/api/records', { preHandler: init.requireWrite }, async (req, reply) => {
+    const q = req.query as Record<string, unknown>
+    const skipExisting = boolParam(q.skipExisting, 'skipExisting')
+    const source = one(q.source, 'source') ?? 'local'
+    if (source !== 'local' && source !== 'import') throw new DragnetError('DRAGNET_BAD_REQUEST', `source must be local or import, got ${source}`, { property: 'source' })
+    const { objects, tlp, to } = parsePublishBody(req.body, q)
+    const verdicts = await node.publish(objects, { tlp, ...(to != null ? { to } : {}), source, skipExisting })
+    const summary = summarizeVerdicts(verdicts)
+    if (summary.rejected > 0 && summary.stored + summary.duplicates === 0) {
+      const first = verdicts.find(v => v.status === 'rejected')!
+      if (first.status === 'rejected') {
+        return reply.code(ERROR_STATUS[first.code]).send({ code: first.code, message: first.reason, ...(first.details != null ? { details: first.details } : {}), ...summary })
+      }
+    }
+    return reply.code(summary.rejected > 0 ? 207 : 201).send(summary)
+  })
+
+  app.get('/api/records/:id', async (req) => {
+    const { id } = req.params as { id: string }
+    if (!RECORD_ID.test(id)) throw new DragnetError('DRAGNET_BAD_REQUEST', `not a record id: ${id}`)
+    const rec = await getRecordJson(node.store, id)
+    if (rec == null) throw new DragnetError('DRAGNET_NOT_FOUND', `no record ${id}`)
+    return rec
+  })
+
+  app.get('/api/records', async (req) => {
+    const q = req.query as Record<string, unknown>
+    const types = list(q.type)
+    const authors = list(q.author)
+    const tlps = list(q.tlp)
+    for (const t of tlps ?? []) if (!isTlp(t)) throw new DragnetError('DRAGNET_BAD_TLP', `tlp must be one of ${TLP_LEVELS.join(', ')}, got ${t}`)
+    const sinceText = one(q.since, 'since')
+    const since = sinceText != null ? Date.parse(sinceText) : undefined
+    if (since != null && (Number.isNaN(since) || !/^\d{4}-\d{2}-\d{2}/.test(sinceText!))) throw new DragnetError('DRAGNET_BAD_REQUEST', `since must be an ISO 8601 timestamp, got ${sinceText}`, { property: 'since' })
+    const limit = intParam(q.limit, 'limit', 1, 1000, 100)
+    const cursorText = one(q.cursor, 'cursor')
+    let after = cursorText != null ? decodeListCursor(cursorText) : 0
+    const found: Array<{ id: string, info: NonNullable<Awaited<ReturnType<typeof node.store.getInfo>>> }> = []
+    // Sparse filters scan at most this many records per request, then hand back a cursor.
+    let budget = 50_000
+    let more = false
+    scan: while (budget > 0) {
+      const page = await arrivalInfoPage(node.store, after, Math.min(1000, budget))
+      if (page.length === 0) break
+      budget -= page.length
+      for (const e of page) {
+        const i = e.info
+        const match = (types == null || types.includes(i.type)) && (authors == null || authors.includes(i.author)) &&
+          (tlps == null || tlps.includes(i.tlp)) && (since == null || i.addedAt >= since)
+        if (match && found.length === limit) { more = true; break scan }
+        after = e.arrival
+        if (match) found.push({ id: e.id, info: i })
+      }
+      if (budget <= 0) more = true
+    }
+    const bytes = await node.store.getManyBytes(found.map(f => f.id))
+    const records = found.map((f, i) => {
+      const rec = recordToJson(decodeRecord(bytes[i]!, { maxRecordBytes: Number.MAX_SAFE_INTEGER, maxDepth: 10_000 }))
+      rec.local = { arrival: f.info.arrival, addedAt: new Date(f.info.addedAt).toISOString(), source: f.info.source, ...(f.info.from != null ? { from: f.info.from } : {}) }
+      return rec
+    })
+    return more ? { records, next: encodeListCursor(after) } : { records }
+  })
+
+  app.get('/api/lookup', async (req) => {
+    const value = one((req.query as Record<string, unknown>).value, 'value')
+    if (value == null || value === '') throw new DragnetError('DRAGNET_BAD_REQUEST', 'lookup needs ?value=')
+    const o = classifyValue(value)
+    if (o == null) throw new DragnetError('DRAGNET_BAD_REQUEST', `cannot tell what kind of observable "${value}" is (IP, CIDR, domain, URL, email or MD5/SHA-1/SHA-256)`)
+    return { value: o.value, kind: o.kind, records: await lookup(node.store, o) }
+  })
+
+  app.get('/api/peers', async () => {
+    if (node.peers != null) {
+      const peers = node.peers.list()
+      return { running: true, connected: peers.filter(p => p.connected).length, peers, ...(node.gossip != null ? { gossip: node.gossip.stats } : {}) }
+    }
+    // Offline: the roster, with the counters the peer manager persisted when it last ran.
+    const saved = await node.store.getPeers<Record<string, unknown>>()
+    const peers = node.roster.peers().map(m => ({ peerId: m.peerId, name: m.name, country: m.country, role: m.role, addrs: m.addrs, connected: false, ...(saved.get(m.peerId) ?? {}) }))
+    return { running: false, connected: 0, peers }
+  })
+
+  app.get('/api/audit', async (req) => {
+    const q = req.query as Record<string, unknown>
+    const record = one(q.record, 'record')
+    const peer = one(q.peer, 'peer')
+    if (record != null && !RECORD_ID.test(record)) throw new DragnetError('DRAGNET_BAD_REQUEST', `record must be a record id, got ${record}`, { property: 'record' })
+    if (peer != null && !/^[1-9A-HJ-NP-Za-km-z]{30,100}$/.test(peer)) throw new DragnetError('DRAGNET_BAD_REQUEST', `peer must be a PeerId, got ${peer}`, { property: 'peer' })
+    const limit = intParam(q.limit, 'limit', 1, 10_000, 100)
+    const entries = await node.store.auditEntries({ ...(record != null ? { record } : {}), ...(peer != null ? { peer } : {}), limit })
+    return { entries }
+  })
+
+  app.get('/api/export', async (req, reply) => {
+    const q = req.query as Record<string, unknown>
+    const filter = exportFilter({ tlp: list(q.tlp), type: list(q.type), since: one(q.since, 'since') })
+    const stream = Readable.from(bundleChunks(node.store, filter, { objects: 0 }, { index: init.index }))
+    return reply.type(STIX_MEDIA_TYPE).send(stream)
+  })
+}

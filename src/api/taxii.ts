@@ -1,0 +1,246 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { DragnetError, toDragnetError } from '../errors.js'
+import type { DragnetNode } from '../node.js'
+import type { Tlp } from '../record/index.js'
+import { identifierType } from '../stix/index.js'
+import { bodyBytes, type VersionIndex } from '../store/reads.js'
+import { accessOf, type Access, type AccessInit } from './auth.js'
+import { collectionMembers, representatives, scanCollection, selectMembers, type Hit, type Member } from './taxii-data.js'
+import {
+  acceptsTaxii, API_ROOT, collectionById, COLLECTIONS, encodeCursor, parseTaxiiQuery, STIX_MEDIA_TYPE, TAXII_MEDIA_TYPE, taxiiTimestamp,
+  type CollectionInfo, type Endpoint
+} from './taxii-query.js'
+
+export interface TaxiiInit extends AccessInit {
+  /** max_content_length announced by the API root */
+  maxContentLength: number
+}
+
+const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
+
+/** A TAXII error message resource (TAXII 2.1 section 3.6.1), with our stable code beside it. */
+function taxiiError (reply: FastifyReply, err: DragnetError): FastifyReply {
+  const body: Record<string, unknown> = { title: err.message, http_status: String(err.status), error_code: err.code }
+  if (Object.keys(err.details).length > 0) body.details = err.details
+  if (err.status === 401) reply.header('www-authenticate', 'Basic realm="dragnet TAXII", Bearer realm="dragnet TAXII"')
+  return send(reply, body, err.status)
+}
+
+/**
+ * Sends bytes, never a string: fastify rewrites the content type of string payloads (adding a
+ * charset), and TAXII clients compare it with `application/taxii+json;version=2.1` exactly.
+ */
+function send (reply: FastifyReply, body: unknown, status = 200): FastifyReply {
+  return reply.code(status).header('content-type', TAXII_MEDIA_TYPE).send(Buffer.isBuffer(body) ? body : Buffer.from(JSON.stringify(body)))
+}
+
+function dateHeaders (reply: FastifyReply, first: number | undefined, last: number | undefined): void {
+  if (first == null || last == null) return
+  reply.header('x-taxii-date-added-first', taxiiTimestamp(first))
+  reply.header('x-taxii-date-added-last', taxiiTimestamp(last))
+}
+
+/** Collections a caller may see: every level for a token holder, CLEAR alone when it is public. */
+function visible (access: Access, init: AccessInit): readonly CollectionInfo[] {
+  if (access === 'write' || access === 'read') return COLLECTIONS
+  if (access === 'anonymous' && init.publicClear) return COLLECTIONS.filter(c => c.tlp === 'clear')
+  return []
+}
+
+/**
+ * Builds `{"more":..,"next":..,"objects":[...]}` around the stored object JSON, copying each
+ * object's bytes as signed instead of parsing and re-serialising it. Optional members are left
+ * out when empty: no objects and nothing more is `{}`.
+ */
+function envelope (bodies: Uint8Array[], more: boolean, next: string | undefined): Buffer {
+  if (bodies.length === 0) return Buffer.from(more ? JSON.stringify({ more, next }) : '{}')
+  const head = `{"more":${String(more)}${more && next != null ? `,"next":${JSON.stringify(next)}` : ''},"objects":[`
+  const parts: Uint8Array[] = [Buffer.from(head)]
+  const comma = Buffer.from(',')
+  bodies.forEach((b, i) => {
+    if (i > 0) parts.push(comma)
+    parts.push(b)
+  })
+  parts.push(Buffer.from(']}'))
+  return Buffer.concat(parts)
+}
+
+function listing<T> (key: string, items: T[], more: boolean, next: string | undefined): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  if (items.length > 0 || more) out.more = more
+  if (more && next != null) out.next = next
+  if (items.length > 0) out[key] = items
+  return out
+}
+
+/**
+ * The read-only TAXII 2.1 server under /taxii2/: discovery, one API root, one collection per TLP
+ * level, objects, one object, manifest and versions. Every response is
+ * `application/taxii+json;version=2.1`; every write method is answered 403.
+ */
+export async function registerTaxii (app: FastifyInstance, node: DragnetNode, index: VersionIndex, init: TaxiiInit): Promise<void> {
+  await app.register(async (taxii) => {
+    taxii.setErrorHandler((err: any, _req, reply) => {
+      if (err instanceof DragnetError) return taxiiError(reply, err)
+      if (typeof err.statusCode === 'number' && err.statusCode < 500) return taxiiError(reply, new DragnetError('DRAGNET_BAD_REQUEST', err.message))
+      node.log.error({ err: err.message, stack: err.stack }, 'TAXII error')
+      return taxiiError(reply, toDragnetError(err))
+    })
+    taxii.setNotFoundHandler((req, reply) => taxiiError(reply, new DragnetError('DRAGNET_NOT_FOUND', `no TAXII resource ${req.url.split('?')[0]}`)))
+
+    // Before the body is read: a write is refused whatever it carries, and whoever sends it.
+    taxii.addHook('onRequest', async (req, reply) => {
+      if (WRITE_METHODS.has(req.method)) {
+        return taxiiError(reply, new DragnetError('DRAGNET_FORBIDDEN', 'this TAXII server is read-only: collections are filled by the node (publish, import, peers), not over TAXII'))
+      }
+      if (!acceptsTaxii(req.headers.accept)) {
+        return taxiiError(reply, new DragnetError('DRAGNET_NOT_ACCEPTABLE', `this server answers ${TAXII_MEDIA_TYPE} only; the request accepts ${req.headers.accept ?? ''}`))
+      }
+      const access = accessOf(req, init)
+      if (access === 'invalid') return taxiiError(reply, new DragnetError('DRAGNET_UNAUTHORIZED', 'the credential matches no token of this node (Authorization: Bearer <token>, or Basic with the token as password)'))
+      if (visible(access, init).length === 0) return taxiiError(reply, new DragnetError('DRAGNET_UNAUTHORIZED', 'TAXII needs a read token or the API token (Authorization: Bearer <token>, or Basic with the token as password)'))
+      ;(req as FastifyRequest & { taxiiAccess?: Access }).taxiiAccess = access
+    })
+
+    const accessOfReq = (req: FastifyRequest): Access => (req as FastifyRequest & { taxiiAccess?: Access }).taxiiAccess ?? 'anonymous'
+    const base = (req: FastifyRequest): string => `${req.protocol}://${req.headers.host ?? '127.0.0.1'}`
+
+    const apiRoot = (req: FastifyRequest): void => {
+      const { root } = req.params as { root: string }
+      if (root !== API_ROOT) throw new DragnetError('DRAGNET_NOT_FOUND', `no API root ${root} (this server has /taxii2/${API_ROOT}/)`)
+    }
+
+    const collection = (req: FastifyRequest): CollectionInfo => {
+      apiRoot(req)
+      const { cid } = req.params as { cid: string }
+      const c = collectionById(cid)
+      const access = accessOfReq(req)
+      if (c == null) throw new DragnetError('DRAGNET_NOT_FOUND', `no collection ${cid}`)
+      if (!visible(access, init).includes(c)) {
+        // Anonymous callers may see CLEAR only; a token would open the others.
+        throw new DragnetError('DRAGNET_UNAUTHORIZED', `collection ${c.title} needs a read token or the API token`)
+      }
+      return c
+    }
+
+    const query = (req: FastifyRequest, endpoint: Endpoint, tlp: Tlp): ReturnType<typeof parseTaxiiQuery> =>
+      parseTaxiiQuery(req.query as Record<string, unknown>, endpoint, tlp)
+
+    taxii.get('/', async (req, reply) => {
+      const url = `${base(req)}/taxii2/${API_ROOT}/`
+      return send(reply, {
+        title: `dragnet ${node.roster.self.name || node.peerId}`,
+        description: `TAXII 2.1 server of dragnet node ${node.peerId} (read-only; one collection per TLP level)`,
+        default: url,
+        api_roots: [url]
+      })
+    })
+
+    taxii.get('/:root/', async (req, reply) => {
+      apiRoot(req)
+      return send(reply, {
+        title: `dragnet ${node.roster.self.name || node.peerId}`,
+        description: 'Threat intelligence this node holds, one collection per TLP level',
+        versions: [TAXII_MEDIA_TYPE],
+        max_content_length: init.maxContentLength
+      })
+    })
+
+    const collectionResource = (c: CollectionInfo): Record<string, unknown> => ({
+      id: c.id,
+      title: c.title,
+      description: `Records this node holds at ${c.title}`,
+      alias: c.alias,
+      can_read: true,
+      can_write: false,
+      media_types: [STIX_MEDIA_TYPE]
+    })
+
+    taxii.get('/:root/collections/', async (req, reply) => {
+      apiRoot(req)
+      const list = visible(accessOfReq(req), init).map(collectionResource)
+      return send(reply, list.length > 0 ? { collections: list } : {})
+    })
+
+    taxii.get('/:root/collections/:cid/', async (req, reply) => send(reply, collectionResource(collection(req))))
+
+    const pageOf = async (req: FastifyRequest, endpoint: 'objects' | 'manifest'): Promise<{ c: CollectionInfo, hits: Hit[], more: boolean, next?: string }> => {
+      const c = collection(req)
+      const q = query(req, endpoint, c.tlp)
+      await index.ready
+      const r = await scanCollection({ store: node.store, index, tlp: c.tlp, query: q, wantBytes: endpoint === 'objects' })
+      return { c, hits: r.hits, more: r.more, ...(r.more && r.next != null ? { next: encodeCursor({ kind: 'o', tlp: c.tlp, position: r.next }) } : {}) }
+    }
+
+    taxii.get('/:root/collections/:cid/objects/', async (req, reply) => {
+      const { hits, more, next } = await pageOf(req, 'objects')
+      const missing = hits.filter(h => h.bytes == null)
+      const read = await node.store.getManyBytes(missing.map(h => h.id))
+      missing.forEach((h, i) => { if (read[i] != null) h.bytes = read[i] })
+      const bodies = hits.map(h => h.bytes).map((b, i) => {
+        if (b == null) throw new DragnetError('DRAGNET_INTERNAL', `record ${hits[i].id} is indexed but not stored`)
+        return bodyBytes(b)
+      })
+      dateHeaders(reply, hits[0]?.info.addedAt, hits[hits.length - 1]?.info.addedAt)
+      return send(reply, envelope(bodies, more, next))
+    })
+
+    taxii.get('/:root/collections/:cid/manifest/', async (req, reply) => {
+      const { hits, more, next } = await pageOf(req, 'manifest')
+      const objects = hits.map(h => ({
+        id: h.info.stixId,
+        date_added: taxiiTimestamp(h.info.addedAt),
+        version: h.info.modified !== '' ? h.info.modified : taxiiTimestamp(h.info.addedAt),
+        media_type: STIX_MEDIA_TYPE
+      }))
+      dateHeaders(reply, hits[0]?.info.addedAt, hits[hits.length - 1]?.info.addedAt)
+      return send(reply, listing('objects', objects, more, next))
+    })
+
+    // One object's records in this collection; 404 when it has none here.
+    const membersOf = async (req: FastifyRequest): Promise<{ c: CollectionInfo, id: string, members: Member[] }> => {
+      const c = collection(req)
+      const { oid } = req.params as { oid: string }
+      if (identifierType(oid) == null) throw new DragnetError('DRAGNET_BAD_REQUEST', `not a STIX id: ${oid} (expected type--UUID)`)
+      const members = await collectionMembers(node.store, oid, c.tlp)
+      if (members.length === 0) throw new DragnetError('DRAGNET_NOT_FOUND', `no object ${oid} in collection ${c.title}`)
+      return { c, id: oid, members }
+    }
+
+    taxii.get('/:root/collections/:cid/objects/:oid/', async (req, reply) => {
+      const { c, members } = await membersOf(req)
+      const q = query(req, 'object', c.tlp)
+      const selected = q.specVersionOk ? selectMembers(members, q.versions) : new Set<string>()
+      const after = q.next?.position ?? 0
+      const chosen = members.filter(m => selected.has(m.id) && m.arrival > after && (q.addedAfterUs == null || m.addedAt * 1000 > q.addedAfterUs))
+      const page = chosen.slice(0, q.limit)
+      const more = chosen.length > page.length
+      const next = more ? encodeCursor({ kind: 'i', tlp: c.tlp, position: page[page.length - 1].arrival }) : undefined
+      const bytes = await node.store.getManyBytes(page.map(m => m.id))
+      const bodies = bytes.filter((b): b is Uint8Array => b != null).map(bodyBytes)
+      dateHeaders(reply, page[0]?.addedAt, page[page.length - 1]?.addedAt)
+      return send(reply, envelope(bodies, more, next))
+    })
+
+    taxii.get('/:root/collections/:cid/objects/:oid/versions/', async (req, reply) => {
+      const { c, members } = await membersOf(req)
+      const q = query(req, 'versions', c.tlp)
+      const after = q.next?.position
+      const reps = q.specVersionOk ? representatives(members) : []
+      const chosen = reps.filter(m => (after == null || m.versionUs > after) && (q.addedAfterUs == null || m.addedAt * 1000 > q.addedAfterUs))
+      const page = chosen.slice(0, q.limit)
+      const more = chosen.length > page.length
+      const next = more ? encodeCursor({ kind: 'v', tlp: c.tlp, position: page[page.length - 1].versionUs }) : undefined
+      const added = page.map(m => m.addedAt)
+      dateHeaders(reply, added.length > 0 ? Math.min(...added) : undefined, added.length > 0 ? Math.max(...added) : undefined)
+      return send(reply, listing('versions', page.map(m => m.version), more, next))
+    })
+
+    // Statuses report on writes; a read-only server has none to report.
+    taxii.get('/:root/status/:sid/', async (req) => {
+      apiRoot(req)
+      const { sid } = req.params as { sid: string }
+      throw new DragnetError('DRAGNET_NOT_FOUND', `no status ${sid}: this server accepts no writes, so it has no statuses`)
+    })
+  }, { prefix: '/taxii2' })
+}

@@ -1,0 +1,108 @@
+import { readFile } from 'node:fs/promises'
+import cliProgress from 'cli-progress'
+import type { Command } from 'commander'
+import { DragnetError, ERROR_STATUS, type ErrorCode } from '../../errors.js'
+import { readMetadata } from '../../identity/index.js'
+import { IMPORT_FORMATS, parseImport, runImport, skippedTotal, type ImportFormat, type ImportSummary, type ImportVerdict } from '../../import/index.js'
+import { isTlp, TLP_LEVELS, type Tlp } from '../../record/index.js'
+import { dataDirOf, runningNode, withOfflineNode, type RemoteNode } from '../context.js'
+
+// A progress bar is worth drawing from this many objects on (smaller files finish at once).
+const PROGRESS_FROM = 1000
+
+async function readSource (file: string): Promise<string> {
+  try {
+    if (file !== '-') return await readFile(file, 'utf8')
+    const chunks: Buffer[] = []
+    for await (const c of process.stdin) chunks.push(c as Buffer)
+    return Buffer.concat(chunks).toString('utf8')
+  } catch (err: any) {
+    throw new DragnetError('DRAGNET_BAD_REQUEST', `cannot read ${file}: ${err.code ?? err.message}`)
+  }
+}
+
+function columnOf (v: string | undefined): number | string | undefined {
+  if (v == null) return undefined
+  return /^[0-9]+$/.test(v) ? Number(v) : v
+}
+
+/** Publishes one chunk through the running node's API, in import mode (skipExisting). */
+async function publishRemote (remote: RemoteNode, objects: unknown[], tlp: Tlp): Promise<ImportVerdict[]> {
+  const r = await remote.request<any>('POST', `/api/records?tlp=${encodeURIComponent(tlp)}&skipExisting=true&source=import`, objects, true)
+  // A chunk the node refused whole still answers with one verdict per object beside the error.
+  if (Array.isArray(r.body?.results)) return r.body.results as ImportVerdict[]
+  const code: ErrorCode = r.body?.code in ERROR_STATUS ? r.body.code : 'DRAGNET_INTERNAL'
+  throw new DragnetError(code, r.body?.message ?? `the node's API answered HTTP ${r.status}`)
+}
+
+function printSummary (s: ImportSummary): void {
+  const skipped = skippedTotal(s)
+  const reasons = Object.entries(s.skipped).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ')
+  const lines = [
+    `file        ${s.file ?? '-'} (${s.format})`,
+    `values      ${s.values}`,
+    `imported    ${s.imported} (${s.records.stored} records stored${Object.keys(s.tlp).length > 0 ? ': ' + Object.entries(s.tlp).map(([k, v]) => `${k} ${String(v)}`).join(', ') : ''})`,
+    `duplicates  ${s.duplicates} (already stored, or repeated in the file)`,
+    `skipped     ${skipped}${reasons !== '' ? ` (${reasons})` : ''}`
+  ]
+  for (const e of s.examples.slice(0, 10)) lines.push(`  ${e.where}: ${e.value}: ${e.reason}${e.detail != null ? ` (${e.detail})` : ''}`)
+  if (s.examples.length < skipped && s.examples.length > 0) lines.push(`  ... (--json lists the first ${s.examples.length})`)
+  process.stdout.write(lines.join('\n') + '\n')
+}
+
+export function registerImport (program: Command): void {
+  program.command('import')
+    .description('import STIX 2.1, MISP event JSON, an indicator list or CSV; importing a file again stores nothing new')
+    .argument('<file>', 'the file, or - for standard input')
+    .option('--data <dir>', 'data directory')
+    .option('--format <format>', `${IMPORT_FORMATS.join(' | ')} (detected when omitted)`)
+    .option('--tlp <tlp>', `record TLP for everything imported (${TLP_LEVELS.join(', ')}); default: the source's TLP tag or marking, else green`)
+    .option('--column <n|name>', 'CSV: the value column, a number from 1 or a header name')
+    .option('--json', 'print the summary as one JSON object')
+    .option('--progress', 'draw the progress bar even when standard error is not a terminal')
+    .option('--no-progress', 'never draw the progress bar')
+    .option('--config <file>', 'node config when no node runs on the data dir')
+    .action(async (file: string, opts) => {
+      const dataDir = dataDirOf(opts)
+      if (opts.format != null && !(IMPORT_FORMATS as readonly string[]).includes(opts.format)) {
+        throw new DragnetError('DRAGNET_BAD_REQUEST', `--format must be one of ${IMPORT_FORMATS.join(', ')}, got ${String(opts.format)}`)
+      }
+      if (opts.tlp != null && !isTlp(opts.tlp)) throw new DragnetError('DRAGNET_BAD_TLP', `--tlp must be one of ${TLP_LEVELS.join(', ')}, got ${String(opts.tlp)}`)
+      if (opts.column != null && opts.format != null && opts.format !== 'csv') throw new DragnetError('DRAGNET_BAD_REQUEST', '--column applies to CSV input only')
+      // Ids of objects made from bare values are this member's own: another member importing the
+      // same feed reports the same values under its ids, and lookup shows both.
+      const namespace = (await readMetadata(dataDir))?.peerId
+      const parsed = parseImport(await readSource(file), { format: opts.format as ImportFormat | undefined, name: file, column: columnOf(opts.column), namespace })
+
+      // --progress defined before --no-progress leaves the default undefined: true forces, false forbids.
+      const forced = opts.progress === true
+      const draw = opts.progress !== false && (forced || (process.stderr.isTTY === true && parsed.items.length >= PROGRESS_FROM))
+      const bar = draw
+        ? new cliProgress.SingleBar({ stream: process.stderr, noTTYOutput: forced, notTTYSchedule: 1000, format: 'importing [{bar}] {value}/{total} objects {percentage}% eta {eta_formatted}', hideCursor: process.stderr.isTTY === true }, cliProgress.Presets.shades_classic)
+        : null
+      const onProgress = (done: number, total: number): void => {
+        if (bar == null) return
+        if (done === 0) bar.start(total, 0)
+        else bar.update(done)
+      }
+      const init = { tlp: opts.tlp as Tlp | undefined, file: file === '-' ? 'stdin' : file, onProgress }
+      let summary: ImportSummary
+      try {
+        const remote = await runningNode(dataDir)
+        if (remote != null) {
+          summary = await runImport(parsed, { ...init, publish: async (objects, tlp) => await publishRemote(remote, objects, tlp) })
+        } else {
+          summary = await withOfflineNode(dataDir, opts, async node => await runImport(parsed, {
+            ...init,
+            publish: async (objects, tlp) => await node.publish(objects, { tlp, source: 'import', skipExisting: true })
+          }))
+        }
+      } finally {
+        bar?.stop()
+      }
+      if (opts.json === true) process.stdout.write(JSON.stringify(summary) + '\n')
+      else printSummary(summary)
+      // Values a list cannot turn into indicators are normal; objects the node refused are not.
+      if (Object.keys(summary.skipped).some(k => k.startsWith('rejected:'))) process.exitCode = 1
+    })
+}

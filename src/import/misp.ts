@@ -1,0 +1,407 @@
+import { DragnetError } from '../errors.js'
+import { isTlp, type Tlp } from '../record/index.js'
+import { seededUuid } from '../sim/stix-factory.js'
+import { normalizeObservable, type Observable, type ObservableKind } from '../stix/index.js'
+import { parseIpNet } from '../stix/ip.js'
+import { stricter } from './stix.js'
+import type { ImportItem, ParsedImport, SkippedValue, SkipReason } from './types.js'
+import { comparisonFor, HASH_NAMES, parseIndicatorValue, refang, scoFor, scoTypeOf, stixTime } from './values.js'
+
+type Json = Record<string, unknown>
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
+
+/** A STIX UUID from a MISP uuid: the same one when it is valid, else one derived from it. */
+function uuidOf (misp: unknown, fallbackSeed: string, namespace = ''): string {
+  const u = typeof misp === 'string' ? misp.trim().toLowerCase() : ''
+  if (namespace !== '') return seededUuid(`misp:${namespace}:${u !== '' ? u : fallbackSeed}`)
+  if (UUID.test(u)) return u
+  return seededUuid(`misp:${u !== '' ? u : fallbackSeed}`)
+}
+
+/** MISP timestamps are epoch seconds, as strings or numbers. */
+function epochMs (v: unknown): number | undefined {
+  const n = typeof v === 'string' && /^[0-9]+$/.test(v) ? Number(v) : typeof v === 'number' ? v : NaN
+  return Number.isFinite(n) && n > 0 ? n * 1000 : undefined
+}
+
+function isoMs (v: unknown): number | undefined {
+  if (typeof v !== 'string' || v === '') return undefined
+  const t = Date.parse(v)
+  return Number.isNaN(t) ? undefined : t
+}
+
+/** The record TLP a MISP tag asks for (`tlp:white` is TLP 2.0's CLEAR), or undefined. */
+export function tlpOfTag (name: string): Tlp | undefined {
+  const m = /^tlp:\s*"?([a-z+]+)"?$/i.exec(name.trim())
+  if (m == null) return undefined
+  const t = m[1].toLowerCase()
+  if (t === 'white') return 'clear'
+  return isTlp(t) ? t : undefined
+}
+
+interface Tags { labels: string[], tlp?: Tlp }
+
+function tagsOf (list: unknown): Tags {
+  const out: Tags = { labels: [] }
+  if (!Array.isArray(list)) return out
+  for (const t of list) {
+    const name = typeof t === 'string' ? t : t != null && typeof t === 'object' && typeof (t as Json).name === 'string' ? (t as Json).name as string : undefined
+    if (name == null || name.trim() === '') continue
+    const tlp = tlpOfTag(name)
+    if (tlp != null) out.tlp = stricter(out.tlp, tlp)
+    else if (/^tlp:/i.test(name.trim())) continue
+    else out.labels.push(name.trim())
+  }
+  return out
+}
+
+function mergeLabels (a: string[], b: string[]): string[] {
+  return [...new Set([...a, ...b])]
+}
+
+type Mapped =
+  | { ok: true, comparisons: string[], sco?: Json, sdo?: (uuid: string, at: string) => Json }
+  | { ok: false, reason: SkipReason, detail: string }
+
+function invalid (type: string, value: string, what: string): Mapped {
+  return { ok: false, reason: 'invalid-value', detail: `${type} "${value}" is not ${what}` }
+}
+
+function ipObservable (raw: string): Observable | null {
+  const net = parseIpNet(refang(raw))
+  if (net == null) return null
+  const kind: ObservableKind = net.version === 4 ? (net.prefix === 32 ? 'ipv4' : 'ipv4-cidr') : (net.prefix === 128 ? 'ipv6' : 'ipv6-cidr')
+  const value = normalizeObservable(kind, refang(raw))
+  return value == null ? null : { kind, value }
+}
+
+function quote (v: string): string {
+  return `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`
+}
+
+/** `network-traffic` comparisons for a host and a port in one direction (MISP `ip-dst|port`, `ip-port`). */
+function trafficComparisons (host: Observable | null, port: number | null, dir: 'dst' | 'src'): string[] {
+  const out: string[] = []
+  if (host != null) {
+    out.push(`network-traffic:${dir}_ref.type = ${quote(scoTypeOf(host.kind))}`)
+    out.push(`network-traffic:${dir}_ref.value = ${quote(host.value)}`)
+  }
+  if (port != null) out.push(`network-traffic:${dir}_port = ${port}`)
+  return out
+}
+
+function portOf (v: string): number | null {
+  const t = v.trim()
+  if (!/^[0-9]{1,5}$/.test(t)) return null
+  const n = Number(t)
+  return n >= 1 && n <= 65535 ? n : null
+}
+
+function hashKindOf (type: string): 'md5' | 'sha1' | 'sha256' | null {
+  const k = type.replace(/^filename\|/, '')
+  return k === 'md5' || k === 'sha1' || k === 'sha256' ? k : null
+}
+
+/** What one MISP attribute (type, value) becomes: pattern comparisons and an SCO, or a skip. */
+export function mapAttribute (type: string, value: string): Mapped {
+  const v = value.trim()
+  switch (type) {
+    case 'ip-src': case 'ip-dst': {
+      const o = ipObservable(v)
+      return o == null ? invalid(type, v, 'an IP address or CIDR block') : { ok: true, comparisons: [comparisonFor(o)], sco: scoFor(o, '') }
+    }
+    case 'ip-src|port': case 'ip-dst|port': case 'hostname|port': case 'domain|port': {
+      const bar = v.lastIndexOf('|')
+      const hostText = bar < 0 ? v : v.slice(0, bar)
+      const port = bar < 0 ? null : portOf(v.slice(bar + 1))
+      const host = type.startsWith('ip') ? ipObservable(hostText) : domainObservable(hostText)
+      if (host == null || port == null) return invalid(type, v, 'a host and a port')
+      return { ok: true, comparisons: trafficComparisons(host, port, type === 'ip-src|port' ? 'src' : 'dst'), sco: scoFor(host, '') }
+    }
+    case 'domain': case 'hostname': {
+      const o = domainObservable(v)
+      return o == null ? invalid(type, v, 'a domain name') : { ok: true, comparisons: [comparisonFor(o)], sco: scoFor(o, '') }
+    }
+    case 'domain|ip': {
+      const [d, ip] = v.split('|')
+      const domain = domainObservable(d ?? '')
+      const addr = ipObservable(ip ?? '')
+      if (domain == null || addr == null) return invalid(type, v, 'a domain and an IP address')
+      return { ok: true, comparisons: [comparisonFor(domain), `domain-name:resolves_to_refs[*].value = ${quote(addr.value)}`], sco: scoFor(domain, '') }
+    }
+    case 'url': case 'uri': {
+      // A URL attribute must name a URL; "igfxtray.exe" typed as a url is a file name, not a host.
+      const r = parseIndicatorValue(v)
+      if (!r.ok || r.observable.kind !== 'url' || (!refang(v).includes('://') && !/[/?#]/.test(v))) return invalid(type, v, 'a URL')
+      return { ok: true, comparisons: [comparisonFor(r.observable)], sco: scoFor(r.observable, '') }
+    }
+    case 'email': case 'email-src': case 'email-dst': case 'email-reply-to': {
+      const e = normalizeObservable('email', refang(v))
+      if (e == null) return invalid(type, v, 'an email address')
+      const o: Observable = { kind: 'email', value: e }
+      return { ok: true, comparisons: [comparisonFor(o)], sco: scoFor(o, '') }
+    }
+    case 'md5': case 'sha1': case 'sha256': {
+      const h = normalizeObservable(type, v)
+      if (h == null) return invalid(type, v, `an ${type.toUpperCase()} hash`)
+      const o: Observable = { kind: type, value: h }
+      return { ok: true, comparisons: [comparisonFor(o)], sco: scoFor(o, '') }
+    }
+    case 'filename|md5': case 'filename|sha1': case 'filename|sha256': case 'malware-sample': {
+      const bar = v.lastIndexOf('|')
+      const kind = type === 'malware-sample' ? 'md5' : hashKindOf(type)!
+      const name = bar < 0 ? '' : v.slice(0, bar).trim()
+      const h = bar < 0 ? null : normalizeObservable(kind, v.slice(bar + 1))
+      if (name === '' || h == null) return invalid(type, v, `a file name and an ${kind.toUpperCase()} hash`)
+      const o: Observable = { kind, value: h }
+      return { ok: true, comparisons: [`file:name = ${quote(name)}`, comparisonFor(o)], sco: { type: 'file', spec_version: '2.1', name, hashes: { [HASH_NAMES[kind]]: h } } }
+    }
+    case 'filename': {
+      if (v === '') return invalid(type, v, 'a file name')
+      return { ok: true, comparisons: [`file:name = ${quote(v)}`], sco: { type: 'file', spec_version: '2.1', name: v } }
+    }
+    case 'vulnerability': {
+      const cve = v.toUpperCase()
+      if (!/^CVE-[0-9]{4}-[0-9]{4,}$/.test(cve)) return invalid(type, v, 'a CVE identifier')
+      return {
+        ok: true,
+        comparisons: [],
+        sdo: (uuid, at) => ({
+          type: 'vulnerability',
+          spec_version: '2.1',
+          id: `vulnerability--${uuid}`,
+          created: at,
+          modified: at,
+          name: cve,
+          external_references: [{ source_name: 'cve', external_id: cve }]
+        })
+      }
+    }
+    default:
+      return { ok: false, reason: 'unsupported-type', detail: `MISP attribute type ${type} has no STIX mapping in dragnet` }
+  }
+}
+
+function domainObservable (raw: string): Observable | null {
+  const d = normalizeObservable('domain', refang(raw))
+  return d == null ? null : { kind: 'domain', value: d }
+}
+
+interface EventContext {
+  eventId: string
+  namespace: string
+  tags: Tags
+  items: ImportItem[]
+  skipped: SkippedValue[]
+  seen: Set<string>
+  duplicates: number
+  values: number
+}
+
+function attributeTime (a: Json, fallback: number): number {
+  return epochMs(a.timestamp) ?? fallback
+}
+
+/** An indicator (to_ids) or an observable (context) for one or more attributes mapped together. */
+function emit (ctx: EventContext, a: { uuid: string, where: string, values: number, toIds: boolean, at: number, firstSeen?: number, comment?: string, tags: Tags, name: string }, mapped: Extract<Mapped, { ok: true }>): void {
+  const labels = mergeLabels(ctx.tags.labels, a.tags.labels)
+  const tlp = a.tags.tlp != null ? stricter(ctx.tags.tlp, a.tags.tlp) : ctx.tags.tlp
+  const at = stixTime(a.at)
+  let object: Json
+  if (mapped.sdo != null) {
+    object = mapped.sdo(a.uuid, at)
+    if (a.comment != null && a.comment !== '') object.description = a.comment
+    if (labels.length > 0) object.labels = labels
+  } else if (a.toIds) {
+    object = {
+      type: 'indicator',
+      spec_version: '2.1',
+      id: `indicator--${a.uuid}`,
+      created: at,
+      modified: at,
+      name: a.name,
+      indicator_types: ['malicious-activity'],
+      pattern: `[${mapped.comparisons.join(' AND ')}]`,
+      pattern_type: 'stix',
+      pattern_version: '2.1',
+      valid_from: stixTime(a.firstSeen ?? a.at)
+    }
+    if (a.comment != null && a.comment !== '') object.description = a.comment
+    if (labels.length > 0) object.labels = labels
+  } else {
+    // SCOs carry no labels or descriptions in STIX 2.1: the report around them does.
+    const sco = mapped.sco!
+    object = { ...sco, id: `${sco.type as string}--${a.uuid}` }
+  }
+  const id = object.id as string
+  if (ctx.seen.has(id)) { ctx.duplicates += a.values; return }
+  ctx.seen.add(id)
+  const item: ImportItem = { object, values: a.values, where: a.where }
+  if (tlp != null) item.tlp = tlp
+  ctx.items.push(item)
+}
+
+function attrString (a: Json, k: string): string {
+  const v = a[k]
+  return typeof v === 'string' ? v : typeof v === 'number' ? String(v) : ''
+}
+
+function mapOne (ctx: EventContext, a: Json, where: string, fallbackAt: number, links: Json[]): void {
+  ctx.values++
+  const type = attrString(a, 'type')
+  const value = attrString(a, 'value')
+  if (type === 'link') {
+    const url = value.trim()
+    const ref: Json = { source_name: 'misp-link', url }
+    const comment = attrString(a, 'comment')
+    if (comment !== '') ref.description = comment
+    if (/^[a-z][a-z0-9+.-]*:\/\/\S+$/i.test(url)) links.push(ref)
+    else ctx.skipped.push({ where, value, reason: 'invalid-value', detail: `link "${url}" is not a URL` })
+    return
+  }
+  const mapped = mapAttribute(type, value)
+  if (!mapped.ok) {
+    ctx.skipped.push({ where, value: `${type}: ${value}`, reason: mapped.reason, detail: mapped.detail })
+    return
+  }
+  const uuid = uuidOf(a.uuid, `${ctx.eventId}|${type}|${value}`, ctx.namespace)
+  emit(ctx, {
+    uuid,
+    where,
+    values: 1,
+    toIds: a.to_ids === true || a.to_ids === 1 || a.to_ids === '1',
+    at: attributeTime(a, fallbackAt),
+    firstSeen: isoMs(a.first_seen),
+    comment: attrString(a, 'comment'),
+    tags: tagsOf(a.Tag),
+    name: `${type} ${value.trim()}`
+  }, mapped)
+}
+
+/**
+ * A MISP `ip-port` object (an address and a port seen together) becomes one indicator whose
+ * pattern names both; other objects are read attribute by attribute.
+ */
+function mapIpPort (ctx: EventContext, obj: Json, attrs: Json[], where: string, fallbackAt: number): boolean {
+  const byRel = new Map<string, Json[]>()
+  for (const a of attrs) {
+    const rel = attrString(a, 'object_relation')
+    byRel.set(rel, [...(byRel.get(rel) ?? []), a])
+  }
+  const known = new Set(['ip', 'ip-dst', 'ip-src', 'dst-port', 'src-port', 'domain', 'hostname'])
+  if ([...byRel.keys()].some(k => !known.has(k)) || [...byRel.values()].some(l => l.length > 1)) return false
+  const dstIp = byRel.get('ip')?.[0] ?? byRel.get('ip-dst')?.[0]
+  const srcIp = byRel.get('ip-src')?.[0]
+  const dstPort = byRel.get('dst-port')?.[0]
+  const srcPort = byRel.get('src-port')?.[0]
+  if (dstIp == null && srcIp == null) return false
+  const dHost = dstIp != null ? ipObservable(attrString(dstIp, 'value')) : null
+  const sHost = srcIp != null ? ipObservable(attrString(srcIp, 'value')) : null
+  const dPort = dstPort != null ? portOf(attrString(dstPort, 'value')) : null
+  const sPort = srcPort != null ? portOf(attrString(srcPort, 'value')) : null
+  if ((dstIp != null && dHost == null) || (srcIp != null && sHost == null) || (dstPort != null && dPort == null) || (srcPort != null && sPort == null)) return false
+  if (byRel.has('domain') || byRel.has('hostname')) return false
+  const comparisons = [...trafficComparisons(dHost, dPort, 'dst'), ...trafficComparisons(sHost, sPort, 'src')]
+  const toIds = attrs.some(a => a.to_ids === true)
+  if (!toIds) return false
+  ctx.values += attrs.length
+  const at = Math.max(epochMs(obj.timestamp) ?? 0, ...attrs.map(a => attributeTime(a, fallbackAt)))
+  const host = (dHost ?? sHost)!
+  emit(ctx, {
+    uuid: uuidOf(obj.uuid, `${ctx.eventId}|ip-port|${comparisons.join('&')}`, ctx.namespace),
+    where,
+    values: attrs.length,
+    toIds: true,
+    at,
+    comment: attrString(obj, 'comment'),
+    tags: { labels: attrs.flatMap(a => tagsOf(a.Tag).labels) },
+    name: `ip-port ${host.value}${dPort != null ? ':' + String(dPort) : ''}`
+  }, { ok: true, comparisons, sco: scoFor(host, '') })
+  return true
+}
+
+/** The events in a MISP JSON document: `{Event}`, `[{Event}...]`, `{response: [{Event}...]}` or a bare event. */
+export function mispEvents (json: unknown): Json[] {
+  const one = (v: unknown): Json | undefined => {
+    if (v == null || typeof v !== 'object' || Array.isArray(v)) return undefined
+    const o = v as Json
+    if (o.Event != null && typeof o.Event === 'object' && !Array.isArray(o.Event)) return o.Event as Json
+    if (Array.isArray(o.Attribute) || Array.isArray(o.Object)) return o
+    return undefined
+  }
+  const list = Array.isArray(json) ? json : json != null && typeof json === 'object' && Array.isArray((json as Json).response) ? (json as Json).response as unknown[] : [json]
+  const events: Json[] = []
+  list.forEach((v, i) => {
+    const e = one(v)
+    if (e == null) throw new DragnetError('DRAGNET_BAD_REQUEST', `MISP: item ${i} is not a MISP event (expected {"Event": {...}} with Attribute or Object lists)`)
+    events.push(e)
+  })
+  return events
+}
+
+/** True when a JSON document looks like MISP event JSON rather than STIX. */
+export function looksLikeMisp (json: unknown): boolean {
+  const first = Array.isArray(json) ? json[0] : json != null && typeof json === 'object' && Array.isArray((json as Json).response) ? ((json as Json).response as unknown[])[0] : json
+  return first != null && typeof first === 'object' && !Array.isArray(first) && ('Event' in first || (!('type' in first) && ('Attribute' in first || 'Object' in first)))
+}
+
+/**
+ * MISP event JSON → STIX 2.1: `to_ids` attributes become indicators with a STIX pattern, the
+ * others observables (SCOs); CVEs become vulnerabilities; `link`s become the external references
+ * of a report for the event (named by its `info`, its id from the event uuid, referring to every
+ * object made). Ids come from the MISP uuids, times from the MISP timestamps, so the same event
+ * always yields the same objects. Event and attribute tags become labels; a `tlp:` tag is the
+ * record TLP (the stricter of event and attribute), `tlp:white` meaning CLEAR.
+ */
+export function parseMisp (json: unknown, init: { namespace?: string } = {}): ParsedImport {
+  const namespace = init.namespace ?? ''
+  const events = mispEvents(json)
+  const items: ImportItem[] = []
+  const skipped: SkippedValue[] = []
+  let duplicates = 0
+  let values = 0
+  for (const e of events) {
+    const eventId = uuidOf(e.uuid, attrString(e, 'info'), namespace)
+    const ctx: EventContext = { eventId, namespace, tags: tagsOf(e.Tag), items: [], skipped: [], seen: new Set(items.map(i => i.object.id as string)), duplicates: 0, values: 0 }
+    const eventAt = epochMs(e.timestamp) ?? isoMs(attrString(e, 'date')) ?? 0
+    const links: Json[] = []
+    const attrs = Array.isArray(e.Attribute) ? e.Attribute as Json[] : []
+    attrs.forEach((a, i) => { mapOne(ctx, a ?? {}, `Event ${eventId} Attribute[${i}]`, eventAt, links) })
+    const objects = Array.isArray(e.Object) ? e.Object as Json[] : []
+    objects.forEach((o, i) => {
+      const oattrs = Array.isArray(o?.Attribute) ? o.Attribute as Json[] : []
+      const where = `Event ${eventId} Object[${i}] ${attrString(o ?? {}, 'name')}`
+      if (attrString(o ?? {}, 'name') === 'ip-port' && mapIpPort(ctx, o, oattrs, where, eventAt)) return
+      oattrs.forEach((a, j) => { mapOne(ctx, a ?? {}, `${where} Attribute[${j}]`, epochMs(o?.timestamp) ?? eventAt, links) })
+    })
+    const refs = ctx.items.map(it => it.object.id as string)
+    if (refs.length > 0) {
+      const at = stixTime(Math.max(eventAt, ...ctx.items.map(it => Date.parse(String(it.object.modified ?? '')) || 0)))
+      const published = epochMs(e.publish_timestamp) ?? isoMs(attrString(e, 'date')) ?? eventAt
+      const report: Json = {
+        type: 'report',
+        spec_version: '2.1',
+        id: `report--${eventId}`,
+        created: at,
+        modified: at,
+        name: attrString(e, 'info').trim() !== '' ? attrString(e, 'info').trim() : `MISP event ${eventId}`,
+        report_types: ['threat-report'],
+        published: stixTime(published),
+        object_refs: [...new Set(refs)]
+      }
+      if (ctx.tags.labels.length > 0) report.labels = ctx.tags.labels
+      if (links.length > 0) report.external_references = links
+      const item: ImportItem = { object: report, values: links.length, where: `Event ${eventId}` }
+      if (ctx.tags.tlp != null) item.tlp = ctx.tags.tlp
+      ctx.items.push(item)
+    } else {
+      for (const l of links) ctx.skipped.push({ where: `Event ${eventId}`, value: String(l.url), reason: 'no-report' })
+    }
+    items.push(...ctx.items)
+    skipped.push(...ctx.skipped)
+    duplicates += ctx.duplicates
+    values += ctx.values
+  }
+  return { format: 'misp', values, items, duplicates, skipped }
+}

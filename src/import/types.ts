@@ -1,0 +1,54 @@
+import type { Tlp } from '../record/index.js'
+
+export const IMPORT_FORMATS = ['stix', 'misp', 'iocs', 'csv'] as const
+export type ImportFormat = typeof IMPORT_FORMATS[number]
+
+/**
+ * Why an input value was not imported. Stable strings: they are summary keys in `--json` output
+ * and in the docs.
+ */
+export type SkipReason =
+  /** a bare path (`/wp-admin/x.php`) names no host, so it indicates nothing on its own */
+  | 'no-host'
+  /** not an IP, CIDR, domain, URL, email or MD5/SHA-1/SHA-256 after refanging */
+  | 'unrecognised'
+  /** a MISP attribute type dragnet does not turn into STIX (text, regkey, yara, ...) */
+  | 'unsupported-type'
+  /** a MISP value that is not what its type says (an `ip-dst` that is no address) */
+  | 'invalid-value'
+  /** a MISP link with no report to carry it (the event produced no other object) */
+  | 'no-report'
+  /** the object's STIX id already belongs to another member (it reached us from the federation first) */
+  | 'owned-by-another-member'
+  /** the node refused the object; the summary names the DRAGNET_* code */
+  | `rejected:${string}`
+
+/** One object to publish and the input values it stands for. */
+export interface ImportItem {
+  /** a STIX object (for STIX input, as read: the node validates it) */
+  object: Record<string, unknown>
+  /** input values this object carries; a MISP ip-port object carries two attributes */
+  values: number
+  /** the record TLP the source asks for (a MISP `tlp:` tag, a STIX TLP marking) */
+  tlp?: Tlp
+  /** where in the input the object came from (line 12, attribute <uuid>, objects[3]) */
+  where: string
+}
+
+export interface SkippedValue {
+  where: string
+  value: string
+  reason: SkipReason
+  detail?: string
+}
+
+/** What a parser makes of one input file; no I/O, no node. */
+export interface ParsedImport {
+  format: ImportFormat
+  /** input values read (lines, cells, MISP attributes, STIX objects) */
+  values: number
+  items: ImportItem[]
+  /** values that repeat one read earlier in the same input (they would make the same object) */
+  duplicates: number
+  skipped: SkippedValue[]
+}

@@ -1,0 +1,167 @@
+import assert from 'node:assert/strict'
+import { isDragnetError } from '../../../src/errors.js'
+import { detectFormat, parseCsv, parseCsvRows, parseImport, parseIndicatorList, parseStix, runImport, type ImportVerdict } from '../../../src/import/index.js'
+
+const NOW = Date.parse('2026-03-01T12:00:00.000Z')
+
+function values (p: ReturnType<typeof parseIndicatorList>): string[] {
+  return p.items.map(i => String(i.object.name))
+}
+
+describe('import: indicator lists', () => {
+  const text = [
+    '# a comment',
+    '',
+    '192.0.2.1',
+    '192.0.2.1:8080        # same host, another port: a duplicate',
+    'evil[.]example',
+    'hxxp://evil[.]example/gate.php',
+    'evil.example/wp-admin/',
+    '/wp-admin/only-a-path.php',
+    '198.51.100.0/24 # a network',
+    'user[@]evil.example',
+    '   ',
+    '0123456789abcdef0123456789abcdef',
+    'two words',
+    'EVIL.EXAMPLE',
+    '\tnot_a_host\t'
+  ].join('\r\n')
+
+  it('accounts for every value: indicators, duplicates, skipped with reasons', () => {
+    const p = parseIndicatorList(text, { now: NOW })
+    assert.equal(p.format, 'iocs')
+    assert.equal(p.values, 12, 'non-blank, non-comment lines')
+    assert.deepEqual(values(p), ['192.0.2.1', 'evil.example', 'http://evil.example/gate.php', 'http://evil.example/wp-admin/', '198.51.100.0/24', 'user@evil.example', '0123456789abcdef0123456789abcdef'])
+    assert.equal(p.duplicates, 2, '192.0.2.1:8080 and EVIL.EXAMPLE repeat earlier values')
+    assert.deepEqual(p.skipped.map(s => [s.where, s.reason]), [['line 8', 'no-host'], ['line 13', 'unrecognised'], ['line 15', 'unrecognised']])
+    assert.equal(p.items.length + p.duplicates + p.skipped.length, p.values)
+  })
+
+  it('gives the same objects for the same file (ids from the values, times from the caller)', () => {
+    const a = parseIndicatorList(text, { now: NOW })
+    const b = parseIndicatorList(text, { now: NOW })
+    assert.deepEqual(a.items, b.items)
+    const later = parseIndicatorList(text, { now: NOW + 1000 })
+    assert.deepEqual(later.items.map(i => i.object.id), a.items.map(i => i.object.id))
+    for (const i of a.items) assert.equal(i.object.created, '2026-03-01T12:00:00.000Z')
+  })
+
+  it('reads an empty file as no values', () => {
+    const p = parseIndicatorList('\n# only comments\n')
+    assert.equal(p.values, 0)
+    assert.equal(p.items.length, 0)
+  })
+})
+
+describe('import: CSV', () => {
+  it('parses RFC 4180 rows: quotes, doubled quotes, commas and line breaks in fields', () => {
+    const rows = parseCsvRows('a,"b,c","d ""e""",f\r\n"multi\nline",2\n\nlast')
+    assert.deepEqual(rows.map(r => r.cells), [['a', 'b,c', 'd "e"', 'f'], ['multi\nline', '2'], ['last']])
+    assert.deepEqual(rows.map(r => r.line), [1, 2, 5])
+    assert.throws(() => parseCsvRows('"never closed'), (e: unknown) => isDragnetError(e, 'DRAGNET_BAD_REQUEST'))
+  })
+
+  const csv = 'first_seen,ioc,comment\n2026-01-01,192.0.2.7,"c2, port 443"\n2026-01-02,evil[.]example,\n2026-01-03,,empty cell\n2026-01-04,nonsense value,x\n'
+
+  it('takes the column by header name, or finds a value-like header by itself', () => {
+    for (const column of ['ioc', 'IOC', undefined]) {
+      const p = parseCsv(csv, { column, now: NOW })
+      assert.equal(p.values, 3, `column ${String(column)}: three non-empty cells`)
+      assert.deepEqual(values(p), ['192.0.2.7', 'evil.example'])
+      assert.deepEqual(p.skipped.map(s => [s.where, s.reason]), [['row 5', 'unrecognised']])
+    }
+  })
+
+  it('takes the column by number from 1, treating a non-indicator first row as the header', () => {
+    const p = parseCsv(csv, { column: 2, now: NOW })
+    assert.equal(p.values, 3)
+    assert.deepEqual(values(p), ['192.0.2.7', 'evil.example'])
+    const noHeader = parseCsv('192.0.2.1;x\n192.0.2.2;y\n', { column: 1, now: NOW })
+    assert.deepEqual(values(noHeader), ['192.0.2.1', '192.0.2.2'], 'semicolon-separated, no header')
+  })
+
+  it('refuses a column that is not there, naming the header', () => {
+    assert.throws(() => parseCsv(csv, { column: 'indicator' }), (e: unknown) => isDragnetError(e, 'DRAGNET_BAD_REQUEST') && /no column named "indicator".*"ioc"/.test(e.message))
+    assert.throws(() => parseCsv(csv, { column: 0 }), (e: unknown) => isDragnetError(e, 'DRAGNET_BAD_REQUEST'))
+  })
+})
+
+describe('import: STIX input', () => {
+  const ind = { type: 'indicator', spec_version: '2.1', id: 'indicator--0b8e1d52-4bf9-4d1c-8a6a-4f1f6c2b7e10', created: '2026-01-01T00:00:00.000Z', modified: '2026-01-01T00:00:00.000Z', pattern: "[ipv4-addr:value = '192.0.2.1']", pattern_type: 'stix', valid_from: '2026-01-01T00:00:00.000Z' }
+  const red = { ...ind, id: 'indicator--0b8e1d52-4bf9-4d1c-8a6a-4f1f6c2b7e11', object_marking_refs: ['marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da', 'marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed'] }
+  const white = { ...ind, id: 'indicator--0b8e1d52-4bf9-4d1c-8a6a-4f1f6c2b7e12', object_marking_refs: ['marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9'] }
+
+  it('reads bundles, bare arrays and single objects; exact repeats are duplicates', () => {
+    const fromBundle = parseStix({ type: 'bundle', id: 'bundle--0b8e1d52-4bf9-4d1c-8a6a-4f1f6c2b7e00', objects: [ind, { ...ind }, red] })
+    assert.equal(fromBundle.values, 3)
+    assert.equal(fromBundle.items.length, 2)
+    assert.equal(fromBundle.duplicates, 1)
+    assert.equal(parseStix([ind, red]).items.length, 2)
+    assert.equal(parseStix(ind).items.length, 1)
+  })
+
+  it('takes the TLP from TLP markings, the strictest when there are several; white is CLEAR', () => {
+    const p = parseStix([ind, red, white])
+    assert.deepEqual(p.items.map(i => i.tlp), [undefined, 'red', 'clear'])
+  })
+
+  it('refuses STIX 2.0 bundles and what is not STIX', () => {
+    assert.throws(() => parseStix({ type: 'bundle', id: 'bundle--x', spec_version: '2.0', objects: [] }), (e: unknown) => isDragnetError(e, 'DRAGNET_STIX_VERSION'))
+    assert.throws(() => parseStix(42), (e: unknown) => isDragnetError(e, 'DRAGNET_NOT_STIX'))
+  })
+})
+
+describe('import: format detection', () => {
+  it('tells STIX, MISP, CSV and lists apart', () => {
+    assert.equal(detectFormat('{"type":"bundle","id":"bundle--x","objects":[]}').format, 'stix')
+    assert.equal(detectFormat('[{"type":"indicator"}]').format, 'stix')
+    assert.equal(detectFormat('{"Event":{"info":"x","Attribute":[]}}').format, 'misp')
+    assert.equal(detectFormat('[{"Event":{"Attribute":[]}}]').format, 'misp')
+    assert.equal(detectFormat('{"response":[{"Event":{"Attribute":[]}}]}').format, 'misp')
+    assert.equal(detectFormat('ioc\n192.0.2.1\n', 'list.csv').format, 'csv')
+    assert.equal(detectFormat('192.0.2.1\n', 'list.txt').format, 'iocs')
+    assert.equal(detectFormat('[2001:db8::1]:443\n', 'list.txt').format, 'iocs', 'an IPv6 host:port line is no JSON')
+  })
+
+  it('says when JSON does not parse, and refuses an unknown format', () => {
+    assert.throws(() => parseImport('{"type": ', { name: 'x.json' }), (e: unknown) => isDragnetError(e, 'DRAGNET_BAD_JSON'))
+    assert.throws(() => parseImport('x', { format: 'xml' as never }), (e: unknown) => isDragnetError(e, 'DRAGNET_BAD_REQUEST'))
+  })
+})
+
+describe('import: publishing and the summary', () => {
+  it('publishes in chunks of one TLP, in order, and accounts for every verdict', async () => {
+    const p = parseIndicatorList('192.0.2.1\n192.0.2.2\n192.0.2.3\n/path\n192.0.2.1\n', { now: NOW })
+    p.items[1].tlp = 'amber'
+    const calls: Array<{ n: number, tlp: string }> = []
+    const verdicts: ImportVerdict[][] = [
+      [{ status: 'stored', id: 'a' }],
+      [{ status: 'duplicate', id: 'b' }],
+      [{ status: 'rejected', code: 'DRAGNET_NOT_OWNER', reason: 'owned' }]
+    ]
+    const s = await runImport(p, { chunk: 2, publish: async (objects, tlp) => { calls.push({ n: objects.length, tlp }); return verdicts[calls.length - 1] } })
+    assert.deepEqual(calls, [{ n: 1, tlp: 'green' }, { n: 1, tlp: 'amber' }, { n: 1, tlp: 'green' }])
+    assert.equal(s.values, 5)
+    assert.equal(s.imported, 1)
+    assert.equal(s.duplicates, 2, 'one repeated in the file, one already stored')
+    assert.deepEqual(s.skipped, { 'no-host': 1, 'owned-by-another-member': 1 })
+    assert.deepEqual(s.records, { stored: 1, duplicate: 1, rejected: 1 })
+    assert.deepEqual(s.tlp, { green: 1 })
+  })
+
+  it('keeps a chunk under the byte limit (one API request each)', async () => {
+    const p = parseIndicatorList(Array.from({ length: 10 }, (_, i) => `192.0.2.${i}`).join('\n'), { now: NOW })
+    const size = JSON.stringify(p.items[0].object).length
+    const sizes: number[] = []
+    await runImport(p, { chunkBytes: size * 3 + 10, publish: async (objects) => { sizes.push(objects.length); return objects.map(() => ({ status: 'stored' as const })) } })
+    assert.deepEqual(sizes, [3, 3, 3, 1])
+  })
+
+  it('puts everything at --tlp when given', async () => {
+    const p = parseIndicatorList('192.0.2.1\n192.0.2.2\n', { now: NOW })
+    p.items[0].tlp = 'red'
+    const tlps: string[] = []
+    await runImport(p, { tlp: 'clear', publish: async (objects, tlp) => { tlps.push(tlp); return objects.map(() => ({ status: 'stored' as const })) } })
+    assert.deepEqual(tlps, ['clear'])
+  })
+})
