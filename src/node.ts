@@ -63,6 +63,8 @@ export class DragnetNode {
   sync: SyncService | null = null
   apiAddress: string | undefined
   private startedAt: Date | undefined
+  /** decisions that kept a record out, by rule (or error code): ingest rejections and outbound withholdings */
+  readonly decisions = { rejected: new Map<string, number>(), withheld: new Map<string, number>() }
   private readonly pendingAudit: AuditEntry[] = []
   private readonly auditedRecently = new LruSet<string>(50_000)
   private auditTimer: ReturnType<typeof setInterval> | null = null
@@ -92,6 +94,11 @@ export class DragnetNode {
     }, {
       limits: { maxRecordBytes: init.config.record.maxBytes, maxDepth: init.config.record.maxDepth },
       verifyWorkers: init.config.ingest.verifyWorkers
+    })
+    this.ingest.onVerdict((v) => {
+      if (v.status !== 'rejected') return
+      const k = v.rule ?? v.code
+      this.decisions.rejected.set(k, (this.decisions.rejected.get(k) ?? 0) + 1)
     })
   }
 
@@ -245,6 +252,7 @@ export class DragnetNode {
 
   /** Outbound decisions are audited in batches; the same (record, peer, rule) once per window. */
   audit (entry: AuditEntry): void {
+    if (entry.verdict === 'withhold') this.decisions.withheld.set(entry.rule, (this.decisions.withheld.get(entry.rule) ?? 0) + 1)
     const k = `${entry.record ?? ''}|${entry.peer ?? ''}|${entry.rule}|${entry.direction}`
     if (this.auditedRecently.has(k)) return
     this.auditedRecently.add(k)

@@ -9,6 +9,7 @@ import { registerImport } from './commands/import.js'
 import { registerExport } from './commands/export.js'
 import { registerPeersAudit } from './commands/peers-audit.js'
 import { registerPolicy } from './commands/policy.js'
+import { registerSimulate } from './commands/simulate.js'
 
 const program = new Command()
 program.name('dragnet')
@@ -22,6 +23,7 @@ registerImport(program)
 registerExport(program)
 registerPeersAudit(program)
 registerPolicy(program)
+registerSimulate(program)
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (isDragnetError(err)) {

@@ -311,13 +311,16 @@ export class Ingest {
       ids[i] = id
       if (seenInBatch.has(id) || this.inFlight.has(id)) { verdicts[i] = { status: 'duplicate', id }; continue }
       seenInBatch.add(id)
+      // Claimed before the first await: a batch arriving meanwhile by another path (gossip and
+      // sync at once) sees the id in flight instead of racing this one into the store.
+      this.inFlight.add(id)
       live.push(i)
     }
-    const present = await this.c.store.hasMany(live.map(i => ids[i]))
-    const fresh = live.filter((_, j) => !present[j])
-    live.forEach((i, j) => { if (present[j]) verdicts[i] = { status: 'duplicate', id: ids[i] } })
-    for (const i of fresh) this.inFlight.add(ids[i])
+    let fresh: number[] = live
     try {
+      const present = await this.c.store.hasMany(live.map(i => ids[i]))
+      fresh = live.filter((_, j) => !present[j])
+      live.forEach((i, j) => { if (present[j]) verdicts[i] = { status: 'duplicate', id: ids[i] } })
       const envelopes = fresh.map(i => items[i].bytes)
       const ok = this.pool != null ? await this.pool.verify(envelopes) : verifyInline(envelopes)
       const candidates: Candidate[] = []
@@ -370,7 +373,7 @@ export class Ingest {
       })
       await this.exclusive(async () => this.commitReceived(candidates, verdicts, known, audit))
     } finally {
-      for (const i of fresh) this.inFlight.delete(ids[i])
+      for (const i of live) this.inFlight.delete(ids[i])
     }
     this.emit(verdicts, items.map(it => it.source))
     return verdicts

@@ -33,6 +33,8 @@ export interface SimFederationInit {
   config?: Record<string, unknown>
   /** per-link latency and jitter (memory transport or TCP alike; applied when a frame arrives) */
   link?: LinkShape
+  /** called for every node after it is opened and before it starts (also on restarts): attach listeners here */
+  onNode?: (index: number, node: DragnetNode) => void
   /** members trusted by everyone but not run here (attackers, spies played by tests) */
   extraRoster?: Array<{ peerId: string, name: string, country: string, role: Role }>
   log?: Logger
@@ -87,15 +89,16 @@ export class SimFederation {
   }
 
   /** Creates identities and data dirs and starts every node (`concurrency` at a time), then wires the edges. */
-  async start (opts: { concurrency?: number, onProgress?: (started: number) => void } = {}): Promise<void> {
+  async start (opts: { concurrency?: number, onProgress?: (started: number) => void, skip?: ReadonlySet<number> } = {}): Promise<void> {
     const { members } = this.init
     for (let i = 0; i < members.length; i++) this.identities.push(await NodeIdentity.fromSeed(seedFor(this.init.seed, members[i].name)))
     const roster = this.roster()
     const concurrency = opts.concurrency ?? 8
+    const todo = [...members.keys()].filter(i => opts.skip?.has(i) !== true)
     let started = 0
-    for (let i = 0; i < members.length; i += concurrency) {
-      await Promise.all(members.slice(i, i + concurrency).map(async (_m, j) => {
-        await this.startNode(i + j, roster)
+    for (let i = 0; i < todo.length; i += concurrency) {
+      await Promise.all(todo.slice(i, i + concurrency).map(async (idx) => {
+        await this.startNode(idx, roster)
         opts.onProgress?.(++started)
       }))
     }
@@ -137,6 +140,7 @@ export class SimFederation {
       policy: typeof m.policy === 'object' ? m.policy : undefined,
       linkDelay: this.linkDelay()
     })
+    this.init.onNode?.(i, node)
     await node.start()
     this.nodes[i] = node
     this.listenAddrs[i] = node.listenAddrs()

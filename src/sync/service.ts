@@ -71,7 +71,7 @@ export class SyncService {
   private timer: ReturnType<typeof setInterval> | null = null
   private running = false
   private readonly pending = new Map<string, ReturnType<typeof setTimeout>>()
-  readonly totals = { sessions: 0, failures: 0, bytesIn: 0, bytesOut: 0, recordsIn: 0, recordsOut: 0 }
+  readonly totals = { sessions: 0, failures: 0, bytesIn: 0, bytesOut: 0, recordsIn: 0, recordsOut: 0, payloadBytesIn: 0 }
 
   constructor (components: SyncComponents, init: SyncInit) {
     this.c = components
@@ -278,6 +278,7 @@ export class SyncService {
   }
 
   private async ingestBatch (records: Uint8Array[], from: string): Promise<void> {
+    for (const r of records) this.totals.payloadBytesIn += r.length
     const verdicts = await this.c.ingest.receive(records.map(bytes => ({ bytes, from, source: 'sync' as const })))
     let stored = 0
     for (const v of verdicts) {

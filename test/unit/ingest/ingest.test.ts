@@ -180,6 +180,19 @@ describe('ingest', function () {
     assert.equal((await lookup(node.store, classifyValue('192.0.3.1')!)).length, 0)
   })
 
+  it('stores a record once when two paths deliver it at the same time (gossip and sync)', async () => {
+    const item = fromPeer(peer, 9, malware('race'))
+    const before = node.store.counts().records
+    const [a, b] = await Promise.all([
+      node.ingest.receive([item, fromPeer(peer, 10, malware('race-2'))]),
+      node.ingest.receive([{ ...item, source: 'sync' as const }])
+    ])
+    const statuses = [a[0].status, b[0].status].sort()
+    assert.deepEqual(statuses, ['duplicate', 'stored'])
+    assert.equal(node.store.counts().records, before + 2)
+    assert.deepEqual((await checkConsistency(node.store)).problems, [])
+  })
+
   it('ignores a record it already holds', async () => {
     const item = fromPeer(peer, 1, malware('dup'))
     stored((await node.ingest.receive([item]))[0])

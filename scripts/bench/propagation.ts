@@ -1,0 +1,209 @@
+import { createHash } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { gossipsub, StrictNoSign } from '@libp2p/gossipsub'
+import { identify } from '@libp2p/identify'
+import { memory } from '@libp2p/memory'
+import { tcp } from '@libp2p/tcp'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createLibp2p } from 'libp2p'
+import { createRecord } from '../../src/record/index.js'
+import { SimFederation, seedFor } from '../../src/sim/federation.js'
+import { Rng } from '../../src/sim/random.js'
+import { topology, type Edge } from '../../src/sim/topology.js'
+import { NodeIdentity } from '../../src/identity/index.js'
+import { benchIndicators } from './data.js'
+
+interface Options { nodes: number, records: number, transport: 'memory' | 'tcp', intervalMs: number, seed: string, degree: number }
+
+function parse (args: string[]): Options {
+  const get = (name: string, dflt: string): string => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1] : dflt }
+  return {
+    nodes: Number(get('nodes', '30')),
+    records: Number(get('records', '200')),
+    transport: get('transport', 'memory') as 'memory' | 'tcp',
+    intervalMs: Number(get('interval', '20')),
+    seed: get('seed', '1'),
+    degree: Number(get('degree', '4'))
+  }
+}
+
+export function percentile (sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN
+  const idx = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)
+  return sorted[Math.max(0, idx)]
+}
+
+function summary (lat: number[]): { p50: number, p95: number, p99: number, max: number } {
+  const s = [...lat].sort((a, b) => a - b)
+  const r = (x: number): number => Math.round(x * 10) / 10
+  return { p50: r(percentile(s, 50)), p95: r(percentile(s, 95)), p99: r(percentile(s, 99)), max: r(s[s.length - 1]) }
+}
+
+const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
+
+/** dragnet: real nodes with LevelDB, gossip with per-edge policy, on the topology. */
+async function runDragnet (o: Options, edges: Edge[], bodies: any[], publishers: number[], dir: string): Promise<{ lat: number[], payloadRatio: number, protocolRatio: number, avgBytes: number, duplicates: number }> {
+  const members = Array.from({ length: o.nodes }, (_, i) => ({ name: `n${i}`, country: 'DE', role: 'bureau' as const }))
+  const fed = new SimFederation({ dir, members, edges, transport: o.transport, seed: o.seed, config: { sync: { enabled: false } } })
+  await fed.start({ concurrency: 6 })
+  try {
+    await fed.waitConnected(120_000)
+    await sleep(1000)
+    const arrivals = new Map<string, number[]>()
+    fed.running().forEach((n) => {
+      n.ingest.onStored((v) => {
+        const list = arrivals.get(v.id)
+        if (list != null) list.push(performance.now())
+        else arrivals.set(v.id, [performance.now()])
+      })
+    })
+    // Warm-up: one record per publisher trains each author's tree, as gossipsub gets its mesh.
+    const warm = new Set(publishers)
+    for (const p of warm) await fed.node(p).publish([{ ...bodies[0], id: bodies[0].id.replace(/.{12}$/, String(p).padStart(12, '0')) }], { tlp: 'green' })
+    await sleep(1500)
+    const before = fed.running().reduce((a, n) => a + n.gossip!.stats.payloadBytesIn, 0)
+    const beforeProto = fed.running().reduce((a, n) => a + n.gossip!.stats.protocolBytesIn, 0)
+    const beforeDup = fed.running().reduce((a, n) => a + n.gossip!.stats.duplicatesIn, 0)
+    const started: Array<{ id: string, t0: number, bytes: number }> = []
+    for (let i = 0; i < bodies.length; i++) {
+      const t0 = performance.now()
+      const [v] = await fed.node(publishers[i]).publish([bodies[i]], { tlp: 'green' })
+      if (v.status !== 'stored') throw new Error(`publish failed: ${JSON.stringify(v)}`)
+      started.push({ id: v.id, t0, bytes: v.record.bytes.length })
+      await sleep(o.intervalMs)
+    }
+    const deadline = Date.now() + 60_000
+    while (Date.now() < deadline && started.some(s => (arrivals.get(s.id)?.length ?? 0) < o.nodes)) await sleep(50)
+    const lat: number[] = []
+    for (const s of started) {
+      const a = arrivals.get(s.id) ?? []
+      if (a.length < o.nodes) throw new Error(`record ${s.id} reached ${a.length} of ${o.nodes} nodes`)
+      lat.push(Math.max(...a) - s.t0)
+    }
+    if (process.env.BENCH_DEBUG != null) {
+      const sum = (k: string): number => fed.running().reduce((a, n) => a + (n.gossip!.stats as any)[k], 0)
+      console.log('debug', { grafts: sum('graftsOut'), ihave: sum('ihaveOut'), prunes: sum('prunesOut'), recordsOut: sum('recordsOut') })
+      const first = started.map(s => { const a = (arrivals.get(s.id) ?? []).sort((x, y) => x - y); return [a[0] - s.t0, a[1] - s.t0, a[Math.floor(a.length / 2)] - s.t0] })
+      console.log('debug publish→stored at author, →first peer, →median node (ms, p50):', [0, 1, 2].map(j => percentile(first.map(f => f[j]).sort((x, y) => x - y), 50).toFixed(1)))
+    }
+    const payload = fed.running().reduce((a, n) => a + n.gossip!.stats.payloadBytesIn, 0) - before
+    const proto = fed.running().reduce((a, n) => a + n.gossip!.stats.protocolBytesIn, 0) - beforeProto
+    const dups = fed.running().reduce((a, n) => a + n.gossip!.stats.duplicatesIn, 0) - beforeDup
+    const avgBytes = started.reduce((a, s) => a + s.bytes, 0) / started.length
+    const deliveries = started.length * (o.nodes - 1)
+    return { lat, payloadRatio: payload / deliveries / avgBytes, protocolRatio: proto / deliveries / avgBytes, avgBytes, duplicates: dups }
+  } finally {
+    await fed.stop()
+  }
+}
+
+/** The reference: @libp2p/gossipsub on the same topology and transport, carrying the same bytes. */
+async function runGossipsub (o: Options, edges: Edge[], payloads: Uint8Array[], publishers: number[]): Promise<{ lat: number[] }> {
+  const topic = 'dragnet-bench'
+  const nodes: any[] = []
+  for (let i = 0; i < o.nodes; i++) {
+    const id = await NodeIdentity.fromSeed(seedFor(`gs-${o.seed}`, `g${i}`))
+    const node = await createLibp2p({
+      privateKey: id.privateKey,
+      addresses: { listen: [o.transport === 'tcp' ? '/ip4/127.0.0.1/tcp/0' : `/memory/gs-${process.pid}-${i}`] },
+      transports: [o.transport === 'tcp' ? tcp() : memory()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      connectionManager: { allow: ['/ip4/127.0.0.1/ipcidr/32'] },
+      services: {
+        identify: identify(),
+        pubsub: gossipsub({
+          globalSignaturePolicy: StrictNoSign,
+          msgIdFn: (msg) => createHash('sha256').update(msg.data).digest(),
+          emitSelf: false,
+          allowPublishToZeroTopicPeers: true,
+          scoreParams: { IPColocationFactorWeight: 0 }
+        })
+      }
+    })
+    nodes.push(node)
+  }
+  try {
+    for (const n of nodes) n.services.pubsub.subscribe(topic)
+    for (let b = 0; b < edges.length; b += 16) {
+      await Promise.all(edges.slice(b, b + 16).map(async ([x, y]) => { await nodes[x].dial(multiaddr(nodes[y].getMultiaddrs()[0].toString())) }))
+    }
+    const deadline = Date.now() + 60_000
+    while (Date.now() < deadline && nodes.some(n => (n.services.pubsub as any).getMeshPeers(topic).length === 0)) await sleep(100)
+    await sleep(1500)
+    const arrivals = new Map<string, number[]>()
+    nodes.forEach((n) => {
+      n.services.pubsub.addEventListener('message', (evt: any) => {
+        const k = createHash('sha256').update(evt.detail.data).digest('hex')
+        const list = arrivals.get(k)
+        if (list != null) list.push(performance.now())
+        else arrivals.set(k, [performance.now()])
+      })
+    })
+    const started: Array<{ k: string, t0: number }> = []
+    for (let i = 0; i < payloads.length; i++) {
+      const t0 = performance.now()
+      await nodes[publishers[i]].services.pubsub.publish(topic, payloads[i])
+      started.push({ k: createHash('sha256').update(payloads[i]).digest('hex'), t0 })
+      await sleep(o.intervalMs)
+    }
+    const end = Date.now() + 30_000
+    while (Date.now() < end && started.some(s => (arrivals.get(s.k)?.length ?? 0) < o.nodes - 1)) await sleep(50)
+    const lat: number[] = []
+    for (const s of started) {
+      const a = arrivals.get(s.k) ?? []
+      if (a.length < o.nodes - 1) throw new Error(`gossipsub message reached ${a.length} of ${o.nodes - 1} nodes`)
+      lat.push(Math.max(...a) - s.t0)
+    }
+    return { lat }
+  } finally {
+    await Promise.all(nodes.map(async n => await n.stop()))
+  }
+}
+
+export async function run (args: string[]): Promise<Record<string, unknown>> {
+  const o = parse(args)
+  const edges = topology(`random:${o.degree}`, o.nodes, o.seed)
+  const rng = new Rng(`publishers:${o.seed}`)
+  const bodies = await benchIndicators(o.records + 1)
+  const publishers = bodies.map(() => rng.int(o.nodes))
+  console.log(`propagation: ${o.nodes} nodes, random:${o.degree} topology (${edges.length} edges), ${o.records} records from ${new Set(publishers).size} publishers, ${o.transport} transport, one every ${o.intervalMs} ms; content: ${process.env.BENCH_DATA_SOURCE}`)
+  const dir = await mkdtemp(join(tmpdir(), 'dragnet-prop-'))
+  try {
+    const ours = await runDragnet(o, edges, bodies.slice(1), publishers.slice(1), dir)
+    // Gossipsub carries exactly the bytes of the signed records dragnet carried.
+    const author = await NodeIdentity.generate()
+    const payloads = bodies.slice(1).map((b, i) => createRecord(author, { seq: i + 1, ts: Date.now(), tlp: 'green', body: b }).bytes)
+    const ref = await runGossipsub(o, edges, payloads, publishers.slice(1))
+    const a = summary(ours.lat)
+    const g = summary(ref.lat)
+    const ratio = (x: number, y: number): number => Math.round((x / y) * 100) / 100
+    console.log(`                 p50      p95      p99      max   (ms, publish → last node)`)
+    console.log(`dragnet     ${[a.p50, a.p95, a.p99, a.max].map(x => x.toFixed(1).padStart(8)).join(' ')}`)
+    console.log(`gossipsub   ${[g.p50, g.p95, g.p99, g.max].map(x => x.toFixed(1).padStart(8)).join(' ')}`)
+    console.log(`ratio       ${[ratio(a.p50, g.p50), ratio(a.p95, g.p95), ratio(a.p99, g.p99), ratio(a.max, g.max)].map(x => x.toFixed(2).padStart(8)).join(' ')}   (target p99 ≤ 1.5)`)
+    console.log(`payload bytes received per delivered record: ${ours.payloadRatio.toFixed(3)} × the record size (${Math.round(ours.avgBytes)} B; target ≤ 1.2); all protocol frames: ${ours.protocolRatio.toFixed(3)}×; duplicate pushes ${ours.duplicates}`)
+    return {
+      nodes: o.nodes,
+      records: o.records,
+      transport: o.transport,
+      p50_ms: a.p50,
+      p95_ms: a.p95,
+      p99_ms: a.p99,
+      max_ms: a.max,
+      gossipsub_p50_ms: g.p50,
+      gossipsub_p95_ms: g.p95,
+      gossipsub_p99_ms: g.p99,
+      p99_ratio: ratio(a.p99, g.p99),
+      payload_ratio: Math.round(ours.payloadRatio * 1000) / 1000,
+      protocol_ratio: Math.round(ours.protocolRatio * 1000) / 1000,
+      record_bytes: Math.round(ours.avgBytes)
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+}

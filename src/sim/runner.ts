@@ -1,0 +1,610 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { NodeIdentity, type Member, type Role } from '../identity/index.js'
+import { silentLogger, type Logger } from '../log.js'
+import { defaultPolicy, loadPolicy, policySubject, type Policy } from '../policy/index.js'
+import { decodeRecord, type Tlp } from '../record/index.js'
+import { analyzeStixObject } from '../stix/index.js'
+import type { StixObject } from '../stix/types.js'
+import { RawPeer, floodRecords, forgeRecords, junkRecords, type Forgeries } from './actors.js'
+import { loadContent, realisticIndicators } from './data-source.js'
+import { entitledMembers, mayHandTo, type Federation, type RecordFacts } from './entitlement.js'
+import { SimFederation, seedFor } from './federation.js'
+import { Rng } from './random.js'
+import type { SimEvent, SimMemberResult, SimResult } from './result.js'
+import type { Scenario } from './scenario.js'
+import { seededUuid, indicator } from './stix-factory.js'
+import { neighbours, topology, type Edge } from './topology.js'
+
+export interface SimProgress {
+  phase: 'starting' | 'connecting' | 'running' | 'settling' | 'checking' | 'stopping'
+  done: number
+  total: number
+  detail?: string
+}
+
+export interface SimOptions {
+  scenario: Scenario
+  nodes?: number
+  topology?: string
+  transport?: 'memory' | 'tcp'
+  seed?: string
+  /** where data dirs go; a temp dir (removed afterwards) when absent */
+  dir?: string
+  log?: Logger
+  onProgress?: (p: SimProgress) => void
+  /**
+   * Test hook: the policy a member actually runs, given the one it declares. The invariants hold
+   * every member to its declared policy, so a bypass planted here must show up as a leak.
+   */
+  runtimePolicy?: (index: number, declared: Policy) => Policy | undefined
+}
+
+interface Published {
+  id: string
+  t0: number
+  author: number | null
+  bytes: number
+  facts: RecordFacts
+  /** actor records: entitlement starts at the members the actor handed them to */
+  actor?: string
+}
+
+interface Scheduled {
+  at: number
+  run: () => Promise<void>
+  kind: SimEvent['kind']
+  detail: string
+  disturbance: boolean
+}
+
+const sleep = async (ms: number): Promise<void> => { if (ms > 0) await new Promise(resolve => setTimeout(resolve, ms)) }
+
+function pickWeighted<T extends string> (rng: Rng, weights: Partial<Record<T, number>>): T {
+  const entries = Object.entries(weights) as Array<[T, number]>
+  const total = entries.reduce((a, [, w]) => a + w, 0)
+  let x = rng.next() * total
+  for (const [k, w] of entries) {
+    x -= w
+    if (x < 0) return k
+  }
+  return entries[entries.length - 1][0]
+}
+
+function percentile (sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p / 100 * sorted.length) - 1))]
+}
+
+/** Members from the scenario's groups: counts first, then shares of the rest, the last group takes what is left. */
+export function assignMembers (scenario: Scenario, n: number, rng: Rng): Array<{ name: string, country: string, role: Role, policy: string | null }> {
+  const out: Array<{ name: string, country: string, role: Role, policy: string | null }> = []
+  const groups = scenario.members
+  const fixed = groups.reduce((a, g) => a + (g.count ?? 0), 0)
+  const rest = Math.max(0, n - fixed)
+  groups.forEach((g, gi) => {
+    let count = g.count ?? Math.round((g.share ?? 0) * rest)
+    if (gi === groups.length - 1) count = n - out.length
+    count = Math.min(count, n - out.length)
+    for (let i = 0; i < count; i++) {
+      const idx = out.length
+      out.push({ name: `n${String(idx).padStart(3, '0')}`, country: g.countries[rng.int(g.countries.length)], role: g.role, policy: g.policy })
+    }
+  })
+  while (out.length < n) out.push({ name: `n${String(out.length).padStart(3, '0')}`, country: 'DE', role: 'bureau', policy: null })
+  return out
+}
+
+/**
+ * Runs one scenario: starts the members (each a real node with its own identity, LevelDB and
+ * policy), connects the topology, plays the publish waves, disturbances and attacks at their
+ * times, waits for convergence, then checks the invariants against what every node holds.
+ */
+export async function runSimulation (opts: SimOptions): Promise<SimResult> {
+  const sc = opts.scenario
+  const seed = opts.seed ?? '1'
+  const n = opts.nodes ?? sc.nodes
+  const topo = opts.topology ?? sc.topology
+  const transport = opts.transport ?? sc.transport
+  const rng = new Rng(`sim:${sc.name}:${seed}`)
+  const progress = opts.onProgress ?? (() => {})
+  const baseRss = process.memoryUsage().rss
+  const dir = opts.dir ?? await mkdtemp(join(tmpdir(), 'dragnet-sim-'))
+  const events: SimEvent[] = []
+  const started = performance.now()
+  const clock = (): number => performance.now() - started
+  const note = (kind: SimEvent['kind'], detail: string): void => { events.push({ t_ms: Math.round(clock()), kind, detail }) }
+
+  // -------------------------------------------------------------- members, policies, topology
+  const specs = assignMembers(sc, n, rng)
+  const policyCache = new Map<string, Policy>()
+  const declared: Policy[] = []
+  for (const s of specs) {
+    if (s.policy == null) { declared.push(defaultPolicy()); continue }
+    let p = policyCache.get(s.policy)
+    if (p == null) { p = await loadPolicy(s.policy); policyCache.set(s.policy, p) }
+    declared.push(p)
+  }
+  const edges: Edge[] = topology(topo, n, seed)
+  const adjacency = neighbours(n, edges)
+  const lateJoiners = new Set<number>()
+  for (const e of sc.events) {
+    if (e.join == null) continue
+    const candidates = rng.shuffle([...Array(n).keys()].filter(i => i !== 0 && !lateJoiners.has(i)))
+    for (const i of candidates.slice(0, e.join)) lateJoiners.add(i)
+  }
+
+  const attackers = sc.attackers
+  const actorIds = {
+    spy: attackers.spy != null ? await NodeIdentity.fromSeed(seedFor(seed, 'spy')) : null,
+    forger: attackers.forger != null ? await NodeIdentity.fromSeed(seedFor(seed, 'forger')) : null,
+    flooder: attackers.flooder != null ? await NodeIdentity.fromSeed(seedFor(seed, 'flooder')) : null
+  }
+  const extraRoster: Array<{ peerId: string, name: string, country: string, role: Role }> = []
+  if (actorIds.spy != null) extraRoster.push({ peerId: actorIds.spy.peerId, name: 'spy', country: attackers.spy!.country, role: attackers.spy!.role })
+  if (actorIds.forger != null) extraRoster.push({ peerId: actorIds.forger.peerId, name: 'forger', country: 'ZZ', role: 'bureau' })
+  if (actorIds.flooder != null) extraRoster.push({ peerId: actorIds.flooder.peerId, name: 'flooder', country: 'ZZ', role: 'bureau' })
+
+  // Arrival times per member, from the nodes' own "stored" events; listening starts before a
+  // node does, so nothing it stores (sync on connect included) goes unseen.
+  const held: Array<Map<string, number>> = specs.map(() => new Map())
+  const fed = new SimFederation({
+    dir,
+    onNode: (i, node) => { node.ingest.onStored((v) => { if (!held[i].has(v.id)) held[i].set(v.id, clock()) }) },
+    members: specs.map((s, i) => {
+      const runtime = opts.runtimePolicy?.(i, declared[i])
+      return { name: s.name, country: s.country, role: s.role, policy: runtime ?? declared[i] }
+    }),
+    edges,
+    transport,
+    seed,
+    link: { latencyMs: sc.link.latency, jitterMs: sc.link.jitter },
+    extraRoster,
+    log: opts.log ?? silentLogger(),
+    config: {
+      sync: { intervalMs: sc.sync.interval },
+      limits: { penaltyCooldownMs: 600_000, redialMinMs: 250, redialMaxMs: Math.max(1000, sc.sync.interval) },
+      gossip: { treeRepairMs: Math.max(100, 3 * sc.link.latency + 100) }
+    }
+  })
+
+
+  const actors: RawPeer[] = []
+  let result: SimResult | undefined
+  try {
+    progress({ phase: 'starting', done: 0, total: n })
+    await fed.start({ concurrency: transport === 'tcp' ? 4 : 8, skip: lateJoiners, onProgress: (k) => { progress({ phase: 'starting', done: k, total: n - lateJoiners.size }) } })
+    progress({ phase: 'connecting', done: 0, total: edges.length })
+    await fed.waitConnected(Math.max(60_000, n * 600))
+    note('note', `${n - lateJoiners.size} members up, ${edges.length} links connected`)
+
+    const members: Member[] = specs.map((s, i) => ({ peerId: fed.identities[i].peerId, name: s.name, country: s.country, role: s.role, addrs: [] }))
+    const upNow = (): boolean[] => specs.map((_, i) => fed.nodes[i] != null)
+
+    // -------------------------------------------------------------- content and schedule
+    const content = await loadContent()
+    const published = new Map<string, Published>()
+    const schedule: Scheduled[] = []
+    const authors = (by: string | number[]): number[] => {
+      if (Array.isArray(by)) return by.filter(i => i < n && specs[i].role !== 'observer')
+      return specs.map((s, i) => [s, i] as const).filter(([s]) => {
+        if (s.role === 'observer') return false
+        if (by === 'bureaus') return s.role === 'bureau'
+        if (by === 'contributors') return s.role === 'contributor'
+        return true
+      }).map(([, i]) => i)
+    }
+    let total = 0
+    for (const w of sc.publish) total += Math.max(1, Math.round(w.rate * w.duration / 1000))
+    const indicators = await realisticIndicators(total + 10, `sim:${seed}`)
+    const stixPool = content.stix.filter(o => o.type !== 'relationship' && o.type !== 'identity' && o.type !== 'marking-definition')
+    let k = 0
+    let lastPublishAt = 0
+    for (const [wi, w] of sc.publish.entries()) {
+      const count = Math.max(1, Math.round(w.rate * w.duration / 1000))
+      const pool = authors(w.by)
+      if (pool.length === 0) continue
+      for (let j = 0; j < count; j++) {
+        const at = w.at + (j * 1000) / w.rate
+        const publisher = pool[rng.int(pool.length)]
+        const tlp = pickWeighted(rng, w.tlp as Partial<Record<Tlp, number>>)
+        const r = rng.next()
+        let body: StixObject
+        const seedK = `sim:${seed}:${wi}:${j}`
+        if (r < w.personal) {
+          body = indicator({ kind: 'email', value: `user${k}@mail-${k % 17}.example.org`, seed: seedK, confidence: 30 + rng.int(70), labels: ['phishing'] })
+        } else if (r < w.personal + w.stix && stixPool.length > 0) {
+          const src = stixPool[rng.int(stixPool.length)]
+          body = { ...src, id: `${src.type}--${seededUuid(seedK)}` }
+        } else {
+          body = { ...indicators[k % indicators.length], id: `indicator--${seededUuid(seedK)}`, confidence: 20 + rng.int(81) }
+        }
+        k++
+        const to = (tlp === 'amber' || tlp === 'amber+strict') && w.amber_to > 0
+          ? rng.shuffle([...adjacency[publisher]]).slice(0, w.amber_to).map(i => fed.identities[i].peerId)
+          : undefined
+        lastPublishAt = Math.max(lastPublishAt, at)
+        schedule.push({
+          at,
+          kind: 'note',
+          detail: '',
+          disturbance: false,
+          run: async () => {
+            const node = fed.nodes[publisher]
+            if (node == null) return
+            const t0 = clock()
+            const [v] = await node.publish([body], { tlp, ...(to != null ? { to } : {}) })
+            if (v.status !== 'stored') return
+            const a = analyzeStixObject(v.record.record.body)
+            published.set(v.id, {
+              id: v.id,
+              t0,
+              author: publisher,
+              bytes: v.record.bytes.length,
+              facts: { id: v.id, author: publisher, subject: policySubject({ ...v.record.record, id: v.id }, { observables: a.observables, scoTypes: a.scoTypes }) }
+            })
+          }
+        })
+      }
+    }
+    if (sc.publish.length > 0) {
+      schedule.push({ at: Math.min(...sc.publish.map(w => w.at)), kind: 'publish-start', detail: `${total} records in ${sc.publish.length} wave(s)`, disturbance: false, run: async () => {} })
+      schedule.push({ at: lastPublishAt, kind: 'publish-end', detail: 'last record scheduled', disturbance: true, run: async () => {} })
+    }
+
+    // Disturbances.
+    const downSet = new Set<number>()
+    for (const e of sc.events) {
+      if (e.partition != null) {
+        const groups = e.partition === 'halves' ? [[...Array(Math.ceil(n / 2)).keys()], [...Array(n).keys()].slice(Math.ceil(n / 2))] : e.partition
+        const groupOf = (i: number): number => groups.findIndex(g => g.includes(i))
+        schedule.push({ at: e.at, kind: 'partition', detail: `${groups.length} groups of ${groups.map(g => g.length).join('/')}`, disturbance: true, run: async () => { await fed.partition(groupOf) } })
+      }
+      if (e.heal === true) schedule.push({ at: e.at, kind: 'heal', detail: 'partition healed', disturbance: true, run: async () => { fed.heal() } })
+      if (e.down != null) {
+        const list = e.down === 'all' ? [...Array(n).keys()] : Array.isArray(e.down) ? e.down : rng.shuffle([...Array(n).keys()].filter(i => i !== 0)).slice(0, e.down)
+        for (const i of list) downSet.add(i)
+        schedule.push({ at: e.at, kind: 'down', detail: `members ${list.join(', ')} go offline`, disturbance: true, run: async () => { for (const i of list) await fed.stopNode(i) } })
+      }
+      if (e.up != null) {
+        const chosen = e.up
+        schedule.push({
+          at: e.at,
+          kind: 'up',
+          detail: chosen === 'all' ? 'offline members return' : `members ${JSON.stringify(chosen)} return`,
+          disturbance: true,
+          run: async () => {
+            const list = chosen === 'all' ? [...downSet] : Array.isArray(chosen) ? chosen : [...downSet].slice(0, chosen)
+            for (const i of list) { if (fed.nodes[i] == null && !lateJoiners.has(i)) await fed.restartNode(i) }
+                  }
+        })
+      }
+      if (e.join != null) {
+        schedule.push({
+          at: e.at,
+          kind: 'join',
+          detail: `${e.join} late joiner(s) start`,
+          disturbance: true,
+          run: async () => {
+            for (const i of lateJoiners) if (fed.nodes[i] == null) await fed.restartNode(i)
+            lateJoiners.clear()
+                  }
+        })
+      }
+    }
+
+    // Attacks.
+    let forgeries: Forgeries | null = null
+    const actorRecords: Array<{ actor: string, bytes: Uint8Array }> = []
+    const attachTo = (count: number): number[] => rng.shuffle([...Array(n).keys()].filter(i => !lateJoiners.has(i))).slice(0, count)
+    let spy: RawPeer | null = null
+    let spyMember: Member | null = null
+    if (actorIds.spy != null) {
+      const targets = attachTo(attackers.spy!.attach)
+      spyMember = { peerId: actorIds.spy.peerId, name: 'spy', country: attackers.spy!.country, role: attackers.spy!.role, addrs: [] }
+      spy = await RawPeer.start(actorIds.spy, { transport })
+      actors.push(spy)
+      for (const t of targets) await spy.dial(fed.node(t).listenAddrs()).catch(() => {})
+      note('spy', `spy (${attackers.spy!.role}, ${attackers.spy!.country}) attached to ${targets.map(t => specs[t].name).join(', ')}`)
+      const s = spy
+      const pullEvery = Math.max(500, sc.sync.interval)
+      for (let at = pullEvery; at <= lastPublishAt + sc.settle; at += pullEvery) {
+        schedule.push({ at, kind: 'note', detail: '', disturbance: false, run: async () => { for (const t of targets) if (fed.nodes[t] != null) await s.pullAll(fed.identities[t].peerId).catch(() => 0) } })
+      }
+    }
+    if (actorIds.forger != null) {
+      const f = attackers.forger!
+      const targets = attachTo(f.attach)
+      schedule.push({
+        at: f.at,
+        kind: 'attack',
+        detail: `forger sends ${f.bad_signature} bad-signature, ${f.tampered} tampered, ${f.unknown_author} unknown-author records${f.equivocate ? ' and an equivocating pair' : ''} to ${targets.map(t => specs[t].name).join(', ')}`,
+        disturbance: true,
+        run: async () => {
+          const forger = await RawPeer.start(actorIds.forger!, { transport })
+          actors.push(forger)
+          const made = await forgeRecords(actorIds.forger!, indicators.slice(0, 50), { badSignature: f.bad_signature, tampered: f.tampered, unknownAuthor: f.unknown_author, equivocate: f.equivocate })
+          forgeries = made.forgeries
+          for (const set of made.sets) {
+            const target = targets[set.target % targets.length]
+            if (fed.nodes[target] == null) continue
+            if (made.forgeries.equivocation.length > 0 && set.envelopes.length === 1) actorRecords.push({ actor: actorIds.forger!.peerId, bytes: set.envelopes[0] })
+            await forger.sendRecords(fed.node(target).listenAddrs(), set.envelopes).catch(() => {})
+            await sleep(200)
+          }
+        }
+      })
+    }
+    if (actorIds.flooder != null) {
+      const f = attackers.flooder!
+      const targets = attachTo(f.attach)
+      schedule.push({
+        at: f.at,
+        kind: 'attack',
+        detail: `flooder sends ${f.valid} valid and ${f.junk} junk records as fast as it can to ${targets.map(t => specs[t].name).join(', ')}`,
+        disturbance: true,
+        run: async () => {
+          const flooder = await RawPeer.start(actorIds.flooder!, { transport })
+          actors.push(flooder)
+          const valid = floodRecords(actorIds.flooder!, indicators, f.valid)
+          for (const v of valid) actorRecords.push({ actor: actorIds.flooder!.peerId, bytes: v })
+          for (const t of targets) {
+            if (fed.nodes[t] == null) continue
+            await flooder.sendRecords(fed.node(t).listenAddrs(), valid).catch(() => {})
+            await flooder.sendRecords(fed.node(t).listenAddrs(), junkRecords(f.junk)).catch(() => {})
+          }
+        }
+      })
+    }
+
+    // -------------------------------------------------------------- play
+    schedule.sort((a, b) => a.at - b.at)
+    const playStart = clock()
+    let lastDisturbance = 0
+    const running: Array<Promise<void>> = []
+    let done = 0
+    const series: Array<[number, number]> = []
+    let entitlementCache = new Map<string, Set<number>>()
+    let cacheUp = ''
+    const fedView = (): Federation => ({ members, policies: declared, adjacency, up: upNow(), now: Date.now() })
+    const actorFacts = (bytes: Uint8Array, actor: string): RecordFacts => {
+      const r = decodeRecord(bytes)
+      const a = analyzeStixObject(r.record.body)
+      const m = extraRoster.find(e => e.peerId === actor)!
+      return { id: r.id, author: null, authorMember: { ...m, addrs: [] }, subject: policySubject({ ...r.record, id: r.id }, { observables: a.observables, scoTypes: a.scoTypes }) }
+    }
+    const entitlement = (p: Published): Set<number> => {
+      const up = upNow().map(u => (u ? '1' : '0')).join('')
+      if (up !== cacheUp) { entitlementCache = new Map(); cacheUp = up }
+      let e = entitlementCache.get(p.id)
+      if (e == null) {
+        const seeds = p.actor != null ? held.map((h, i) => [h, i] as const).filter(([h]) => h.has(p.id)).map(([, i]) => i) : []
+        e = entitledMembers(fedView(), p.facts, seeds)
+        entitlementCache.set(p.id, e)
+      }
+      return e
+    }
+    const coverage = (): { have: number, want: number, missing: number, unexpected: number } => {
+      let have = 0
+      let want = 0
+      let missing = 0
+      let unexpected = 0
+      const up = upNow()
+      for (const p of published.values()) {
+        const e = entitlement(p)
+        for (let i = 0; i < n; i++) {
+          if (!up[i]) continue
+          const h = held[i].has(p.id)
+          if (e.has(i)) { want++; if (h) have++; else missing++ } else if (h) unexpected++
+        }
+      }
+      return { have, want, missing, unexpected }
+    }
+    const sampler = setInterval(() => {
+      const c = coverage()
+      series.push([Math.round(clock()), c.want === 0 ? 1 : c.have / c.want])
+    }, 250)
+    sampler.unref?.()
+    try {
+      for (const item of schedule) {
+        await sleep(playStart + item.at - clock())
+        if (item.kind !== 'note') note(item.kind, item.detail)
+        if (item.disturbance) lastDisturbance = clock()
+        const p = item.run().catch((err: Error) => { note('note', `error: ${err.message}`) })
+        // Publishes overlap, as they would on real nodes; disturbances run in order.
+        if (item.kind === 'note') running.push(p)
+        else await p
+        if (item.disturbance) lastDisturbance = clock()
+        progress({ phase: 'running', done: ++done, total: schedule.length })
+        if (running.length > 64) await running.shift()
+      }
+      await Promise.all(running)
+      for (const a of actorRecords) {
+        const facts = actorFacts(a.bytes, a.actor)
+        if (!published.has(facts.id)) published.set(facts.id, { id: facts.id, t0: lastDisturbance, author: null, bytes: a.bytes.length, facts, actor: a.actor })
+      }
+
+      // -------------------------------------------------------------- settle
+      const settleDeadline = clock() + sc.settle
+      let convergedAt: number | null = null
+      let tick = 0
+      while (clock() < settleDeadline) {
+        const c = coverage()
+        progress({ phase: 'settling', done: c.have, total: Math.max(1, c.want), detail: `${c.missing} missing, ${c.unexpected} unexpected` })
+        if (c.missing === 0 && c.unexpected === 0 && tick++ >= 2) { convergedAt = clock(); break }
+        await sleep(200)
+      }
+      clearInterval(sampler)
+      series.push([Math.round(clock()), (() => { const c = coverage(); return c.want === 0 ? 1 : c.have / c.want })()])
+      if (convergedAt != null) note('converged', `every member holds exactly its entitlement, ${Math.round(convergedAt - lastDisturbance)} ms after the last disturbance`)
+
+      // -------------------------------------------------------------- check
+      progress({ phase: 'checking', done: 0, total: 1 })
+      const fin = coverage()
+      const up = upNow()
+      const leaks: string[] = []
+      const missingList: string[] = []
+      for (const p of published.values()) {
+        const e = entitlement(p)
+        for (let i = 0; i < n; i++) {
+          if (!up[i]) continue
+          const h = held[i].has(p.id)
+          if (!e.has(i) && h) leaks.push(`${specs[i].name} holds ${p.id.slice(0, 16)}… (${p.facts.subject.tlp}) it is not entitled to`)
+          if (e.has(i) && !h) missingList.push(`${specs[i].name} lacks ${p.id.slice(0, 16)}…`)
+        }
+      }
+      const spyLeaks: string[] = []
+      if (spy != null && spyMember != null) {
+        const fv = fedView()
+        for (const r of spy.received.values()) {
+          const from = fed.indexOf(r.from)
+          if (from < 0) continue
+          const p = published.get(r.id)
+          if (p == null) { spyLeaks.push(`spy got unknown record ${r.id.slice(0, 16)}… from ${specs[from].name}`); continue }
+          const ok = mayHandTo(fv, from, p.facts, spyMember)
+          if (!ok.ok) spyLeaks.push(`${specs[from].name} handed the spy ${r.id.slice(0, 16)}… (${p.facts.subject.tlp}) by ${r.protocol} though ${ok.rule} withholds it`)
+        }
+      }
+      const forgedStored: string[] = []
+      const f = forgeries as Forgeries | null
+      if (f != null) {
+        for (const id of f.forged) for (let i = 0; i < n; i++) if (held[i].has(id)) forgedStored.push(`${specs[i].name} stored forged ${id.slice(0, 16)}…`)
+      }
+      let equivocation: { pass: boolean, details: unknown } | null = null
+      if (f != null && f.equivocation.length === 2) {
+        const notFlagged: string[] = []
+        let both = 0
+        for (let i = 0; i < n; i++) {
+          const node = fed.nodes[i]
+          if (node == null || !held[i].has(f.equivocation[0]) || !held[i].has(f.equivocation[1])) continue
+          both++
+          const st = await node.status()
+          if (!st.flaggedAuthors.includes(actorIds.forger!.peerId)) notFlagged.push(specs[i].name)
+        }
+        equivocation = { pass: both > 0 && notFlagged.length === 0, details: { members_holding_both: both, not_flagged: notFlagged } }
+      }
+
+      // -------------------------------------------------------------- figures
+      const lat: number[] = []
+      let deliveries = 0
+      for (const p of published.values()) {
+        if (p.author == null) continue
+        const e = entitlement(p)
+        for (const i of e) {
+          if (i === p.author) continue
+          const t = held[i].get(p.id)
+          if (t == null) continue
+          deliveries++
+          lat.push(Math.max(0, t - p.t0))
+        }
+      }
+      lat.sort((a, b) => a - b)
+      const cdf: Array<[number, number]> = []
+      const step = Math.max(1, Math.floor(lat.length / 200))
+      for (let i = 0; i < lat.length; i += step) cdf.push([Math.round(lat[i] * 10) / 10, (i + 1) / lat.length])
+      if (lat.length > 0) cdf.push([Math.round(lat[lat.length - 1] * 10) / 10, 1])
+      let payload = 0
+      let protocolBytes = 0
+      const rejections: Record<string, number> = {}
+      const withholdings: Record<string, number> = {}
+      const memberResults: SimMemberResult[] = []
+      for (let i = 0; i < n; i++) {
+        const node = fed.nodes[i]
+        let entitled = 0
+        let miss = 0
+        let unexpected = 0
+        for (const p of published.values()) {
+          const e = entitlement(p)
+          const h = held[i].has(p.id)
+          if (e.has(i)) { entitled++; if (!h) miss++ } else if (h) unexpected++
+        }
+        let rejected = 0
+        let withheld = 0
+        let penalties = 0
+        if (node != null) {
+          payload += node.gossip?.stats.payloadBytesIn ?? 0
+          payload += node.sync?.totals.payloadBytesIn ?? 0
+          protocolBytes += (node.gossip?.stats.protocolBytesIn ?? 0) + (node.sync?.totals.bytesIn ?? 0)
+          for (const [k2, v] of node.decisions.rejected) { rejections[k2] = (rejections[k2] ?? 0) + v; rejected += v }
+          for (const [k2, v] of node.decisions.withheld) { withholdings[k2] = (withholdings[k2] ?? 0) + v; withheld += v }
+          for (const s of node.peers?.list() ?? []) penalties += s.penalties
+        }
+        const counts = node?.store.counts()
+        memberResults.push({
+          index: i,
+          name: specs[i].name,
+          peerId: fed.identities[i].peerId,
+          country: specs[i].country,
+          role: specs[i].role,
+          policy: declared[i].name,
+          up: node != null,
+          records: counts?.records ?? held[i].size,
+          by_tlp: counts?.byTlp ?? {},
+          entitled,
+          missing: miss,
+          unexpected,
+          rejected,
+          withheld,
+          penalties
+        })
+      }
+      const honest = [...published.values()].filter(p => p.author != null)
+      const recordAvg = honest.length > 0 ? honest.reduce((a, p) => a + p.bytes, 0) / honest.length : 0
+      const denom = Math.max(1, deliveries) * Math.max(1, recordAvg)
+      const invariants: SimResult['invariants'] = {
+        no_leak: { pass: leaks.length === 0 && spyLeaks.length === 0, details: { unexpected_holdings: leaks.slice(0, 50), spy_received: spy?.received.size ?? null, spy_violations: spyLeaks.slice(0, 50) } },
+        convergence: { pass: fin.missing === 0 && fin.unexpected === 0, details: { entitlements: fin.want, held: fin.have, missing: fin.missing, unexpected: fin.unexpected, examples: missingList.slice(0, 20) } },
+        no_forged_record: { pass: forgedStored.length === 0, details: f != null ? { forged_sent: f.forged.length, stored: forgedStored.slice(0, 50) } : 'no forger in this scenario' }
+      }
+      if (equivocation != null) invariants.equivocation_flagged = equivocation
+      const rss = process.memoryUsage().rss
+      result = {
+        scenario: sc.name,
+        description: sc.description,
+        seed,
+        nodes: n,
+        transport,
+        topology: topo,
+        edges,
+        members: memberResults,
+        records_published: published.size,
+        deliveries,
+        latency_ms: { p50: round1(percentile(lat, 50)), p95: round1(percentile(lat, 95)), p99: round1(percentile(lat, 99)), max: round1(lat[lat.length - 1] ?? 0), samples: lat.length },
+        latency_cdf: cdf,
+        converged: fin.missing === 0 && fin.unexpected === 0,
+        convergence_ms: convergedAt != null ? Math.round(convergedAt - lastDisturbance) : null,
+        convergence_series: series,
+        bytes: {
+          payload_per_delivery: round3(payload / denom),
+          protocol_per_delivery: round3(protocolBytes / denom),
+          payload_total: payload,
+          protocol_total: protocolBytes,
+          record_avg: Math.round(recordAvg)
+        },
+        rejections,
+        withholdings,
+        invariants,
+        events,
+        duration_ms: Math.round(clock()),
+        memory: { rss_mb: Math.round(rss / 1048576), per_node_mb: round1((rss - baseRss) / 1048576 / Math.max(1, n)) }
+      }
+    } finally {
+      clearInterval(sampler)
+    }
+  } finally {
+    progress({ phase: 'stopping', done: 0, total: 1 })
+    for (const a of actors) await a.stop().catch(() => {})
+    await fed.stop()
+    if (opts.dir == null) await rm(dir, { recursive: true, force: true }).catch(() => {})
+  }
+  return result!
+}
+
+function round1 (x: number): number {
+  return Math.round(x * 10) / 10
+}
+
+function round3 (x: number): number {
+  return Math.round(x * 1000) / 1000
+}
