@@ -145,13 +145,25 @@ export async function runSimulation (opts: SimOptions): Promise<SimResult> {
   if (actorIds.spy != null) extraRoster.push({ peerId: actorIds.spy.peerId, name: 'spy', country: attackers.spy!.country, role: attackers.spy!.role })
   if (actorIds.forger != null) extraRoster.push({ peerId: actorIds.forger.peerId, name: 'forger', country: 'ZZ', role: 'bureau' })
   if (actorIds.flooder != null) extraRoster.push({ peerId: actorIds.flooder.peerId, name: 'flooder', country: 'ZZ', role: 'bureau' })
+  const actorPeers = new Set(extraRoster.map(e => e.peerId))
 
   // Arrival times per member, from the nodes' own "stored" events; listening starts before a
   // node does, so nothing it stores (sync on connect included) goes unseen.
   const held: Array<Map<string, number>> = specs.map(() => new Map())
+  // Members an outside actor handed a record to directly: where that record's entitlement starts.
+  const fromActor = new Map<string, Set<number>>()
   const fed = new SimFederation({
     dir,
-    onNode: (i, node) => { node.ingest.onStored((v) => { if (!held[i].has(v.id)) held[i].set(v.id, clock()) }) },
+    onNode: (i, node) => {
+      node.ingest.onStored((v) => {
+        if (!held[i].has(v.id)) held[i].set(v.id, clock())
+        if (v.from != null && actorPeers.has(v.from)) {
+          let s = fromActor.get(v.id)
+          if (s == null) { s = new Set(); fromActor.set(v.id, s) }
+          s.add(i)
+        }
+      })
+    },
     members: specs.map((s, i) => {
       const runtime = opts.runtimePolicy?.(i, declared[i])
       return { name: s.name, country: s.country, role: s.role, policy: runtime ?? declared[i] }
@@ -300,6 +312,8 @@ export async function runSimulation (opts: SimOptions): Promise<SimResult> {
     const attachTo = (count: number): number[] => rng.shuffle([...Array(n).keys()].filter(i => !lateJoiners.has(i))).slice(0, count)
     let spy: RawPeer | null = null
     let spyMember: Member | null = null
+    let spyTimer: ReturnType<typeof setInterval> | null = null
+    let spyPull: (() => Promise<void>) | null = null
     if (actorIds.spy != null) {
       const targets = attachTo(attackers.spy!.attach)
       spyMember = { peerId: actorIds.spy.peerId, name: 'spy', country: attackers.spy!.country, role: attackers.spy!.role, addrs: [] }
@@ -308,10 +322,15 @@ export async function runSimulation (opts: SimOptions): Promise<SimResult> {
       for (const t of targets) await spy.dial(fed.node(t).listenAddrs()).catch(() => {})
       note('spy', `spy (${attackers.spy!.role}, ${attackers.spy!.country}) attached to ${targets.map(t => specs[t].name).join(', ')}`)
       const s = spy
-      const pullEvery = Math.max(500, sc.sync.interval)
-      for (let at = pullEvery; at <= lastPublishAt + sc.settle; at += pullEvery) {
-        schedule.push({ at, kind: 'note', detail: '', disturbance: false, run: async () => { for (const t of targets) if (fed.nodes[t] != null) await s.pullAll(fed.identities[t].peerId).catch(() => 0) } })
-      }
+      // Besides what nodes push to it, the spy keeps asking every node it reaches for everything.
+      spyPull = async () => { for (const t of targets) if (fed.nodes[t] != null) await s.pullAll(fed.identities[t].peerId).catch(() => 0) }
+      let pulling = false
+      spyTimer = setInterval(() => {
+        if (pulling) return
+        pulling = true
+        void spyPull!().finally(() => { pulling = false })
+      }, Math.max(500, sc.sync.interval))
+      spyTimer.unref?.()
     }
     if (actorIds.forger != null) {
       const f = attackers.forger!
@@ -379,9 +398,10 @@ export async function runSimulation (opts: SimOptions): Promise<SimResult> {
       if (up !== cacheUp) { entitlementCache = new Map(); cacheUp = up }
       let e = entitlementCache.get(p.id)
       if (e == null) {
-        const seeds = p.actor != null ? held.map((h, i) => [h, i] as const).filter(([h]) => h.has(p.id)).map(([, i]) => i) : []
+        const seeds = p.actor != null ? [...(fromActor.get(p.id) ?? [])] : []
         e = entitledMembers(fedView(), p.facts, seeds)
-        entitlementCache.set(p.id, e)
+        // An actor record's seeds may still grow (a delivery in flight): keep it out of the cache.
+        if (p.actor == null) entitlementCache.set(p.id, e)
       }
       return e
     }
@@ -436,6 +456,9 @@ export async function runSimulation (opts: SimOptions): Promise<SimResult> {
         await sleep(200)
       }
       clearInterval(sampler)
+      if (spyTimer != null) clearInterval(spyTimer)
+      // One last pull, so what the spy can get at the very end is checked too.
+      await spyPull?.()
       series.push([Math.round(clock()), (() => { const c = coverage(); return c.want === 0 ? 1 : c.have / c.want })()])
       if (convergedAt != null) note('converged', `every member holds exactly its entitlement, ${Math.round(convergedAt - lastDisturbance)} ms after the last disturbance`)
 
@@ -591,6 +614,7 @@ export async function runSimulation (opts: SimOptions): Promise<SimResult> {
       }
     } finally {
       clearInterval(sampler)
+      if (spyTimer != null) clearInterval(spyTimer)
     }
   } finally {
     progress({ phase: 'stopping', done: 0, total: 1 })
