@@ -271,6 +271,20 @@ export class DragnetNode {
     }
   }
 
+  /**
+   * "Why did peer X not get record R?" when no decision was logged for the pair (the record was
+   * published before X connected, say): what this node's outbound policy, TLP floor included,
+   * decides for them now. Undefined when the record or the member is unknown here.
+   */
+  async decideNow (recordId: string, peerId: string): Promise<{ verdict: string, rule: string, reason: string } | undefined> {
+    const rec = await this.store.getRecord(recordId)
+    const peer = this.roster.get(peerId)
+    if (rec == null || peer == null) return undefined
+    const subject = this.ingest.subjectOf(rec.record)
+    const d = this.currentPolicy.outbound(subject, { self: this.roster.self, peer, author: this.roster.get(rec.record.record.author), now: Date.now(), peerOnRoster: true })
+    return { verdict: d.verdict, rule: d.rule, reason: d.reason }
+  }
+
   async status (): Promise<NodeStatus> {
     const counts = this.store.counts()
     const equivocations = await this.store.equivocations()

@@ -203,6 +203,11 @@ export async function registerRest (app: FastifyInstance, node: DragnetNode, ini
     if (peer != null && !/^[1-9A-HJ-NP-Za-km-z]{30,100}$/.test(peer)) throw new DragnetError('DRAGNET_BAD_REQUEST', `peer must be a PeerId, got ${peer}`, { property: 'peer' })
     const limit = intParam(q.limit, 'limit', 1, 10_000, 100)
     const entries = await node.store.auditEntries({ ...(record != null ? { record } : {}), ...(peer != null ? { peer } : {}), limit })
+    // Nothing logged for this pair: say what the policy decides now, marked as such.
+    if (record != null && peer != null && entries.length === 0) {
+      const now = await node.decideNow(record, peer)
+      if (now != null) return { entries, decision_now: now }
+    }
     return { entries }
   })
 

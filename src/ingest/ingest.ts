@@ -115,7 +115,8 @@ function validUntilMs (body: Record<string, unknown>): number | undefined {
 export class Ingest {
   private readonly c: IngestComponents
   private readonly limits: DecodeLimits
-  private readonly pool: VerifyPool | null
+  private readonly workers: number
+  private pool: VerifyPool | null = null
   private readonly storedListeners: StoredListener[] = []
   private readonly verdictListeners: VerdictListener[] = []
   private readonly inFlight = new Set<string>()
@@ -126,8 +127,7 @@ export class Ingest {
   constructor (components: IngestComponents, init: IngestInit = {}) {
     this.c = components
     this.limits = init.limits ?? {}
-    const workers = init.verifyWorkers ?? 0
-    this.pool = workers > 0 ? new VerifyPool(workers) : null
+    this.workers = init.verifyWorkers ?? 0
   }
 
   async start (): Promise<void> {
@@ -135,12 +135,15 @@ export class Ingest {
     // Our next seq continues after the highest one stored: records are stored (with sync) before
     // they leave the node, so no seq that anyone has seen is ever issued twice, also after a crash.
     this.nextSeq = (await this.c.store.maxSeq(this.c.identity.peerId)) + 1
+    // Threads only while running: a node opened and never started must leave nothing behind.
+    if (this.workers > 0) this.pool = new VerifyPool(this.workers)
     this.started = true
   }
 
   async stop (): Promise<void> {
     await this.lock.catch(() => {})
     await this.pool?.close()
+    this.pool = null
     this.started = false
   }
 
@@ -182,8 +185,13 @@ export class Ingest {
     }
   }
 
-  /** The policy view of a stored record (gossip and sync re-ask the outbound policy when serving it). */
+  /**
+   * The policy view of a stored record, for outbound decisions (gossip and sync re-ask the
+   * policy when serving it). Stored records were validated on the way in; observables are
+   * extracted again only if an outbound rule looks at them.
+   */
   subjectOf (signed: SignedRecord): PolicySubject {
+    if (!this.c.policy().needsObservables.outbound) return policySubject({ ...signed.record, id: signed.id }, { observables: [], scoTypes: [] })
     const a = analyzeStixObject(signed.record.body, signed.record.body.id)
     return policySubject({ ...signed.record, id: signed.id }, { observables: a.observables, scoTypes: a.scoTypes })
   }

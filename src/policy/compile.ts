@@ -427,6 +427,12 @@ export class Policy {
   readonly rules: readonly RuleInfo[]
   readonly groups: readonly string[]
   readonly warninglists: WarninglistSet
+  /**
+   * Whether any rule of a direction looks at observables (kinds or warninglist hits). When none
+   * does, callers may build subjects without extracting observables — which costs more than the
+   * whole decision.
+   */
+  readonly needsObservables: { readonly inbound: boolean, readonly outbound: boolean }
   private readonly inRules: readonly CompiledRule[]
   private readonly outRules: readonly CompiledRule[]
   private readonly groupMap: ReadonlyMap<string, Group>
@@ -459,6 +465,8 @@ export class Policy {
     this.outRules = compiled.filter(r => r.direction === 'outbound')
     this.scratch = new Int32Array(Math.max(this.inRules.length, this.outRules.length))
     this.rules = Object.freeze(compiled.map(r => Object.freeze({ id: r.id, index: r.index, direction: r.direction, action: r.action, reason: r.reason })))
+    const uses = (dir: Direction): boolean => (doc.rules ?? []).some(r => r.direction === dir && (r.match?.observables != null || r.match?.warninglist != null))
+    this.needsObservables = Object.freeze({ inbound: uses('inbound'), outbound: uses('outbound') })
   }
 
   /** Whether a member belongs to a named group of this policy (false for unknown groups). */

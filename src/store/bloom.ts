@@ -40,11 +40,26 @@ class Layer {
 
 const scratch = new Uint32Array(HASHES)
 
+function hexValue (c: number): number {
+  // '0'-'9' → 0-9, 'a'-'f' → 10-15 (ids are lower-case hex)
+  return c <= 57 ? c - 48 : c - 87
+}
+
 function hashesOf (idHex: string): Uint32Array {
   // Skip the 4 hex chars of multihash prefix; each 8 hex chars of digest is an independent hash.
-  for (let i = 0; i < HASHES; i++) scratch[i] = parseInt(idHex.slice(4 + i * 8, 12 + i * 8), 16) >>> 0
+  let at = 4
+  for (let i = 0; i < HASHES; i++) {
+    let w = 0
+    for (let j = 0; j < 8; j++) w = (w << 4) | hexValue(idHex.charCodeAt(at++))
+    scratch[i] = w >>> 0
+  }
   return scratch
 }
+
+/** Bumped whenever the hashing changes: snapshots of filters built another way are not loaded. */
+export const BLOOM_SCHEME = 2
+
+export interface BloomSnapshot { layers: Array<{ capacity: number, count: number, bits: Uint32Array }> }
 
 export class IdBloom {
   private readonly layers: Layer[]
@@ -53,17 +68,41 @@ export class IdBloom {
     this.layers = [new Layer(initialCapacity)]
   }
 
+  toSnapshot (): BloomSnapshot {
+    return { layers: this.layers.map(l => ({ capacity: l.capacity, count: l.count, bits: l.bits })) }
+  }
+
+  static fromSnapshot (s: BloomSnapshot): IdBloom {
+    const b = new IdBloom(1)
+    b.layers.length = 0
+    for (const l of s.layers) {
+      const layer = new Layer(l.capacity)
+      if (layer.bits.length !== l.bits.length) throw new Error('bloom snapshot does not match its capacity')
+      layer.bits.set(l.bits)
+      layer.count = l.count
+      b.layers.push(layer)
+    }
+    return b
+  }
+
   add (idHex: string): void {
+    this.addHashes(hashesOf(idHex))
+  }
+
+  mightHave (idHex: string): boolean {
+    return this.mightHaveHashes(hashesOf(idHex))
+  }
+
+  addHashes (h: Uint32Array): void {
     let top = this.layers[this.layers.length - 1]
     if (top.count >= top.capacity) {
       top = new Layer(top.capacity * 2)
       this.layers.push(top)
     }
-    top.add(hashesOf(idHex))
+    top.add(h)
   }
 
-  mightHave (idHex: string): boolean {
-    const h = hashesOf(idHex)
+  mightHaveHashes (h: Uint32Array): boolean {
     for (const layer of this.layers) if (layer.has(h)) return true
     return false
   }
@@ -71,10 +110,22 @@ export class IdBloom {
 
 /** The same filter for arbitrary strings (STIX ids): two FNV-1a hashes, combined (Kirsch–Mitzenmacher). */
 export class StringBloom {
-  private readonly inner = new IdBloom()
-  private readonly hex = new Uint32Array(2)
+  private readonly inner: IdBloom
 
-  private hashHex (s: string): string {
+  constructor (inner = new IdBloom()) {
+    this.inner = inner
+  }
+
+  toSnapshot (): BloomSnapshot {
+    return this.inner.toSnapshot()
+  }
+
+  static fromSnapshot (s: BloomSnapshot): StringBloom {
+    return new StringBloom(IdBloom.fromSnapshot(s))
+  }
+  private readonly h = new Uint32Array(HASHES)
+
+  private hashes (s: string): Uint32Array {
     let h1 = 0x811c9dc5
     let h2 = 0x01000193 ^ s.length
     for (let i = 0; i < s.length; i++) {
@@ -82,18 +133,15 @@ export class StringBloom {
       h1 = Math.imul(h1 ^ c, 16777619)
       h2 = Math.imul(h2 ^ c, 2246822519)
     }
-    this.hex[0] = h1 >>> 0
-    this.hex[1] = h2 >>> 0
-    let out = '1220'
-    for (let i = 0; i < 7; i++) out += ((this.hex[0] + Math.imul(i, this.hex[1])) >>> 0).toString(16).padStart(8, '0')
-    return out
+    for (let i = 0; i < HASHES; i++) this.h[i] = (h1 + Math.imul(i, h2)) >>> 0
+    return this.h
   }
 
   add (s: string): void {
-    this.inner.add(this.hashHex(s))
+    this.inner.addHashes(this.hashes(s))
   }
 
   mightHave (s: string): boolean {
-    return this.inner.mightHave(this.hashHex(s))
+    return this.inner.mightHaveHashes(this.hashes(s))
   }
 }

@@ -58,4 +58,14 @@ export class SeqIntervals {
   authors (): string[] {
     return [...this.byAuthor.keys()]
   }
+
+  toJSON (): Record<string, number[]> {
+    return Object.fromEntries(this.byAuthor)
+  }
+
+  static fromJSON (o: Record<string, number[]>): SeqIntervals {
+    const s = new SeqIntervals()
+    for (const [author, iv] of Object.entries(o)) s.byAuthor.set(author, [...iv])
+    return s
+  }
 }

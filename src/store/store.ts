@@ -4,7 +4,8 @@ import { DragnetError } from '../errors.js'
 import { decodeRecord, type SignedRecord, type Tlp, TLP_LEVELS } from '../record/index.js'
 import type { Observable } from '../stix/types.js'
 import { parseIpNet, maskBytes } from '../stix/ip.js'
-import { IdBloom, StringBloom } from './bloom.js'
+import { readSnapshot, writeSnapshot } from '../util/snapshot.js'
+import { BLOOM_SCHEME, IdBloom, StringBloom } from './bloom.js'
 import { SeqIntervals } from './seq-set.js'
 import { BUCKETS, key, range, prefixRange, pad, hexTs } from './buckets.js'
 
@@ -85,6 +86,8 @@ export interface StoreCounters {
   byTlp: Record<Tlp, number>
   audit: number
   auditSeq: number
+  /** changes with every write the in-memory indexes depend on (records, known ids): snapshots are valid only for theirs */
+  generation: number
 }
 
 export interface StoreInit {
@@ -104,7 +107,7 @@ function parse<T> (bytes: Uint8Array): T {
 }
 
 function emptyCounters (): StoreCounters {
-  return { arrival: 0, records: 0, byTlp: Object.fromEntries(TLP_LEVELS.map(t => [t, 0])) as Record<Tlp, number>, audit: 0, auditSeq: 0 }
+  return { arrival: 0, records: 0, byTlp: Object.fromEntries(TLP_LEVELS.map(t => [t, 0])) as Record<Tlp, number>, audit: 0, auditSeq: 0, generation: 0 }
 }
 
 /** Observable keys: IPs by address bytes (so CIDR containment is a range scan), the rest by text. */
@@ -128,9 +131,9 @@ export class Store {
   readonly dir: string
   private readonly db: Level<string, Uint8Array>
   private counters: StoreCounters = emptyCounters()
-  private readonly bloom = new IdBloom()
-  private readonly ownerBloom = new StringBloom()
-  private readonly seqs = new SeqIntervals()
+  private bloom = new IdBloom()
+  private ownerBloom = new StringBloom()
+  private seqs = new SeqIntervals()
   private writeChain: Promise<unknown> = Promise.resolve()
   private closed = false
 
@@ -164,6 +167,7 @@ export class Store {
     }
     const c = await this.db.get(key('meta', 'counters'))
     if (c != null) this.counters = { ...emptyCounters(), ...parse<StoreCounters>(c) }
+    if (await this.loadSnapshot()) return
     for await (const k of this.db.keys(range('records'))) this.bloom.add(k.slice(BUCKETS.records.length + 1))
     for await (const k of this.db.keys(range('owners'))) this.ownerBloom.add(k.slice(BUCKETS.owners.length + 1))
     for (const bucket of ['authorSeq', 'equivocations'] as const) {
@@ -175,6 +179,43 @@ export class Store {
     }
   }
 
+  /** Where the in-memory indexes are saved on a clean close, beside the LevelDB directory. */
+  get snapshotFile (): string {
+    return `${this.dir}.index.snap`
+  }
+
+  /**
+   * The filters and seq intervals as saved by the last clean close. Rebuilding them means
+   * reading every key, which at a million records makes LevelDB's mapped files resident
+   * (hundreds of MB) and takes seconds; the snapshot is used only if the store has not changed since.
+   */
+  private async loadSnapshot (): Promise<boolean> {
+    const snap = await readSnapshot(this.snapshotFile)
+    if (snap == null || snap.header.kind !== 'store' || snap.header.generation !== this.counters.generation || snap.header.format !== STORE_FORMAT || snap.header.bloom !== BLOOM_SCHEME) return false
+    try {
+      const words = (b: Uint8Array): Uint32Array => new Uint32Array(b.buffer, b.byteOffset, b.byteLength / 4)
+      let i = 0
+      const bloomOf = (layers: Array<{ capacity: number, count: number }>): IdBloom => IdBloom.fromSnapshot({ layers: layers.map(l => ({ ...l, bits: words(snap.blobs[i++]) })) })
+      this.bloom = bloomOf(snap.header.records)
+      this.ownerBloom = StringBloom.fromSnapshot(bloomOf(snap.header.owners).toSnapshot())
+      this.seqs = SeqIntervals.fromJSON(snap.header.seqs)
+      return true
+    } catch {
+      this.bloom = new IdBloom()
+      this.ownerBloom = new StringBloom()
+      this.seqs = new SeqIntervals()
+      return false
+    }
+  }
+
+  private async saveSnapshot (): Promise<void> {
+    const r = this.bloom.toSnapshot()
+    const o = this.ownerBloom.toSnapshot()
+    const meta = (s: typeof r): Array<{ capacity: number, count: number }> => s.layers.map(l => ({ capacity: l.capacity, count: l.count }))
+    const blobs = [...r.layers, ...o.layers].map(l => new Uint8Array(l.bits.buffer, l.bits.byteOffset, l.bits.byteLength))
+    await writeSnapshot(this.snapshotFile, { kind: 'store', format: STORE_FORMAT, bloom: BLOOM_SCHEME, generation: this.counters.generation, records: meta(r), owners: meta(o), seqs: this.seqs.toJSON() }, blobs)
+  }
+
   get isOpen (): boolean {
     return !this.closed
   }
@@ -183,6 +224,7 @@ export class Store {
     if (this.closed) return
     this.closed = true
     await this.writeChain.catch(() => {})
+    await this.saveSnapshot().catch(() => {})
     await this.db.close()
   }
 
@@ -247,6 +289,7 @@ export class Store {
       }
       for (const k of opts.known ?? []) batch.put(key('known', `${k.peer}!${k.scope}!${hexTs(k.ts)}!${k.id}`), json({ why: k.why, at: now }))
       for (const a of opts.audit ?? []) this.putAudit(batch, counters, a)
+      if (writes.length > 0 || (opts.known?.length ?? 0) > 0) counters.generation++
       batch.put(key('meta', 'counters'), json(counters))
       await (opts.sync === true ? batch.write({ sync: true }) : batch.write())
       this.counters = counters
@@ -280,7 +323,10 @@ export class Store {
     await this.exclusive(async () => {
       const batch = this.db.batch()
       for (const k of entries) batch.del(key('known', `${k.peer}!${k.scope}!${hexTs(k.ts)}!${k.id}`))
+      const counters = { ...this.counters, generation: this.counters.generation + 1 }
+      batch.put(key('meta', 'counters'), json(counters))
       await batch.write()
+      this.counters = counters
     })
   }
 

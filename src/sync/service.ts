@@ -9,7 +9,7 @@ import type { DragnetLibp2p } from '../net/libp2p.js'
 import type { PeerManager, SyncSummary } from '../net/peers.js'
 import { SYNC_PROTOCOL } from '../net/protocols.js'
 import type { Policy } from '../policy/index.js'
-import { decodeRecord, idOfEnvelope, scopeOf } from '../record/index.js'
+import { decodeRecord, scopeOf } from '../record/index.js'
 import type { AuditEntry, Store } from '../store/index.js'
 import { idOfDigest, scopesBetween, SyncIndexes } from './indexes.js'
 import {
@@ -84,13 +84,17 @@ export class SyncService {
 
   async start (): Promise<void> {
     this.running = true
-    const loaded = await this.indexes.load(this.c.store, { declinedTtlMs: this.init.declinedTtlMs })
+    const loaded = await this.indexes.load(this.c.store, { declinedTtlMs: this.init.declinedTtlMs, snapshotFile: this.snapshotFile })
     this.c.log.info(loaded, 'sync index loaded')
     this.c.ingest.onVerdict((v) => { this.track(v) })
     await this.c.libp2p.handle(SYNC_PROTOCOL, (stream, conn) => { void this.respond(stream, conn) }, { maxInboundStreams: 8, maxOutboundStreams: 8 })
     this.c.peers.onConnect((peerId) => { this.schedule(peerId, 200) })
     this.timer = setInterval(() => { this.tick() }, this.init.intervalMs)
     this.timer.unref?.()
+  }
+
+  private get snapshotFile (): string {
+    return `${this.c.store.dir}.sync.snap`
   }
 
   async stop (): Promise<void> {
@@ -101,6 +105,8 @@ export class SyncService {
     await this.c.libp2p.unhandle(SYNC_PROTOCOL).catch(() => {})
     const deadline = Date.now() + 5000
     while (this.active.size > 0 && Date.now() < deadline) await sleep(20)
+    // Only valid if nothing changes the store afterwards; the generation check sees to that.
+    if (this.c.store.isOpen) await this.indexes.saveSnapshot(this.snapshotFile, this.c.store.counts().generation).catch((err: Error) => { this.c.log.warn({ err: err.message }, 'could not save the sync index snapshot') })
   }
 
   /** Keeps the reconciliation index current with what ingest stored or rejected. */
@@ -261,11 +267,8 @@ export class SyncService {
       // One answer is RECORDS frames and then exactly one DECLINE frame, which closes it.
       const frame = await this.read(f, scopes.length, deadline)
       if (frame.type === RECORDS) {
-        for (const r of frame.records) {
-          if (r.length < 98 || !requested.delete(idOfEnvelope(r).slice(4))) throw new DragnetError('DRAGNET_BAD_REQUEST', 'peer sent a record that was not asked for')
-        }
         stats.recordsReceived += frame.records.length
-        ingesting.push(this.ingestBatch(frame.records, peer.peerId))
+        ingesting.push(this.ingestBatch(frame.records, peer.peerId, requested))
         while (ingesting.length > 2) await ingesting.shift()
         continue
       }
@@ -277,11 +280,16 @@ export class SyncService {
     await Promise.all(ingesting)
   }
 
-  private async ingestBatch (records: Uint8Array[], from: string): Promise<void> {
+  /** Ingests a batch; with `requested`, every record must answer one of our WANTs (checked on the ids ingest computes anyway). */
+  private async ingestBatch (records: Uint8Array[], from: string, requested?: Set<string>): Promise<void> {
     for (const r of records) this.totals.payloadBytesIn += r.length
     const verdicts = await this.c.ingest.receive(records.map(bytes => ({ bytes, from, source: 'sync' as const })))
     let stored = 0
     for (const v of verdicts) {
+      if (requested != null && v.id != null && !requested.delete(v.id.slice(4))) {
+        this.c.peers.penalize(from, 'sync: sent a record that was not asked for', 'DRAGNET_BAD_REQUEST')
+        throw new DragnetError('DRAGNET_BAD_REQUEST', 'peer sent a record that was not asked for')
+      }
       if (v.status === 'stored') stored++
       else if (v.status === 'rejected') {
         this.c.peers.count(from, { rejected: 1 })

@@ -1,6 +1,22 @@
 import type { Command } from 'commander'
 import { DragnetError } from '../../errors.js'
-import { dataDirOf, printJson, runningNode, withOfflineNode } from '../context.js'
+import type { AuditEntry } from '../../store/index.js'
+import { dataDirOf, runningNode, withOfflineNode } from '../context.js'
+
+interface AuditAnswer { entries: AuditEntry[], decision_now?: { verdict: string, rule: string, reason: string } }
+
+function printAudit (body: AuditAnswer, opts: { record?: string, peer?: string }): void {
+  const lines: string[] = []
+  if (body.entries.length === 0) lines.push(`no decisions logged${opts.record != null ? ' for record ' + opts.record : ''}${opts.peer != null ? ' and peer ' + opts.peer : ''}`)
+  for (const e of body.entries) {
+    const who = [e.record != null ? `record ${e.record}` : '', e.peer != null ? `${e.direction === 'outbound' ? 'to' : 'from'} ${e.peer}` : ''].filter(x => x !== '').join(' ')
+    lines.push(`${new Date(e.at).toISOString()}  ${e.direction.padEnd(8)} ${e.verdict.padEnd(8)} by ${e.rule}${e.source != null ? ` (${e.source})` : ''}\n    ${who}\n    ${e.reason}${e.code != null ? ` [${e.code}]` : ''}`)
+  }
+  if (body.decision_now != null) {
+    lines.push(`decision now (not logged: the record predates the connection, or no path was tried): ${body.decision_now.verdict} by ${body.decision_now.rule} — ${body.decision_now.reason}`)
+  }
+  process.stdout.write(lines.join('\n') + '\n')
+}
 
 interface PeerRow {
   peerId: string
@@ -53,6 +69,7 @@ export function registerPeersAudit (program: Command): void {
     .option('--record <id>', 'entries about this record')
     .option('--peer <peerId>', 'entries about this peer')
     .option('--limit <n>', 'entries to show (1-10000)', '100')
+    .option('--json', 'one JSON object: { entries, decision_now? }')
     .action(async (opts) => {
       const dataDir = dataDirOf(opts)
       const limit = Number(opts.limit)
@@ -62,14 +79,24 @@ export function registerPeersAudit (program: Command): void {
         const params = new URLSearchParams({ limit: String(limit) })
         if (opts.record != null) params.set('record', opts.record)
         if (opts.peer != null) params.set('peer', opts.peer)
-        printJson(await remote.call('GET', `/api/audit?${params.toString()}`))
+        const body = await remote.call<AuditAnswer>('GET', `/api/audit?${params.toString()}`)
+        if (opts.json === true) process.stdout.write(JSON.stringify(body) + '\n')
+        else printAudit(body, opts)
         return
       }
-      const entries = await withOfflineNode(dataDir, {}, async node => await node.store.auditEntries({
-        ...(opts.record != null ? { record: opts.record as string } : {}),
-        ...(opts.peer != null ? { peer: opts.peer as string } : {}),
-        limit
-      }))
-      printJson({ entries })
+      const body = await withOfflineNode(dataDir, {}, async (node): Promise<AuditAnswer> => {
+        const entries = await node.store.auditEntries({
+          ...(opts.record != null ? { record: opts.record as string } : {}),
+          ...(opts.peer != null ? { peer: opts.peer as string } : {}),
+          limit
+        })
+        if (opts.record != null && opts.peer != null && entries.length === 0) {
+          const now = await node.decideNow(opts.record, opts.peer)
+          if (now != null) return { entries, decision_now: now }
+        }
+        return { entries }
+      })
+      if (opts.json === true) process.stdout.write(JSON.stringify(body) + '\n')
+      else printAudit(body, opts)
     })
 }

@@ -191,6 +191,24 @@ export class ReconIndex implements ReconView {
     return this.n
   }
 
+  /** Every item in order as columns — the inverse of bulkLoad, for snapshots. */
+  toColumnar (): { ts: Float64Array, ids: Uint8Array } {
+    const ts = new Float64Array(this.n)
+    const ids = new Uint8Array(this.n * ID_BYTES)
+    let at = 0
+    const walk = (node: Node): void => {
+      if (isLeaf(node)) {
+        ts.set(node.ts.subarray(0, node.n), at)
+        ids.set(node.ids.subarray(0, node.n * ID_BYTES), at * ID_BYTES)
+        at += node.n
+        return
+      }
+      for (let k = 0; k < node.n; k++) walk(node.kids[k])
+    }
+    walk(this.root)
+    return { ts, ids }
+  }
+
   /**
    * Replaces the whole content, O(n), from items in strictly ascending (ts, id) order: an array
    * of items, or columns (a ts array and one packed id array), which is what a node rebuilding
