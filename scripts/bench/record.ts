@@ -63,11 +63,11 @@ export async function run (args: string[]): Promise<Record<string, unknown>> {
       await node.start()
       const batch = 256
       const start = performance.now()
-      // Two batches in flight, as the sync receiver runs them: verification of one overlaps the write of the other.
+      // Several batches in flight, as the sync receiver runs them: verification of some overlaps the work on others.
       let inflight: Array<Promise<unknown>> = []
       for (let b = 0; b < records.length; b += batch) {
         inflight.push(node.ingest.receive(records.slice(b, b + batch).map(r => ({ bytes: r.bytes, from: author.peerId, source: 'sync' as const }))))
-        if (inflight.length >= 2) { await inflight.shift() }
+        if (inflight.length >= 4) { await inflight.shift() }
       }
       await Promise.all(inflight)
       inflight = []

@@ -136,7 +136,10 @@ export class Ingest {
     // they leave the node, so no seq that anyone has seen is ever issued twice, also after a crash.
     this.nextSeq = (await this.c.store.maxSeq(this.c.identity.peerId)) + 1
     // Threads only while running: a node opened and never started must leave nothing behind.
-    if (this.workers > 0) this.pool = new VerifyPool(this.workers)
+    if (this.workers > 0) {
+      this.pool = new VerifyPool(this.workers)
+      await this.pool.ready
+    }
     this.started = true
   }
 

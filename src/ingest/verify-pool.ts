@@ -33,12 +33,21 @@ export class VerifyPool {
   private nextId = 1
   private next = 0
   private closed = false
+  /** resolves once every worker has loaded its code (seconds from source under tsx) */
+  readonly ready: Promise<void>
 
   constructor (size: number) {
+    const booted: Array<Promise<void>> = []
     for (let i = 0; i < size; i++) {
       const w = spawnWorker()
       w.unref()
+      booted.push(new Promise<void>((resolve, reject) => {
+        const onMessage = (msg: { ready?: boolean }): void => { if (msg.ready === true) { w.off('message', onMessage); resolve() } }
+        w.on('message', onMessage)
+        w.once('error', reject)
+      }))
       w.on('message', (msg: { id: number, ok: Uint8Array }) => {
+        if (msg.ok == null) return
         const p = this.pending.get(msg.id)
         if (p == null) return
         this.pending.delete(msg.id)
@@ -50,6 +59,8 @@ export class VerifyPool {
       })
       this.workers.push(w)
     }
+    this.ready = Promise.all(booted).then(() => {})
+    this.ready.catch(() => {})
   }
 
   get size (): number {
