@@ -4,7 +4,9 @@ import { loadConfig, type NodeConfig } from '../config/config.js'
 import { NodeIdentity, initDataDir, type Role } from '../identity/index.js'
 import { silentLogger, type Logger } from '../log.js'
 import { DragnetNode } from '../node.js'
+import type { PublishOptions } from '../ingest/index.js'
 import type { Policy } from '../policy/index.js'
+import { nodeStats, outcomes, type NodeSimStats, type PublishOutcome, type SimCluster } from './cluster.js'
 import { Rng } from './random.js'
 import type { Edge } from './topology.js'
 
@@ -35,6 +37,8 @@ export interface SimFederationInit {
   link?: LinkShape
   /** called for every node after it is opened and before it starts (also on restarts): attach listeners here */
   onNode?: (index: number, node: DragnetNode) => void
+  /** every record a member stores, with the absolute time (performance.timeOrigin + now) */
+  onStored?: (index: number, id: string, from: string | undefined, at: number) => void
   /** members trusted by everyone but not run here (attackers, spies played by tests) */
   extraRoster?: Array<{ peerId: string, name: string, country: string, role: Role }>
   log?: Logger
@@ -50,7 +54,7 @@ export function seedFor (runSeed: number | string, name: string): Uint8Array {
  * Every member trusts every other; only the edges know each other's addresses, so the overlay
  * is exactly the topology given.
  */
-export class SimFederation {
+export class SimFederation implements SimCluster {
   readonly init: SimFederationInit
   readonly nodes: Array<DragnetNode | null> = []
   readonly identities: NodeIdentity[] = []
@@ -141,6 +145,8 @@ export class SimFederation {
       linkDelay: this.linkDelay()
     })
     this.init.onNode?.(i, node)
+    const onStored = this.init.onStored
+    if (onStored != null) node.ingest.onStored((v) => { onStored(i, v.id, v.from, performance.timeOrigin + performance.now()) })
     await node.start()
     this.nodes[i] = node
     this.listenAddrs[i] = node.listenAddrs()
@@ -201,7 +207,7 @@ export class SimFederation {
     }
   }
 
-  heal (): void {
+  async heal (): Promise<void> {
     for (const k of this.cut) {
       const [a, b] = k.split('-').map(Number)
       this.nodes[a]?.peers?.unblock(this.identities[b].peerId)
@@ -219,7 +225,31 @@ export class SimFederation {
   }
 
   /** Restarts a stopped node on its data dir, with the same identity, and rewires its edges. */
-  async restartNode (i: number): Promise<DragnetNode> {
+  peerId (i: number): string {
+    return this.identities[i].peerId
+  }
+
+  isUp (i: number): boolean {
+    return this.nodes[i] != null
+  }
+
+  addrs (i: number): string[] {
+    return this.listenAddrs[i] ?? []
+  }
+
+  async publish (i: number, objects: unknown[], opts: PublishOptions): Promise<PublishOutcome[]> {
+    return outcomes(await this.node(i).publish(objects, opts))
+  }
+
+  async stats (i: number): Promise<NodeSimStats> {
+    return await nodeStats(this.node(i))
+  }
+
+  async restartNode (i: number): Promise<void> {
+    await this.restartNodeInProcess(i)
+  }
+
+  async restartNodeInProcess (i: number): Promise<DragnetNode> {
     const node = await this.startNode(i)
     // Neighbours learn its new addresses (a TCP restart gets a new port).
     for (const [a, b] of this.init.edges) {

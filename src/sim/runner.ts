@@ -10,7 +10,9 @@ import type { StixObject } from '../stix/types.js'
 import { RawPeer, floodRecords, forgeRecords, junkRecords, type Forgeries } from './actors.js'
 import { loadContent, realisticIndicators } from './data-source.js'
 import { entitledMembers, mayHandTo, type Federation, type RecordFacts } from './entitlement.js'
+import type { SimCluster } from './cluster.js'
 import { SimFederation, seedFor } from './federation.js'
+import { ProcessCluster } from './process-cluster.js'
 import { Rng } from './random.js'
 import type { SimEvent, SimMemberResult, SimResult } from './result.js'
 import type { Scenario } from './scenario.js'
@@ -37,8 +39,11 @@ export interface SimOptions {
   /**
    * Test hook: the policy a member actually runs, given the one it declares. The invariants hold
    * every member to its declared policy, so a bypass planted here must show up as a leak.
+   * (Members then run in this process, whatever the transport.)
    */
   runtimePolicy?: (index: number, declared: Policy) => Policy | undefined
+  /** run TCP members in this process instead of one process each */
+  inProcess?: boolean
 }
 
 interface Published {
@@ -152,35 +157,37 @@ export async function runSimulation (opts: SimOptions): Promise<SimResult> {
   const held: Array<Map<string, number>> = specs.map(() => new Map())
   // Members an outside actor handed a record to directly: where that record's entitlement starts.
   const fromActor = new Map<string, Set<number>>()
-  const fed = new SimFederation({
+  const origin = performance.timeOrigin + started
+  const onStored = (i: number, id: string, from: string | undefined, at: number): void => {
+    if (!held[i].has(id)) held[i].set(id, at - origin)
+    if (from != null && actorPeers.has(from)) {
+      let s = fromActor.get(id)
+      if (s == null) { s = new Set(); fromActor.set(id, s) }
+      s.add(i)
+    }
+  }
+  const common = {
     dir,
-    onNode: (i, node) => {
-      node.ingest.onStored((v) => {
-        if (!held[i].has(v.id)) held[i].set(v.id, clock())
-        if (v.from != null && actorPeers.has(v.from)) {
-          let s = fromActor.get(v.id)
-          if (s == null) { s = new Set(); fromActor.set(v.id, s) }
-          s.add(i)
-        }
-      })
-    },
-    members: specs.map((s, i) => {
-      const runtime = opts.runtimePolicy?.(i, declared[i])
-      return { name: s.name, country: s.country, role: s.role, policy: runtime ?? declared[i] }
-    }),
     edges,
-    transport,
     seed,
     link: { latencyMs: sc.link.latency, jitterMs: sc.link.jitter },
     extraRoster,
-    log: opts.log ?? silentLogger(),
+    onStored,
     config: {
       sync: { intervalMs: sc.sync.interval },
       limits: { penaltyCooldownMs: 600_000, redialMinMs: 250, redialMaxMs: Math.max(1000, sc.sync.interval) },
       gossip: { treeRepairMs: Math.max(100, 3 * sc.link.latency + 100) }
     }
-  })
-
+  }
+  const processes = transport === 'tcp' && opts.inProcess !== true && opts.runtimePolicy == null
+  const fed: SimCluster = processes
+    ? new ProcessCluster({ ...common, members: specs.map(s => ({ name: s.name, country: s.country, role: s.role, policy: s.policy })) })
+    : new SimFederation({
+      ...common,
+      members: specs.map((s, i) => ({ name: s.name, country: s.country, role: s.role, policy: opts.runtimePolicy?.(i, declared[i]) ?? declared[i] })),
+      transport,
+      log: opts.log ?? silentLogger()
+    })
 
   const actors: RawPeer[] = []
   let result: SimResult | undefined
@@ -191,8 +198,8 @@ export async function runSimulation (opts: SimOptions): Promise<SimResult> {
     await fed.waitConnected(Math.max(60_000, n * 600))
     note('note', `${n - lateJoiners.size} members up, ${edges.length} links connected`)
 
-    const members: Member[] = specs.map((s, i) => ({ peerId: fed.identities[i].peerId, name: s.name, country: s.country, role: s.role, addrs: [] }))
-    const upNow = (): boolean[] => specs.map((_, i) => fed.nodes[i] != null)
+    const members: Member[] = specs.map((s, i) => ({ peerId: fed.peerId(i), name: s.name, country: s.country, role: s.role, addrs: [] }))
+    const upNow = (): boolean[] => specs.map((_, i) => fed.isUp(i))
 
     // -------------------------------------------------------------- content and schedule
     const content = await loadContent()
@@ -234,7 +241,7 @@ export async function runSimulation (opts: SimOptions): Promise<SimResult> {
         }
         k++
         const to = (tlp === 'amber' || tlp === 'amber+strict') && w.amber_to > 0
-          ? rng.shuffle([...adjacency[publisher]]).slice(0, w.amber_to).map(i => fed.identities[i].peerId)
+          ? rng.shuffle([...adjacency[publisher]]).slice(0, w.amber_to).map(i => fed.peerId(i))
           : undefined
         lastPublishAt = Math.max(lastPublishAt, at)
         schedule.push({
@@ -243,18 +250,17 @@ export async function runSimulation (opts: SimOptions): Promise<SimResult> {
           detail: '',
           disturbance: false,
           run: async () => {
-            const node = fed.nodes[publisher]
-            if (node == null) return
+            if (!fed.isUp(publisher)) return
             const t0 = clock()
-            const [v] = await node.publish([body], { tlp, ...(to != null ? { to } : {}) })
-            if (v.status !== 'stored') return
-            const a = analyzeStixObject(v.record.record.body)
+            const [v] = await fed.publish(publisher, [body], { tlp, ...(to != null ? { to } : {}) })
+            if (v.status !== 'stored' || v.id == null || v.record == null) return
+            const a = analyzeStixObject(v.record.body)
             published.set(v.id, {
               id: v.id,
               t0,
               author: publisher,
-              bytes: v.record.bytes.length,
-              facts: { id: v.id, author: publisher, subject: policySubject({ ...v.record.record, id: v.id }, { observables: a.observables, scoTypes: a.scoTypes }) }
+              bytes: v.bytes ?? 0,
+              facts: { id: v.id, author: publisher, subject: policySubject({ ...v.record, id: v.id }, { observables: a.observables, scoTypes: a.scoTypes }) }
             })
           }
         })
@@ -273,7 +279,7 @@ export async function runSimulation (opts: SimOptions): Promise<SimResult> {
         const groupOf = (i: number): number => groups.findIndex(g => g.includes(i))
         schedule.push({ at: e.at, kind: 'partition', detail: `${groups.length} groups of ${groups.map(g => g.length).join('/')}`, disturbance: true, run: async () => { await fed.partition(groupOf) } })
       }
-      if (e.heal === true) schedule.push({ at: e.at, kind: 'heal', detail: 'partition healed', disturbance: true, run: async () => { fed.heal() } })
+      if (e.heal === true) schedule.push({ at: e.at, kind: 'heal', detail: 'partition healed', disturbance: true, run: async () => { await fed.heal() } })
       if (e.down != null) {
         const list = e.down === 'all' ? [...Array(n).keys()] : Array.isArray(e.down) ? e.down : rng.shuffle([...Array(n).keys()].filter(i => i !== 0)).slice(0, e.down)
         for (const i of list) downSet.add(i)
@@ -288,7 +294,7 @@ export async function runSimulation (opts: SimOptions): Promise<SimResult> {
           disturbance: true,
           run: async () => {
             const list = chosen === 'all' ? [...downSet] : Array.isArray(chosen) ? chosen : [...downSet].slice(0, chosen)
-            for (const i of list) { if (fed.nodes[i] == null && !lateJoiners.has(i)) await fed.restartNode(i) }
+            for (const i of list) { if (!fed.isUp(i) && !lateJoiners.has(i)) await fed.restartNode(i) }
                   }
         })
       }
@@ -299,7 +305,7 @@ export async function runSimulation (opts: SimOptions): Promise<SimResult> {
           detail: `${e.join} late joiner(s) start`,
           disturbance: true,
           run: async () => {
-            for (const i of lateJoiners) if (fed.nodes[i] == null) await fed.restartNode(i)
+            for (const i of lateJoiners) if (!fed.isUp(i)) await fed.restartNode(i)
             lateJoiners.clear()
                   }
         })
@@ -319,11 +325,11 @@ export async function runSimulation (opts: SimOptions): Promise<SimResult> {
       spyMember = { peerId: actorIds.spy.peerId, name: 'spy', country: attackers.spy!.country, role: attackers.spy!.role, addrs: [] }
       spy = await RawPeer.start(actorIds.spy, { transport })
       actors.push(spy)
-      for (const t of targets) await spy.dial(fed.node(t).listenAddrs()).catch(() => {})
+      for (const t of targets) await spy.dial(fed.addrs(t)).catch(() => {})
       note('spy', `spy (${attackers.spy!.role}, ${attackers.spy!.country}) attached to ${targets.map(t => specs[t].name).join(', ')}`)
       const s = spy
       // Besides what nodes push to it, the spy keeps asking every node it reaches for everything.
-      spyPull = async () => { for (const t of targets) if (fed.nodes[t] != null) await s.pullAll(fed.identities[t].peerId).catch(() => 0) }
+      spyPull = async () => { for (const t of targets) if (fed.isUp(t)) await s.pullAll(fed.peerId(t)).catch(() => 0) }
       let pulling = false
       spyTimer = setInterval(() => {
         if (pulling) return
@@ -347,9 +353,9 @@ export async function runSimulation (opts: SimOptions): Promise<SimResult> {
           forgeries = made.forgeries
           for (const set of made.sets) {
             const target = targets[set.target % targets.length]
-            if (fed.nodes[target] == null) continue
+            if (!fed.isUp(target)) continue
             if (made.forgeries.equivocation.length > 0 && set.envelopes.length === 1) actorRecords.push({ actor: actorIds.forger!.peerId, bytes: set.envelopes[0] })
-            await forger.sendRecords(fed.node(target).listenAddrs(), set.envelopes).catch(() => {})
+            await forger.sendRecords(fed.addrs(target), set.envelopes).catch(() => {})
             await sleep(200)
           }
         }
@@ -369,9 +375,9 @@ export async function runSimulation (opts: SimOptions): Promise<SimResult> {
           const valid = floodRecords(actorIds.flooder!, indicators, f.valid)
           for (const v of valid) actorRecords.push({ actor: actorIds.flooder!.peerId, bytes: v })
           for (const t of targets) {
-            if (fed.nodes[t] == null) continue
-            await flooder.sendRecords(fed.node(t).listenAddrs(), valid).catch(() => {})
-            await flooder.sendRecords(fed.node(t).listenAddrs(), junkRecords(f.junk)).catch(() => {})
+            if (!fed.isUp(t)) continue
+            await flooder.sendRecords(fed.addrs(t), valid).catch(() => {})
+            await flooder.sendRecords(fed.addrs(t), junkRecords(f.junk)).catch(() => {})
           }
         }
       })
@@ -499,10 +505,9 @@ export async function runSimulation (opts: SimOptions): Promise<SimResult> {
         const notFlagged: string[] = []
         let both = 0
         for (let i = 0; i < n; i++) {
-          const node = fed.nodes[i]
-          if (node == null || !held[i].has(f.equivocation[0]) || !held[i].has(f.equivocation[1])) continue
+          if (!fed.isUp(i) || !held[i].has(f.equivocation[0]) || !held[i].has(f.equivocation[1])) continue
           both++
-          const st = await node.status()
+          const st = await fed.stats(i)
           if (!st.flaggedAuthors.includes(actorIds.forger!.peerId)) notFlagged.push(specs[i].name)
         }
         equivocation = { pass: both > 0 && notFlagged.length === 0, details: { members_holding_both: both, not_flagged: notFlagged } }
@@ -532,8 +537,9 @@ export async function runSimulation (opts: SimOptions): Promise<SimResult> {
       const rejections: Record<string, number> = {}
       const withholdings: Record<string, number> = {}
       const memberResults: SimMemberResult[] = []
+      let childRss = 0
       for (let i = 0; i < n; i++) {
-        const node = fed.nodes[i]
+        const st = fed.isUp(i) ? await fed.stats(i) : null
         let entitled = 0
         let miss = 0
         let unexpected = 0
@@ -545,25 +551,24 @@ export async function runSimulation (opts: SimOptions): Promise<SimResult> {
         let rejected = 0
         let withheld = 0
         let penalties = 0
-        if (node != null) {
-          payload += node.gossip?.stats.payloadBytesIn ?? 0
-          payload += node.sync?.totals.payloadBytesIn ?? 0
-          protocolBytes += (node.gossip?.stats.protocolBytesIn ?? 0) + (node.sync?.totals.bytesIn ?? 0)
-          for (const [k2, v] of node.decisions.rejected) { rejections[k2] = (rejections[k2] ?? 0) + v; rejected += v }
-          for (const [k2, v] of node.decisions.withheld) { withholdings[k2] = (withholdings[k2] ?? 0) + v; withheld += v }
-          for (const s of node.peers?.list() ?? []) penalties += s.penalties
+        if (st != null) {
+          childRss += st.rssMb
+          payload += st.payloadBytesIn
+          protocolBytes += st.protocolBytesIn
+          for (const [k2, v] of Object.entries(st.rejected)) { rejections[k2] = (rejections[k2] ?? 0) + v; rejected += v }
+          for (const [k2, v] of Object.entries(st.withheld)) { withholdings[k2] = (withholdings[k2] ?? 0) + v; withheld += v }
+          penalties = st.penalties
         }
-        const counts = node?.store.counts()
         memberResults.push({
           index: i,
           name: specs[i].name,
-          peerId: fed.identities[i].peerId,
+          peerId: fed.peerId(i),
           country: specs[i].country,
           role: specs[i].role,
           policy: declared[i].name,
-          up: node != null,
-          records: counts?.records ?? held[i].size,
-          by_tlp: counts?.byTlp ?? {},
+          up: st != null,
+          records: st?.records ?? held[i].size,
+          by_tlp: st?.byTlp ?? {},
           entitled,
           missing: miss,
           unexpected,
@@ -610,7 +615,10 @@ export async function runSimulation (opts: SimOptions): Promise<SimResult> {
         invariants,
         events,
         duration_ms: Math.round(clock()),
-        memory: { rss_mb: Math.round(rss / 1048576), per_node_mb: round1((rss - baseRss) / 1048576 / Math.max(1, n)) }
+        // One process per member: the members' own processes; in process: what the run added to this one.
+        memory: processes
+          ? { rss_mb: Math.round(rss / 1048576) + childRss, per_node_mb: round1(childRss / Math.max(1, memberResults.filter(m => m.up).length)) }
+          : { rss_mb: Math.round(rss / 1048576), per_node_mb: round1((rss - baseRss) / 1048576 / Math.max(1, n)) }
       }
     } finally {
       clearInterval(sampler)
