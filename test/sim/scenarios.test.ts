@@ -45,6 +45,15 @@ describe('simulate: every scenario, small, keeps its invariants', function () {
     })
   }
 
+  it('runs one OS process per member over TCP on 127.0.0.1', async () => {
+    const sc = small(await loadScenario('partition-heal'), 4)
+    const r = await runSimulation({ scenario: sc, seed: '7', transport: 'tcp' })
+    assert.equal(r.transport, 'tcp')
+    const failed = Object.entries(r.invariants).filter(([, v]) => !v.pass)
+    assert.deepEqual(failed, [], JSON.stringify(failed, null, 1))
+    assert.ok(r.memory.per_node_mb > 20, 'member processes report their own memory')
+  })
+
   it('a planted leak (one member\'s policy bypassed at runtime) fails the no-leak invariant', async () => {
     const sc = small(await loadScenario('spy'), 6)
     sc.publish = sc.publish.map(w => ({ ...w, tlp: { red: 0.5, green: 0.5 } }))
