@@ -10,6 +10,7 @@ import { registerExport } from './commands/export.js'
 import { registerPeersAudit } from './commands/peers-audit.js'
 import { registerPolicy } from './commands/policy.js'
 import { registerSimulate } from './commands/simulate.js'
+import { registerTools } from './commands/tools.js'
 
 const program = new Command()
 program.name('dragnet')
@@ -24,6 +25,7 @@ registerExport(program)
 registerPeersAudit(program)
 registerPolicy(program)
 registerSimulate(program)
+registerTools(program)
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (isDragnetError(err)) {

@@ -162,6 +162,28 @@ describe('network: gossip over TCP', function () {
     await waitFor(async () => await has(B2, after.id), 'B receives new records after rejoining')
   })
 
+  it('with a pre-shared key, members with the key connect and share; a member with another key cannot', async () => {
+    const { generateKey } = await import('@libp2p/pnet')
+    const { writeFile } = await import('node:fs/promises')
+    const mk = async (name: string): Promise<string> => {
+      const k = new Uint8Array(95)
+      generateKey(k)
+      const f = join(tmp.dir, name)
+      await writeFile(f, k)
+      return f
+    }
+    const shared = await mk('federation.psk')
+    const other = await mk('other.psk')
+    const edges: Array<[number, number]> = [[0, 1], [0, 2]]
+    fed = await startFederation(tmp.dir, [{ name: 'A', config: { psk: shared } }, { name: 'B', config: { psk: shared } }, { name: 'C', config: { psk: other } }], edges)
+    await waitFor(() => fed!.nodes[0].peers!.state(fed!.nodes[1].peerId)?.connected === true, 'A and B connect')
+    const v = await publishOne(fed.nodes[0], malware('private-network'))
+    await waitFor(async () => await has(fed!.nodes[1], v.id), 'B has it')
+    await new Promise(resolve => setTimeout(resolve, 1500))
+    assert.notEqual(fed.nodes[0].peers!.state(fed.nodes[2].peerId)?.connected, true, 'a member with another key never connects')
+    assert.equal(await has(fed.nodes[2], v.id), false)
+  })
+
   it('init, start and a roster read from a file give the same federation (config keys listen/api/roster/policy)', async () => {
     const a = await identityFor('cfgA')
     const b = await identityFor('cfgB')
