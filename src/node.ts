@@ -185,29 +185,20 @@ export class DragnetNode {
     this.libp2p = libp2p
     await libp2p.start()
     this.stopHooks.push(async () => { await libp2p.stop() })
-    this.gossip = new Gossip({
+    const components = {
       libp2p,
       ingest: this.ingest,
       store: this.store,
       roster: this.roster,
       peers,
       policy: () => this.currentPolicy,
-      log: this.log.child({ ns: 'net:gossip' }),
-      audit: (e) => { this.audit(e) }
-    }, { ...cfg.gossip, peerRecordsPerSec: cfg.limits.peerRecordsPerSec, peerBytesPerSec: cfg.limits.peerBytesPerSec, queueRecords: cfg.limits.queueRecords, ...(this.linkDelay != null ? { linkDelay: this.linkDelay } : {}) })
+      audit: (e: AuditEntry) => { this.audit(e) }
+    }
+    this.gossip = new Gossip({ ...components, log: this.log.child({ ns: 'net:gossip' }) }, { ...cfg.gossip, peerRecordsPerSec: cfg.limits.peerRecordsPerSec, peerBytesPerSec: cfg.limits.peerBytesPerSec, queueRecords: cfg.limits.queueRecords, ...(this.linkDelay != null ? { linkDelay: this.linkDelay } : {}) })
     await this.gossip.start()
     this.stopHooks.push(async () => { await this.gossip?.stop() })
     if (cfg.sync.enabled) {
-      const sync = new SyncService({
-        libp2p,
-        ingest: this.ingest,
-        store: this.store,
-        roster: this.roster,
-        peers,
-        policy: () => this.currentPolicy,
-        log: this.log.child({ ns: 'sync' }),
-        audit: (e) => { this.audit(e) }
-      }, { ...cfg.sync, ...(this.linkDelay != null ? { linkDelay: this.linkDelay } : {}) })
+      const sync = new SyncService({ ...components, log: this.log.child({ ns: 'sync' }) }, { ...cfg.sync, ...(this.linkDelay != null ? { linkDelay: this.linkDelay } : {}) })
       this.sync = sync
       await sync.start()
       this.stopHooks.push(async () => { await sync.stop() })

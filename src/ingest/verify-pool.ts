@@ -6,10 +6,11 @@ const WORKER_URL = new URL(FROM_SOURCE ? './verify-worker.ts' : './verify-worker
 
 /** Workers do not inherit tsx's loader: from source, a tiny module registers it first. */
 function spawnWorker (): Worker {
-  if (!FROM_SOURCE) return new Worker(WORKER_URL)
+  // No flags from the parent: its --import hooks (test set-up, tsx) would run before ours.
+  if (!FROM_SOURCE) return new Worker(WORKER_URL, { execArgv: [] })
   const tsx = import.meta.resolve('tsx/esm/api')
   const boot = `import { register } from ${JSON.stringify(tsx)}; register(); await import(${JSON.stringify(WORKER_URL.href)})`
-  return new Worker(new URL('data:text/javascript,' + encodeURIComponent(boot)))
+  return new Worker(new URL('data:text/javascript,' + encodeURIComponent(boot)), { execArgv: [] })
 }
 /** Below this many signatures a batch is verified inline: posting to a worker costs more than it saves. */
 const MIN_PARALLEL = 32

@@ -1,18 +1,15 @@
 import type { Connection, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { DragnetError } from '../errors.js'
-import type { Member, Roster } from '../identity/index.js'
-import type { Ingest, Stored, Verdict } from '../ingest/index.js'
-import type { Logger } from '../log.js'
-import type { Policy, PolicySubject } from '../policy/index.js'
+import type { Member } from '../identity/index.js'
+import type { Stored, Verdict } from '../ingest/index.js'
+import type { PolicySubject } from '../policy/index.js'
 import { publicKeyOfPeerId, authorOfEnvelope } from '../record/index.js'
-import type { AuditEntry, Store } from '../store/index.js'
 import { LruSet } from '../util/lru.js'
 import { TokenBucket } from '../util/token-bucket.js'
 import { Reader, Writer } from '../util/varint.js'
+import type { NetComponents } from './components.js'
 import { FramedStream } from './framing.js'
-import type { DragnetLibp2p } from './libp2p.js'
-import type { PeerManager } from './peers.js'
 import { GOSSIP_PROTOCOL } from './protocols.js'
 
 /*
@@ -53,17 +50,7 @@ export interface GossipInit {
   linkDelay?: (peerId: string) => number
 }
 
-export interface GossipComponents {
-  libp2p: DragnetLibp2p
-  ingest: Ingest
-  store: Store
-  roster: Roster
-  peers: PeerManager
-  policy: () => Policy
-  log: Logger
-  /** outbound decisions are audited through this (batched by the node) */
-  audit: (entry: AuditEntry) => void
-}
+export type GossipComponents = NetComponents
 
 export interface GossipStats {
   payloadBytesIn: number

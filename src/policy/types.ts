@@ -1,7 +1,8 @@
 import type { Tlp } from '../record/index.js'
 
-export const ROLES = ['bureau', 'contributor', 'observer'] as const
-export type Role = typeof ROLES[number]
+import type { Role } from '../identity/roster.js'
+
+export { ROLES, type Role } from '../identity/roster.js'
 
 /**
  * A roster entry as the policy sees it. Roster entries with more fields (addresses, keys) fit

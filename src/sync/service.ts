@@ -1,16 +1,13 @@
 import type { Connection, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { DragnetError, toDragnetError } from '../errors.js'
-import type { Member, Roster } from '../identity/index.js'
-import type { Ingest, Verdict } from '../ingest/index.js'
-import type { Logger } from '../log.js'
+import type { Member } from '../identity/index.js'
+import type { Verdict } from '../ingest/index.js'
+import type { NetComponents } from '../net/components.js'
 import { FramedStream } from '../net/framing.js'
-import type { DragnetLibp2p } from '../net/libp2p.js'
-import type { PeerManager, SyncSummary } from '../net/peers.js'
+import type { SyncSummary } from '../net/peers.js'
 import { SYNC_PROTOCOL } from '../net/protocols.js'
-import type { Policy } from '../policy/index.js'
 import { decodeRecord, scopeOf } from '../record/index.js'
-import type { AuditEntry, Store } from '../store/index.js'
 import { idOfDigest, scopesBetween, SyncIndexes } from './indexes.js'
 import {
   DECLINE, OPEN, RECON, RECORDS, WANT, decodeFrame, encodeDecline, encodeDone, encodeOpen, encodeRecon, encodeRecords, encodeWant,
@@ -33,16 +30,7 @@ export interface SyncInit {
   linkDelay?: (peerId: string) => number
 }
 
-export interface SyncComponents {
-  libp2p: DragnetLibp2p
-  ingest: Ingest
-  store: Store
-  roster: Roster
-  peers: PeerManager
-  policy: () => Policy
-  log: Logger
-  audit: (entry: AuditEntry) => void
-}
+export type SyncComponents = NetComponents
 
 interface SessionStats {
   roundTrips: number
