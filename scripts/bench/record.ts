@@ -58,7 +58,7 @@ export async function run (args: string[]): Promise<Record<string, unknown>> {
     for (const workers of [2, 0]) {
       const d = join(dir, `n${workers}`)
       await initDataDir(d, { name: 'bench' })
-      const config = await loadConfig({ overrides: { roster: [{ peerId: author.peerId, name: 'author', country: 'FR', role: 'bureau', addrs: [] }], ingest: { verifyWorkers: workers, batchRecords: 512 } } })
+      const config = await loadConfig({ overrides: { roster: [{ peerId: author.peerId, name: 'author', country: 'FR', role: 'bureau', addrs: [] }], ingest: { verifyWorkers: workers } } })
       const node = await DragnetNode.open({ dataDir: d, config, log: silentLogger(), network: false })
       await node.start()
       const batch = 256

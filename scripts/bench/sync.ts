@@ -94,7 +94,7 @@ export async function run (args: string[]): Promise<Record<string, unknown>> {
     let catchupRate = 0
     let stats: Record<string, unknown> = {}
     try {
-      const cfgB = await loadConfig({ overrides: { listen: ['/ip4/127.0.0.1/tcp/0'], api: false, roster: [{ peerId: a.info.peerId, name: 'A', country: 'DE', role: 'bureau', addrs: a.info.addrs }], sync: { intervalMs: 3_600_000 }, ingest: { verifyWorkers: 2, batchRecords: 512 } } })
+      const cfgB = await loadConfig({ overrides: { listen: ['/ip4/127.0.0.1/tcp/0'], api: false, roster: [{ peerId: a.info.peerId, name: 'A', country: 'DE', role: 'bureau', addrs: a.info.addrs }], sync: { intervalMs: 3_600_000 }, ingest: { verifyWorkers: 2 } } })
       const b = await DragnetNode.open({ dataDir: dirB, config: cfgB, log: silentLogger() })
       say(`(c) catching up ${catchup.toLocaleString('en')} records over TCP…`)
       let t0 = 0

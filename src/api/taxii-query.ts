@@ -1,6 +1,6 @@
 import { DragnetError } from '../errors.js'
 import { TLP_LEVELS, type Tlp } from '../record/index.js'
-import { seededUuid } from '../sim/stix-factory.js'
+import { seededUuid } from '../util/uuid.js'
 import { parseStixTimestamp } from '../stix/index.js'
 
 /*

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises'
 import { dirname, isAbsolute, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parse as parseYaml } from 'yaml'
+import { multiaddr } from '@multiformats/multiaddr'
 import { z } from 'zod'
 import { DragnetError } from '../errors.js'
 import { ROLES } from '../identity/roster.js'
@@ -67,7 +68,7 @@ export const configSchema = z.object({
     maxSessionMs: z.number().int().min(100),
     maxRounds: z.number().int().min(2)
   }).strict(),
-  ingest: z.object({ verifyWorkers: z.number().int().min(0).max(64), batchRecords: z.number().int().min(1) }).strict(),
+  ingest: z.object({ verifyWorkers: z.number().int().min(0).max(64) }).strict(),
   audit: z.object({ maxEntries: z.number().int().min(100) }).strict(),
   taxii: z.object({ publicClear: z.boolean(), readTokens: z.array(z.string().min(16)) }).strict(),
   log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) }).strict()
@@ -163,6 +164,15 @@ export async function loadConfig (opts: { file?: string, dataDir?: string, overr
     throw new DragnetError('DRAGNET_BAD_CONFIG', `invalid configuration: ${formatIssues(result.error, sources[sources.length - 1])}`)
   }
   const cfg = result.data
+  for (const [key, list] of [['listen', cfg.listen], ['announce', cfg.announce]] as const) {
+    for (const a of list) {
+      try {
+        multiaddr(a)
+      } catch (err: any) {
+        throw new DragnetError('DRAGNET_BAD_CONFIG', `invalid configuration: ${key}: "${a}" is not a multiaddr (${err.message})`, { property: key })
+      }
+    }
+  }
   const roster = typeof cfg.roster === 'string' ? await loadRosterFile(cfg.roster) : cfg.roster
   return { ...cfg, roster, sources }
 }

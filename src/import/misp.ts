@@ -1,6 +1,6 @@
 import { DragnetError } from '../errors.js'
 import { isTlp, type Tlp } from '../record/index.js'
-import { seededUuid } from '../sim/stix-factory.js'
+import { seededUuid } from '../util/uuid.js'
 import { normalizeObservable, type Observable, type ObservableKind } from '../stix/index.js'
 import { parseIpNet } from '../stix/ip.js'
 import { stricter } from './stix.js'

@@ -1,4 +1,4 @@
-import { seededUuid } from '../sim/stix-factory.js'
+import { seededUuid } from '../util/uuid.js'
 import { classifyValue, normalizeObservable, type Observable, type ObservableKind } from '../stix/index.js'
 import type { SkipReason } from './types.js'
 

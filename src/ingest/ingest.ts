@@ -255,12 +255,13 @@ export class Ingest {
               if (opts.skipExisting === true && mine.length > 0) { verdicts[i] = { status: 'duplicate', id: mine[mine.length - 1].id }; continue }
               for (const v of mine) {
                 const rec = await this.c.store.getRecord(v.id)
-                if (rec != null) bodies.set(`${v.modified}|${canonicalJson(rec.record.record.body)}`, v.id)
+                if (rec != null) bodies.set(`${v.modified}|${rec.record.record.tlp}|${(rec.record.record.to ?? []).join(',')}|${canonicalJson(rec.record.record.body)}`, v.id)
               }
             }
             ownBodies.set(body.id, bodies)
           }
-          const contentKey = `${modified}|${canonicalJson(body)}`
+          // The same object at another TLP or for other recipients is a new sharing decision: a new record.
+          const contentKey = `${modified}|${opts.tlp}|${[...new Set(to ?? [])].sort().join(',')}|${canonicalJson(body)}`
           const same = bodies.get(contentKey)
           if (same != null) { verdicts[i] = { status: 'duplicate', id: same }; continue }
           const signed = createRecord(this.c.identity, { seq: this.nextSeq, ts: this.now(), tlp: opts.tlp, to, body }, this.limits)

@@ -199,7 +199,8 @@ export class PeerManager implements Admission {
     } catch (err: any) {
       s.dialFailures++
       s.nextDialAt = Date.now() + this.backoff(s)
-      this.c.log.debug({ peer: s.peerId, name: s.name, err: err.message, retryInMs: s.nextDialAt - Date.now() }, 'dial failed')
+      // The first failure says so where operators look (a typo in a roster address); retries stay quiet.
+      this.c.log[s.dialFailures === 1 ? 'warn' : 'debug']({ peer: s.peerId, name: s.name, err: err.message, retryInMs: s.nextDialAt - Date.now() }, 'dial failed')
     } finally {
       this.dialing.delete(s.peerId)
     }

@@ -130,7 +130,7 @@ export class SimFederation implements SimCluster {
           listen: [transport === 'tcp' ? '/ip4/127.0.0.1/tcp/0' : `/memory/dragnet-${process.pid}-${String(this.init.seed)}-${m.name}`],
           roster: roster.filter(r => r.peerId !== this.identities[i].peerId),
           policy: typeof m.policy === 'string' ? m.policy : null,
-          ingest: { verifyWorkers: 0, batchRecords: 512 },
+          ingest: { verifyWorkers: 0 },
           limits: { redialMinMs: 250, redialMaxMs: 5000 },
           ...(this.init.config ?? {}),
           ...(m.config ?? {})

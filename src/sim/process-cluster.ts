@@ -124,7 +124,7 @@ export class ProcessCluster implements SimCluster {
           api: false,
           roster: this.roster().filter(r => r.peerId !== this.ids[i]),
           policy: m.policy,
-          ingest: { verifyWorkers: 0, batchRecords: 512 },
+          ingest: { verifyWorkers: 0 },
           ...(this.init.config ?? {})
         }
       }

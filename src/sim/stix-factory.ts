@@ -1,11 +1,7 @@
-import { createHash } from 'node:crypto'
 import type { StixObject } from '../stix/types.js'
 
-/** A UUID (v4 layout) derived from a seed string, so generated content is reproducible. */
-export function seededUuid (seed: string): string {
-  const h = createHash('sha256').update(seed).digest('hex')
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-${'89ab'[parseInt(h[16], 16) & 3]}${h.slice(17, 20)}-${h.slice(20, 32)}`
-}
+export { seededUuid } from '../util/uuid.js'
+import { seededUuid } from '../util/uuid.js'
 
 function patternFor (kind: string, value: string): string {
   const v = value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")

@@ -54,7 +54,7 @@ export async function startFederation (dir: string, members: MemberSpec[], edges
           transport,
           listen: [transport === 'tcp' ? '/ip4/127.0.0.1/tcp/0' : `/memory/${m.name}-${process.pid}-${Date.now()}`],
           roster: roster.filter(r => r.peerId !== ids[i].peerId),
-          ingest: { verifyWorkers: 0, batchRecords: 512 },
+          ingest: { verifyWorkers: 0 },
           limits: { redialMinMs: 200, redialMaxMs: 2000, penaltyCooldownMs: 60_000 },
           gossip: { treeRepairMs: 150, lazyFlushMs: 10 },
           ...(opts.config ?? {}),

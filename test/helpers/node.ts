@@ -23,7 +23,7 @@ export async function testNode (init: TestNodeInit): Promise<DragnetNode> {
       name: init.name ?? 'test',
       country: init.country ?? 'DE',
       role: init.role ?? 'bureau',
-      ingest: { verifyWorkers: 0, batchRecords: 512 },
+      ingest: { verifyWorkers: 0 },
       ...(init.config ?? {})
     }
   })

@@ -158,7 +158,7 @@ describe('import and export through the CLI', function () {
     const dir = join(tmp.dir, 'running')
     await initDataDir(dir, { name: 'running', country: 'DE' })
     const token = await ensureToken(dir)
-    const node = await DragnetNode.open({ dataDir: dir, config: await loadConfig({ overrides: { ingest: { verifyWorkers: 0, batchRecords: 512 } } }), log: silentLogger(), network: false })
+    const node = await DragnetNode.open({ dataDir: dir, config: await loadConfig({ overrides: { ingest: { verifyWorkers: 0 } } }), log: silentLogger(), network: false })
     await node.start({ api: async n => await startApi(n, '127.0.0.1:0', { token }) })
     try {
       const r = await runCli(['import', '--data', dir, '--json', join(tmp.dir, 'list.txt')])

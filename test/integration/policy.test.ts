@@ -358,7 +358,7 @@ describe('policy: three bureaus with different example policies and a vendor, ov
     await copyFile(policyFile('observer'), file)
     const dataDir = join(tmp.dir, 'node')
     await initDataDir(dataDir, { name: 'OBS', country: 'CH', role: 'observer', force: true })
-    const config = await loadConfig({ overrides: { name: 'OBS', country: 'CH', role: 'observer', policy: file, ingest: { verifyWorkers: 0, batchRecords: 512 } } })
+    const config = await loadConfig({ overrides: { name: 'OBS', country: 'CH', role: 'observer', policy: file, ingest: { verifyWorkers: 0 } } })
     node = await DragnetNode.open({ dataDir, config, log: silentLogger(), network: false })
     await node.start()
     const before = node.policy

@@ -13,7 +13,7 @@ function printAudit (body: AuditAnswer, opts: { record?: string, peer?: string }
     lines.push(`${new Date(e.at).toISOString()}  ${e.direction.padEnd(8)} ${e.verdict.padEnd(8)} by ${e.rule}${e.source != null ? ` (${e.source})` : ''}\n    ${who}\n    ${e.reason}${e.code != null ? ` [${e.code}]` : ''}`)
   }
   if (body.decision_now != null) {
-    lines.push(`decision now (not logged: the record predates the connection, or no path was tried): ${body.decision_now.verdict} by ${body.decision_now.rule} — ${body.decision_now.reason}`)
+    lines.push(`nothing logged for this pair (sends are not logged; a withholding is logged when it happens): the policy decides now: ${body.decision_now.verdict} by ${body.decision_now.rule} — ${body.decision_now.reason}`)
   }
   process.stdout.write(lines.join('\n') + '\n')
 }
@@ -49,12 +49,13 @@ export function registerPeersAudit (program: Command): void {
     .description('roster members, connection state, records and bytes exchanged')
     .option('--data <dir>', 'data directory')
     .option('--json', 'one JSON object')
+    .option('--config <file>', 'node config (roster) when no node runs on the data dir')
     .action(async (opts) => {
       const dataDir = dataDirOf(opts)
       const remote = await runningNode(dataDir)
       const body = remote != null
         ? await remote.call<{ running: boolean, connected: number, peers: PeerRow[] }>('GET', '/api/peers')
-        : await withOfflineNode(dataDir, {}, async (node) => {
+        : await withOfflineNode(dataDir, opts, async (node) => {
           const saved = await node.store.getPeers<Record<string, unknown>>()
           const peers = node.roster.peers().map(m => ({ peerId: m.peerId, name: m.name, country: m.country, role: m.role, addrs: m.addrs, connected: false, ...(saved.get(m.peerId) ?? {}) }))
           return { running: false, connected: 0, peers }
@@ -64,12 +65,13 @@ export function registerPeersAudit (program: Command): void {
     })
 
   program.command('audit')
-    .description('audit log, newest first: why a record was accepted, rejected, sent or withheld, and by which rule')
+    .description('audit log, newest first: why a record was accepted, rejected or withheld, and by which rule (sends are not logged)')
     .option('--data <dir>', 'data directory')
     .option('--record <id>', 'entries about this record')
     .option('--peer <peerId>', 'entries about this peer')
     .option('--limit <n>', 'entries to show (1-10000)', '100')
     .option('--json', 'one JSON object: { entries, decision_now? }')
+    .option('--config <file>', 'node config (policy, roster) when no node runs on the data dir')
     .action(async (opts) => {
       const dataDir = dataDirOf(opts)
       const limit = Number(opts.limit)
@@ -84,7 +86,7 @@ export function registerPeersAudit (program: Command): void {
         else printAudit(body, opts)
         return
       }
-      const body = await withOfflineNode(dataDir, {}, async (node): Promise<AuditAnswer> => {
+      const body = await withOfflineNode(dataDir, opts, async (node): Promise<AuditAnswer> => {
         const entries = await node.store.auditEntries({
           ...(opts.record != null ? { record: opts.record as string } : {}),
           ...(opts.peer != null ? { peer: opts.peer as string } : {}),

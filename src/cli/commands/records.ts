@@ -67,11 +67,12 @@ export function registerRecordCommands (program: Command): void {
     .description('print a record as JSON')
     .argument('<id>', 'record id')
     .option('--data <dir>', 'data directory')
+    .option('--config <file>', 'node config when no node runs on the data dir')
     .action(async (id, opts) => {
       const dataDir = dataDirOf(opts)
       const remote = await runningNode(dataDir)
       if (remote != null) return printJson(await remote.call('GET', `/api/records/${encodeURIComponent(id)}`))
-      const rec = await withOfflineNode(dataDir, {}, async node => await getRecordJson(node.store, id))
+      const rec = await withOfflineNode(dataDir, opts, async node => await getRecordJson(node.store, id))
       if (rec == null) throw new DragnetError('DRAGNET_NOT_FOUND', `no record ${id}`)
       printJson(rec)
     })
@@ -80,23 +81,25 @@ export function registerRecordCommands (program: Command): void {
     .description('every current record, any author, naming an IP/CIDR, domain, URL, email or hash (JSON)')
     .argument('<value>', 'the observable value')
     .option('--data <dir>', 'data directory')
+    .option('--config <file>', 'node config when no node runs on the data dir')
     .action(async (value, opts) => {
       const dataDir = dataDirOf(opts)
       const remote = await runningNode(dataDir)
       if (remote != null) return printJson(await remote.call('GET', `/api/lookup?value=${encodeURIComponent(value)}`))
       const o = classifyValue(value)
       if (o == null) throw new DragnetError('DRAGNET_BAD_REQUEST', `cannot tell what kind of observable "${value}" is (IP, CIDR, domain, URL, email or MD5/SHA-1/SHA-256)`)
-      printJson({ value: o.value, kind: o.kind, records: await withOfflineNode(dataDir, {}, async node => await lookup(node.store, o)) })
+      printJson({ value: o.value, kind: o.kind, records: await withOfflineNode(dataDir, opts, async node => await lookup(node.store, o)) })
     })
 
   program.command('status')
     .description('node identity, record counts, peers, flagged authors')
     .option('--data <dir>', 'data directory')
     .option('--json', 'one JSON object')
+    .option('--config <file>', 'node config when no node runs on the data dir')
     .action(async (opts) => {
       const dataDir = dataDirOf(opts)
       const remote = await runningNode(dataDir)
-      const status: any = remote != null ? await remote.call('GET', '/api/status') : await withOfflineNode(dataDir, {}, async node => await node.status())
+      const status: any = remote != null ? await remote.call('GET', '/api/status') : await withOfflineNode(dataDir, opts, async node => await node.status())
       if (remote == null) { status.running = false; delete status.startedAt }
       if (opts.json === true) { process.stdout.write(JSON.stringify(status) + '\n'); return }
       const lines = [

@@ -9,7 +9,7 @@ export function registerStart (program: Command): void {
   program.command('start')
     .description('run a node until SIGINT/SIGTERM (a second signal forces exit; SIGHUP reloads the policy)')
     .option('--data <dir>', 'data directory (default $DRAGNET_DATA or ./data); initialised if empty')
-    .option('--config <file>', 'node config (JSON or YAML); default <data>/config.yaml if present')
+    .option('--config <file>', 'node config (JSON or YAML); default <data>/config.yaml, .yml or .json if present')
     .option('--api <host:port>', 'local HTTP API address (default 127.0.0.1:7700)')
     .option('--listen <multiaddr...>', 'libp2p listen address(es)')
     .action(async (opts) => {

@@ -2,13 +2,13 @@ import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
-import { dirname, join } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { generateKey } from '@libp2p/pnet'
 import type { Command } from 'commander'
 import { DragnetError } from '../../errors.js'
 
-const BENCHES = ['record', 'propagation', 'sync', 'policy', 'taxii']
+const BENCHES = ['record', 'propagation', 'sync', 'sync-recon', 'policy', 'taxii']
 
 /** The checkout this CLI runs from (src/cli/commands or dist/src/cli/commands). */
 function repoRoot (): string {
@@ -42,6 +42,6 @@ export function registerTools (program: Command): void {
       const key = new Uint8Array(95)
       generateKey(key)
       await writeFile(file, key, { mode: 0o600 })
-      process.stdout.write(`wrote ${file}: give every member a copy over a secure channel and set "psk": "${file}" in its config\n`)
+      process.stdout.write(`wrote ${resolve(file)}: give every member a copy over a secure channel and set "psk" in its config to the path of its copy (relative paths resolve against the config file)\n`)
     })
 }

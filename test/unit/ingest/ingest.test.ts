@@ -193,6 +193,16 @@ describe('ingest', function () {
     assert.deepEqual((await checkConsistency(node.store)).problems, [])
   })
 
+  it('publishing the same object again is a duplicate, but at another TLP or for other recipients a new record', async () => {
+    const obj = malware('again')
+    const first = stored((await node.publish([obj], { tlp: 'green' }))[0])
+    assert.equal((await node.publish([obj], { tlp: 'green' }))[0].status, 'duplicate')
+    const amber = stored((await node.publish([obj], { tlp: 'amber', to: [peer.peerId] }))[0])
+    assert.notEqual(amber.id, first.id)
+    assert.equal(amber.record.record.tlp, 'amber')
+    assert.equal((await node.publish([obj], { tlp: 'amber', to: [peer.peerId] }))[0].status, 'duplicate')
+  })
+
   it('ignores a record it already holds', async () => {
     const item = fromPeer(peer, 1, malware('dup'))
     stored((await node.ingest.receive([item]))[0])
