@@ -64,7 +64,9 @@ export interface BloomSnapshot { layers: Array<{ capacity: number, count: number
 export class IdBloom {
   private readonly layers: Layer[]
 
-  constructor (initialCapacity = 1 << 20) {
+  // Small to start (128 KiB): layers double as the store grows, so a node with few records (a
+  // simulation runs hundreds) does not hold and fault in megabytes it never uses.
+  constructor (initialCapacity = 1 << 16) {
     this.layers = [new Layer(initialCapacity)]
   }
 
