@@ -168,7 +168,9 @@ export class Store {
     const c = await this.db.get(key('meta', 'counters'))
     if (c != null) this.counters = { ...emptyCounters(), ...parse<StoreCounters>(c) }
     if (await this.loadSnapshot()) return
-    for await (const k of this.db.keys(range('records'))) this.bloom.add(k.slice(BUCKETS.records.length + 1))
+    // Ids from the arrival index (small values) rather than record keys, whose blocks hold whole
+    // records: a rebuild after a crash then reads a tenth of the bytes.
+    for await (const v of this.db.values(range('arrival'))) this.bloom.add(dec.decode(v))
     for await (const k of this.db.keys(range('owners'))) this.ownerBloom.add(k.slice(BUCKETS.owners.length + 1))
     for (const bucket of ['authorSeq', 'equivocations'] as const) {
       for await (const k of this.db.keys(range(bucket))) {

@@ -11,6 +11,32 @@ export function idOfDigest (d: Uint8Array): string {
   return '1220' + Buffer.from(d).toString('hex')
 }
 
+/** Growable (ts, id) columns for bulk loading. */
+class Columns {
+  private ts = new Float64Array(1024)
+  private ids = Buffer.alloc(1024 * 32)
+  n = 0
+
+  /** Appends ts and the 64 hex characters of `key` from `at` (a sync key's id, past its 1220 prefix). */
+  push (ts: number, key: string, at: number): void {
+    if (this.n === this.ts.length) {
+      const ts2 = new Float64Array(this.ts.length * 2)
+      ts2.set(this.ts)
+      this.ts = ts2
+      const ids2 = Buffer.alloc(this.ids.length * 2)
+      this.ids.copy(ids2)
+      this.ids = ids2
+    }
+    this.ts[this.n] = ts
+    this.ids.write(key.slice(at, at + 64), this.n * 32, 32, 'hex')
+    this.n++
+  }
+
+  columns (): { ts: Float64Array, ids: Uint8Array } {
+    return { ts: this.ts.subarray(0, this.n), ids: new Uint8Array(this.ids.buffer, this.ids.byteOffset, this.n * 32) }
+  }
+}
+
 /**
  * Scopes two members reconcile: what either may hold of the other's records. Amber travels only
  * author → recipient, so of the amber scopes only each side's own are shared.
@@ -94,23 +120,24 @@ export class SyncIndexes {
   async load (store: Store, opts: { declinedTtlMs: number, now?: number, snapshotFile?: string }): Promise<{ records: number, known: number, expired: number, snapshot: boolean }> {
     const now = opts.now ?? Date.now()
     const fromSnapshot = opts.snapshotFile != null ? await this.loadSnapshot(opts.snapshotFile, store.counts().generation).catch(() => null) : null
-    const perScope = new Map<string, { ts: number[], ids: Uint8Array[] }>()
+    // Columns filled in place (hex decoded straight into one buffer per scope): a million small
+    // buffers would raise the process's memory high-water mark for good.
+    const perScope = new Map<string, Columns>()
     let records = fromSnapshot ?? 0
-    if (fromSnapshot == null) for await (const page of store.scanKeys('sync')) {
-      for (const k of page) {
-        const [scope, ts, id] = k.split('!')
-        let col = perScope.get(scope)
-        if (col == null) { col = { ts: [], ids: [] }; perScope.set(scope, col) }
-        col.ts.push(parseInt(ts, 16))
-        col.ids.push(digestOf(id))
-        records++
+    if (fromSnapshot == null) {
+      for await (const page of store.scanKeys('sync')) {
+        for (const k of page) {
+          const a = k.indexOf('!')
+          const b = k.indexOf('!', a + 1)
+          const scope = k.slice(0, a)
+          let col = perScope.get(scope)
+          if (col == null) { col = new Columns(); perScope.set(scope, col) }
+          col.push(parseInt(k.slice(a + 1, b), 16), k, b + 5)
+          records++
+        }
       }
-    }
-    for (const [scope, col] of perScope) {
-      const ids = new Uint8Array(col.ids.length * 32)
-      col.ids.forEach((d, i) => ids.set(d, i * 32))
       // Keys sort by hex ts then hex id, which is exactly (ts, id) order.
-      this.scopeIndex(scope).bulkLoad({ ts: col.ts, ids })
+      for (const [scope, col] of perScope) this.scopeIndex(scope).bulkLoad(col.columns())
     }
     let known = 0
     const expired: Array<{ peer: string, scope: string, ts: number, id: string }> = []
