@@ -2,7 +2,7 @@ import { DragnetError } from '../../errors.js'
 import { malformed, MAX_BOUND_BYTES, readBound, Reader, writeBound, Writer } from './codec.js'
 import { diffAgainst, ItemCursor } from './diff.js'
 import { compareBounds, ID_BYTES, MAX_BOUND, MIN_BOUND, separator, type Bound, type ReconItem } from './item.js'
-import { resolveOptions, type ReconInitiator, type ReconOptions, type ReconSession, type ReconStats, type ReconStep } from './session.js'
+import { SessionBase, type ReconInitiator, type ReconOptions, type ReconSession, type ReconStep } from './session.js'
 import type { ReconView } from './view.js'
 
 /*
@@ -21,66 +21,22 @@ const NAIVE_VERSION = 0x81
 const CHUNK_OVERHEAD = 1 + 2 * MAX_BOUND_BYTES + 9
 const ANSWER_OVERHEAD = 1 + MAX_BOUND_BYTES + 2 * 9
 
-class NaiveSession implements ReconInitiator {
-  readonly role: 'initiator' | 'responder'
-  private readonly view: ReconView
-  private readonly opts: ReturnType<typeof resolveOptions>
-  private state: 'new' | 'waiting' | 'done' | 'failed'
+class NaiveSession extends SessionBase {
   /** where the next chunk starts */
   private cursor: Bound = MIN_BOUND
   private chunk: ReconItem[] = []
   private chunkHi: Bound = MAX_BOUND
-  private readonly counters: ReconStats = { rounds: 0, messagesSent: 0, messagesReceived: 0, bytesSent: 0, bytesReceived: 0 }
 
-  constructor (role: 'initiator' | 'responder', view: ReconView, opts: ReconOptions) {
-    this.role = role
-    this.view = view
-    this.opts = resolveOptions(opts)
-    this.state = role === 'initiator' ? 'new' : 'waiting'
-  }
-
-  get done (): boolean {
-    return this.state === 'done'
-  }
-
-  get stats (): ReconStats {
-    return { ...this.counters }
-  }
-
-  initiate (): Uint8Array {
-    if (this.role !== 'initiator' || this.state !== 'new') {
-      throw new DragnetError('DRAGNET_INTERNAL', 'initiate() is for a new initiator session only')
-    }
-    this.state = 'waiting'
+  protected first (): Uint8Array {
     return this.nextChunk()
   }
 
-  consume (message: Uint8Array): ReconStep {
-    if (this.state === 'failed') throw new DragnetError('DRAGNET_BAD_REQUEST', 'reconciliation session already failed')
-    if (this.state === 'done') throw new DragnetError('DRAGNET_BAD_REQUEST', 'reconciliation message after the session ended')
-    if (this.state === 'new') throw new DragnetError('DRAGNET_INTERNAL', 'initiator must initiate() before consume()')
-    try {
-      if (!(message instanceof Uint8Array)) throw new DragnetError('DRAGNET_BAD_REQUEST', 'reconciliation message must be bytes')
-      if (message.length > this.opts.maxMessageBytes) {
-        throw new DragnetError('DRAGNET_BAD_REQUEST', `reconciliation message of ${message.length} bytes exceeds the ${this.opts.maxMessageBytes}-byte limit`)
-      }
-      if (++this.counters.rounds > this.opts.maxRounds) {
-        throw new DragnetError('DRAGNET_BAD_REQUEST', `reconciliation did not finish within ${this.opts.maxRounds} rounds`)
-      }
-      this.counters.messagesReceived++
-      this.counters.bytesReceived += message.length
-      return this.role === 'initiator' ? this.onAnswer(message) : this.onChunk(message)
-    } catch (err) {
-      this.state = 'failed'
-      throw err
-    }
+  protected handle (message: Uint8Array): ReconStep {
+    return this.role === 'initiator' ? this.onAnswer(message) : this.onChunk(message)
   }
 
   private send (w: Writer): Uint8Array {
-    const msg = w.finish()
-    this.counters.messagesSent++
-    this.counters.bytesSent += msg.length
-    return msg
+    return this.sent(w.finish())
   }
 
   private nextChunk (): Uint8Array {

@@ -204,18 +204,16 @@ interface Pending {
   prevDiffers: boolean
 }
 
-class RangeSession implements ReconInitiator {
+/**
+ * What every session shares (this one and the naive baseline): the state machine's guards, the
+ * checks every incoming message gets before its content is read, and the counters.
+ */
+export abstract class SessionBase implements ReconInitiator {
   readonly role: 'initiator' | 'responder'
-  private readonly view: ReconView
-  private readonly opts: ResolvedOptions
-  private state: State
-  /** sorted, disjoint, coalesced */
-  private resolved: Interval[] = []
-  /** id lists in my last message, ascending */
-  private open: OpenList[] = []
-  /** whether the message being built asks for a reply */
-  private asked = false
-  private readonly counters: ReconStats = { rounds: 0, messagesSent: 0, messagesReceived: 0, bytesSent: 0, bytesReceived: 0 }
+  protected readonly view: ReconView
+  protected readonly opts: ResolvedOptions
+  protected state: State
+  protected readonly counters: ReconStats = { rounds: 0, messagesSent: 0, messagesReceived: 0, bytesSent: 0, bytesReceived: 0 }
 
   constructor (role: 'initiator' | 'responder', view: ReconView, opts: ReconOptions = {}) {
     if (view == null) throw new DragnetError('DRAGNET_BAD_REQUEST', 'reconciliation needs a view')
@@ -237,12 +235,8 @@ class RangeSession implements ReconInitiator {
     if (this.role !== 'initiator' || this.state !== 'new') {
       throw new DragnetError('DRAGNET_INTERNAL', 'initiate() is for a new initiator session only')
     }
-    const out = new MessageWriter()
-    this.asked = false
-    const fold = this.openRange(out, MIN_BOUND, MAX_BOUND, this.effCount(MIN_BOUND, MAX_BOUND), this.opts.maxMessageBytes, undefined, false)
-    if (fold != null) throw new DragnetError('DRAGNET_INTERNAL', 'first reconciliation message does not fit the frame limit')
     this.state = 'waiting'
-    return this.sent(out.finish())
+    return this.first()
   }
 
   consume (message: Uint8Array): ReconStep {
@@ -250,29 +244,51 @@ class RangeSession implements ReconInitiator {
     if (this.state === 'done') throw new DragnetError('DRAGNET_BAD_REQUEST', 'reconciliation message after the session ended')
     if (this.state === 'new') throw new DragnetError('DRAGNET_INTERNAL', 'initiator must initiate() before consume()')
     try {
-      return this.step(message)
+      if (!(message instanceof Uint8Array)) throw new DragnetError('DRAGNET_BAD_REQUEST', 'reconciliation message must be bytes')
+      if (message.length > this.opts.maxMessageBytes) {
+        throw new DragnetError('DRAGNET_BAD_REQUEST', `reconciliation message of ${message.length} bytes exceeds the ${this.opts.maxMessageBytes}-byte limit`)
+      }
+      if (++this.counters.rounds > this.opts.maxRounds) {
+        throw new DragnetError('DRAGNET_BAD_REQUEST', `reconciliation did not finish within ${this.opts.maxRounds} rounds`)
+      }
+      this.counters.messagesReceived++
+      this.counters.bytesReceived += message.length
+      return this.handle(message)
     } catch (err) {
       this.state = 'failed'
       throw err
     }
   }
 
-  private sent (msg: Uint8Array): Uint8Array {
+  protected sent (msg: Uint8Array): Uint8Array {
     this.counters.messagesSent++
     this.counters.bytesSent += msg.length
     return msg
   }
 
-  private step (msg: Uint8Array): ReconStep {
-    if (!(msg instanceof Uint8Array)) throw new DragnetError('DRAGNET_BAD_REQUEST', 'reconciliation message must be bytes')
-    if (msg.length > this.opts.maxMessageBytes) {
-      throw new DragnetError('DRAGNET_BAD_REQUEST', `reconciliation message of ${msg.length} bytes exceeds the ${this.opts.maxMessageBytes}-byte limit`)
-    }
-    if (++this.counters.rounds > this.opts.maxRounds) {
-      throw new DragnetError('DRAGNET_BAD_REQUEST', `reconciliation did not finish within ${this.opts.maxRounds} rounds`)
-    }
-    this.counters.messagesReceived++
-    this.counters.bytesReceived += msg.length
+  /** the initiator's first message */
+  protected abstract first (): Uint8Array
+  /** a checked message's content */
+  protected abstract handle (message: Uint8Array): ReconStep
+}
+
+class RangeSession extends SessionBase {
+  /** sorted, disjoint, coalesced */
+  private resolved: Interval[] = []
+  /** id lists in my last message, ascending */
+  private open: OpenList[] = []
+  /** whether the message being built asks for a reply */
+  private asked = false
+
+  protected first (): Uint8Array {
+    const out = new MessageWriter()
+    this.asked = false
+    const fold = this.openRange(out, MIN_BOUND, MAX_BOUND, this.effCount(MIN_BOUND, MAX_BOUND), this.opts.maxMessageBytes, undefined, false)
+    if (fold != null) throw new DragnetError('DRAGNET_INTERNAL', 'first reconciliation message does not fit the frame limit')
+    return this.sent(out.finish())
+  }
+
+  protected handle (msg: Uint8Array): ReconStep {
     const have: Uint8Array[] = []
     const need: Uint8Array[] = []
 
