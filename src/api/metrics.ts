@@ -1,3 +1,4 @@
+import type { SyncSummary } from '../net/peers.js'
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { DragnetNode } from '../node.js'
 
@@ -96,35 +97,26 @@ export function createMetrics (node: DragnetNode): Metrics {
   peerCounter('dragnet_peer_bytes_total', 'Bytes exchanged with each peer over gossip and sync, by direction', s => [['in', s.bytesIn], ['out', s.bytesOut]])
   peerCounter('dragnet_peer_records_total', 'Records exchanged with each peer over gossip and sync, by direction', s => [['in', s.recordsIn], ['out', s.recordsOut]])
 
-  new Gauge({
-    name: 'dragnet_peer_last_sync_bytes',
-    help: 'Bytes of the last anti-entropy sync session with each peer, by direction',
-    labelNames: ['peer', 'name', 'direction'],
-    registers: [registry],
-    collect () {
-      this.reset()
-      for (const s of node.peers?.list() ?? []) {
-        if (s.lastSync == null) continue
-        this.set({ peer: s.peerId, name: s.name, direction: 'in' }, s.lastSync.bytesReceived)
-        this.set({ peer: s.peerId, name: s.name, direction: 'out' }, s.lastSync.bytesSent)
+  // The last anti-entropy session with each peer, one gauge per measure, in and out.
+  const lastSync = (name: string, help: string, get: (s: SyncSummary) => [number, number]): void => {
+    new Gauge({
+      name,
+      help,
+      labelNames: ['peer', 'name', 'direction'],
+      registers: [registry],
+      collect () {
+        this.reset()
+        for (const s of node.peers?.list() ?? []) {
+          if (s.lastSync == null) continue
+          const [inbound, outbound] = get(s.lastSync)
+          this.set({ peer: s.peerId, name: s.name, direction: 'in' }, inbound)
+          this.set({ peer: s.peerId, name: s.name, direction: 'out' }, outbound)
+        }
       }
-    }
-  })
-
-  new Gauge({
-    name: 'dragnet_peer_last_sync_records',
-    help: 'Records of the last anti-entropy sync session with each peer, by direction',
-    labelNames: ['peer', 'name', 'direction'],
-    registers: [registry],
-    collect () {
-      this.reset()
-      for (const s of node.peers?.list() ?? []) {
-        if (s.lastSync == null) continue
-        this.set({ peer: s.peerId, name: s.name, direction: 'in' }, s.lastSync.recordsReceived)
-        this.set({ peer: s.peerId, name: s.name, direction: 'out' }, s.lastSync.recordsSent)
-      }
-    }
-  })
+    })
+  }
+  lastSync('dragnet_peer_last_sync_bytes', 'Bytes of the last anti-entropy sync session with each peer, by direction', s => [s.bytesReceived, s.bytesSent])
+  lastSync('dragnet_peer_last_sync_records', 'Records of the last anti-entropy sync session with each peer, by direction', s => [s.recordsReceived, s.recordsSent])
 
   new Counter({
     name: 'dragnet_gossip_bytes_total',

@@ -296,8 +296,8 @@ export class ReconIndex implements ReconView {
     return p < node.n && compareAt(node.ts[p], node.ids, p * ID_BYTES, item.ts, item.id) === 0
   }
 
-  /** Adds the item; false when it was already there. O(log n). */
-  insert (item: ReconItem): boolean {
+  /** The path from the root to the leaf where `item` is or would go, and its position there. */
+  private descend (item: ReconItem): { path: Inner[], idx: number[], leaf: Leaf, p: number, found: boolean } {
     assertItem(item)
     const { ts, id } = item
     const path: Inner[] = []
@@ -309,9 +309,15 @@ export class ReconIndex implements ReconView {
       idx.push(i)
       node = node.kids[i]
     }
-    const leaf = node
-    const p = leafLowerBound(leaf, ts, id)
-    if (p < leaf.n && compareAt(leaf.ts[p], leaf.ids, p * ID_BYTES, ts, id) === 0) return false
+    const p = leafLowerBound(node, ts, id)
+    return { path, idx, leaf: node, p, found: p < node.n && compareAt(node.ts[p], node.ids, p * ID_BYTES, ts, id) === 0 }
+  }
+
+  /** Adds the item; false when it was already there. O(log n). */
+  insert (item: ReconItem): boolean {
+    const { ts, id } = item
+    const { path, idx, leaf, p, found } = this.descend(item)
+    if (found) return false
 
     const words = idWords(id)
     for (let k = 0; k < path.length; k++) {
@@ -342,20 +348,9 @@ export class ReconIndex implements ReconView {
 
   /** Removes the item; false when it was not there. O(log n). */
   delete (item: ReconItem): boolean {
-    assertItem(item)
-    const { ts, id } = item
-    const path: Inner[] = []
-    const idx: number[] = []
-    let node = this.root
-    while (!isLeaf(node)) {
-      const i = childIndex(node, ts, id, true)
-      path.push(node)
-      idx.push(i)
-      node = node.kids[i]
-    }
-    const leaf = node
-    const p = leafLowerBound(leaf, ts, id)
-    if (p >= leaf.n || compareAt(leaf.ts[p], leaf.ids, p * ID_BYTES, ts, id) !== 0) return false
+    const { id } = item
+    const { path, idx, leaf, p, found } = this.descend(item)
+    if (!found) return false
     leafRemoveAt(leaf, p)
     const words = idWords(id)
     for (let k = 0; k < path.length; k++) {
