@@ -1,7 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { NodeIdentity } from '../../src/identity/index.js'
-import { compilePolicy, loadWarninglists, policySubject, type Member, type Policy } from '../../src/policy/index.js'
+import { compilePolicy, loadWarninglists, MAX_REGEX_VALUE_LENGTH, policySubject, WarninglistSet, type Member, type Policy } from '../../src/policy/index.js'
 import { createRecord, decodeRecord, unsignedBytes, type SignedRecord, type Tlp } from '../../src/record/index.js'
 import type { Observable, StixObject } from '../../src/stix/types.js'
 import { sharedDataDir } from '../../test/helpers/shared-data.js'
@@ -202,6 +202,39 @@ function interleaved (seconds: number, rounds: number, passes: Record<string, ()
   return Object.fromEntries(names.map(n => [n, { cpu: median(rates[n].map(x => x.cpu)), wall: median(rates[n].map(x => x.wall)) }]))
 }
 
+// The hostile list regex of issue 10: a backtracking engine takes ~2 s on a 28-character label.
+const HOSTILE_REGEX = '/^(([a-z0-9]+)-?)+\\.dyn\\.example$/i'
+
+interface RedosFigures {
+  /** slowest of the runs, ms: a value far past the length cap */
+  value10k: number
+  /** slowest of the runs, ms: a value just under the cap, through the RE2 engine */
+  valueAtCap: number
+  /** the same regex as a JavaScript RegExp (backtracking) on a 20-character label, ms */
+  backtracking20: number
+}
+
+/** How long a warninglist with the hostile regex takes to decide hostile values (worst of `runs`). */
+function redosFigures (runs = 20): RedosFigures {
+  const set = new WarninglistSet([{ id: 'dyn', doc: { name: 'dynamic hosts', type: 'regex', list: [HOSTILE_REGEX], matching_attributes: ['hostname', 'domain'] } }])
+  const worst = (value: string): number => {
+    let max = 0
+    for (let i = 0; i < runs; i++) {
+      const t = performance.now()
+      set.match({ kind: 'domain', value })
+      max = Math.max(max, performance.now() - t)
+    }
+    return max
+  }
+  const label = (n: number): string => 'a1'.repeat(n / 2) + '!.dyn.example'
+  const value10k = worst(label(10_000))
+  const valueAtCap = worst(label(MAX_REGEX_VALUE_LENGTH - 14))
+  const backtracking = /^(([a-z0-9]+)-?)+\.dyn\.example$/i
+  const t = performance.now()
+  backtracking.test('a'.repeat(20) + '!.dyn.example')
+  return { value10k, valueAtCap, backtracking20: performance.now() - t }
+}
+
 export async function run (args: string[]): Promise<Record<string, unknown>> {
   const shared = sharedDataDir()
   if (shared == null) {
@@ -360,6 +393,8 @@ export async function run (args: string[]): Promise<Record<string, unknown>> {
   const top = [...verdicts.entries()].sort((a, b) => b[1] - a[1]).slice(0, 8)
   const total = prepared.length * ctxs.length
   console.log(`  outbound verdicts: ${top.map(([k, v]) => `${k} ${(100 * v / total).toFixed(1)}%`).join(', ')}`)
+  const redos = redosFigures()
+  console.log(`  hostile list regex ${HOSTILE_REGEX}, worst of 20: ${redos.value10k.toFixed(2)} ms on a 10,000-character value (past the ${MAX_REGEX_VALUE_LENGTH}-character cap), ${redos.valueAtCap.toFixed(2)} ms on ${MAX_REGEX_VALUE_LENGTH - 1} characters (RE2, linear time); a backtracking RegExp takes ${redos.backtracking20.toFixed(1)} ms on 20 (target: < 10 ms)`)
   return {
     decisions_per_s: Math.round(rates.outbound.cpu),
     decode_per_s: Math.round(rates.decode.cpu),
@@ -376,6 +411,9 @@ export async function run (args: string[]): Promise<Record<string, unknown>> {
     inbound_decisions_per_s: Math.round(rates.inbound.cpu),
     warninglist_lookups_per_s: Math.round(rates.lookups.cpu),
     warninglist_load_ms: Math.round(loadMs),
+    hostile_regex_10k_ms: Number(redos.value10k.toFixed(3)),
+    hostile_regex_at_cap_ms: Number(redos.valueAtCap.toFixed(3)),
+    backtracking_regex_20_ms: Number(redos.backtracking20.toFixed(3)),
     rounds
   }
 }

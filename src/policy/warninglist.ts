@@ -1,8 +1,10 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs'
 import { readFile, readdir, stat } from 'node:fs/promises'
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path'
+import { RE2JS } from 're2js'
 import { z } from 'zod'
 import { DragnetError } from '../errors.js'
+import { jsonDepth, MAX_DOCUMENT_DEPTH } from '../util/depth.js'
 import { parseIp, parseIpNet, parseIpv4, parseIpv6 } from '../stix/ip.js'
 import type { Observable, ObservableKind } from '../stix/types.js'
 import { AhoCorasick } from './aho-corasick.js'
@@ -23,7 +25,11 @@ import { Ipv4Ranges } from './ipv4-ranges.js'
  *   normalised lower-case). A URL is checked whole and by its host, since lists such as
  *   cisco_top1000 match `url` attributes yet hold host names.
  * - substring: case-insensitive, all entries in one Aho-Corasick pass.
- * - regex: PCRE-style `/source/flags` or a bare source, compiled once.
+ * - regex: PCRE-style `/source/flags` or a bare source, compiled once for RE2JS, a linear-time
+ *   engine: list regexes run on values peers send, and a backtracking engine takes seconds on
+ *   a 30-character value for `/^(([a-z0-9]+)-?)+\.dyn\.example$/`. What RE2 cannot run
+ *   (backreferences, lookahead, lookbehind) is refused when the list loads, and values longer
+ *   than MAX_REGEX_VALUE_LENGTH are not matched against regexes at all.
  * `matching_attributes` (MISP attribute types) decide which observable kinds a list applies to;
  * absent, empty or `ALL` means every kind.
  */
@@ -127,19 +133,37 @@ function kindsOf (attrs: readonly string[] | undefined): number {
 
 const PCRE_DELIMITED = /^([^A-Za-z0-9\\\s])([\s\S]*)\1([A-Za-z]*)$/
 
-/** MISP regex entries are PHP PCRE: `/source/flags` (any non-alphanumeric delimiter) or bare. */
-export function compileMispRegex (entry: string): RegExp {
+/**
+ * Longest value a regex list is matched against. Hosts are at most 253 characters and URLs in
+ * practice a few hundred; a longer value is no known-benign entry and is not run through regexes.
+ */
+export const MAX_REGEX_VALUE_LENGTH = 2048
+
+const PCRE_FLAGS: Readonly<Record<string, number>> = {
+  i: RE2JS.CASE_INSENSITIVE,
+  m: RE2JS.MULTILINE,
+  s: RE2JS.DOTALL,
+  u: 0 // RE2 matches code points already
+}
+
+/**
+ * MISP regex entries are PHP PCRE: `/source/flags` (any non-alphanumeric delimiter) or bare.
+ * Compiled for RE2JS (linear time); throws for flags and syntax it cannot run.
+ */
+export function compileMispRegex (entry: string): RE2JS {
   const m = PCRE_DELIMITED.exec(entry)
-  if (m == null) return new RegExp(entry)
-  let flags = ''
-  for (const f of m[3]) {
-    if (f === 'i' || f === 'm' || f === 's' || f === 'u') {
-      if (!flags.includes(f)) flags += f
-    } else {
-      throw new Error(`PCRE flag "${f}" has no JavaScript equivalent`)
-    }
+  const source = m == null ? entry : m[2]
+  let flags = 0
+  for (const f of m?.[3] ?? '') {
+    const bit = PCRE_FLAGS[f]
+    if (bit === undefined) throw new Error(`PCRE flag "${f}" is not supported (i, m, s and u are)`)
+    flags |= bit
   }
-  return new RegExp(m[2], flags)
+  try {
+    return RE2JS.compile(source, flags)
+  } catch (err) {
+    throw new Error(`RE2, the linear-time engine list regexes run on, cannot compile it (it has no backreferences, lookahead or lookbehind): ${(err as Error).message}`)
+  }
 }
 
 function trimDots (s: string): string {
@@ -205,7 +229,7 @@ export class WarninglistSet {
   private readonly names = new Map<string, ExactSlot>()
   private readonly substrings = new AhoCorasick()
   private readonly substringEntries: Entry[][] = []
-  private readonly regexes: Array<{ re: RegExp, e: Entry }> = []
+  private readonly regexes: Array<{ re: RE2JS, e: Entry }> = []
   private cidrMask = 0
   private stringMask = 0
   private hostnameMask = 0
@@ -237,7 +261,7 @@ export class WarninglistSet {
       for (const [i, raw] of doc.list.entries()) {
         const text = (typeof raw === 'string' ? raw : raw.value).trim()
         if (text === '') continue
-        this.addEntry(doc.type, index, text, source, i)
+        this.addEntry(doc.type, index, text, source, i, doc.name)
         entries++
       }
       switch (doc.type) {
@@ -270,7 +294,7 @@ export class WarninglistSet {
     this.missingOptional = missingOptional
   }
 
-  private addEntry (type: WarninglistType, list: number, text: string, source: string, i: number): void {
+  private addEntry (type: WarninglistType, list: number, text: string, source: string, i: number, name: string): void {
     const e: Entry = { list, entry: text }
     switch (type) {
       case 'cidr': {
@@ -297,7 +321,7 @@ export class WarninglistSet {
         try {
           this.regexes.push({ re: compileMispRegex(text), e })
         } catch (err) {
-          throw listError(source, `list[${i}]`, `invalid regular expression ${JSON.stringify(text)}: ${(err as Error).message}`)
+          throw listError(source, `list[${i}]`, `list "${name}": regular expression ${JSON.stringify(text)} refused: ${(err as Error).message}`)
         }
     }
   }
@@ -356,7 +380,7 @@ export class WarninglistSet {
       for (const id of found) for (const e of this.substringEntries[id]) hits = this.add(hits, e, obs, bit, false)
       found.length = 0
     }
-    if ((this.regexMask & bit) !== 0) {
+    if ((this.regexMask & bit) !== 0 && value.length <= MAX_REGEX_VALUE_LENGTH) {
       for (const r of this.regexes) if ((this.masks[r.e.list] & bit) !== 0 && r.re.test(value)) hits = this.add(hits, r.e, obs, bit, false)
     }
     return hits ?? NO_HITS
@@ -445,11 +469,14 @@ function missingError (index: number, path: string, full: string): DragnetError 
 }
 
 function parseListFile (text: string, file: string): unknown {
+  let doc: unknown
   try {
-    return JSON.parse(text)
+    doc = JSON.parse(text)
   } catch (err) {
     throw listError(file, '', `not JSON: ${(err as Error).message}`)
   }
+  if (jsonDepth(doc, MAX_DOCUMENT_DEPTH) > MAX_DOCUMENT_DEPTH) throw listError(file, '', `nests deeper than ${MAX_DOCUMENT_DEPTH} levels`)
+  return doc
 }
 
 /** Loads MISP warninglist files and directories (recursively, `*.json`), relative to `baseDir`. */

@@ -104,7 +104,7 @@ describe('warninglists: building blocks', () => {
   it('rejects a bad regex entry, naming list and index', () => {
     assert.throws(() => new WarninglistSet([{ id: 'r', doc: { name: 'r', type: 'regex', list: ['ok', '/(unclosed/'] }, source: 'r.json' }]), (err: unknown) => {
       assert.ok(isDragnetError(err, 'DRAGNET_BAD_POLICY'))
-      assert.match(err.message, /^warninglist r\.json: list\[1\]: invalid regular expression/)
+      assert.match(err.message, /^warninglist r\.json: list\[1\]: list "r": regular expression "\/\(unclosed\/" refused: .*missing closing \)/)
       return true
     })
   })
