@@ -252,22 +252,68 @@ function knownFields (path: readonly PathSegment[]): readonly string[] | null {
   return null
 }
 
-/** The one error every invalid policy produces: message and details point at rule and field. */
-export function policyError (issues: PolicyIssue[], raw: unknown, source?: string): DragnetError {
-  const first = issues[0]
-  const where = formatPath(first.path, raw)
-  const more = issues.length > 1 ? ` (and ${issues.length - 1} more problem${issues.length > 2 ? 's' : ''})` : ''
-  const prefix = source != null ? `${source}: ` : ''
-  const details: Record<string, unknown> = { property: where }
-  if (source != null) details.file = source
-  if (first.path[0] === 'rules' && typeof first.path[1] === 'number') {
-    details.rule = first.path[1]
-    const id = ruleIdAt(raw, first.path[1])
-    if (id != null) details.ruleId = id
-    details.field = formatPath(first.path.slice(2), raw)
+/** One problem as reported: the path as text, and for rule problems the rule index, id and field. */
+export interface PolicyProblem {
+  path: string
+  message: string
+  rule?: number
+  ruleId?: string
+  field?: string
+}
+
+function describeIssue (issue: PolicyIssue, raw: unknown): PolicyProblem {
+  const out: PolicyProblem = { path: formatPath(issue.path, raw), message: issue.message }
+  if (issue.path[0] === 'rules' && typeof issue.path[1] === 'number') {
+    out.rule = issue.path[1]
+    const id = ruleIdAt(raw, issue.path[1])
+    if (id != null) out.ruleId = id
+    out.field = formatPath(issue.path.slice(2), raw)
   }
-  details.issues = issues.map(i => ({ path: formatPath(i.path, raw), message: i.message }))
-  return new DragnetError('DRAGNET_BAD_POLICY', `${prefix}${where === '' ? '(policy)' : where}: ${first.message}${more}`, details)
+  return out
+}
+
+function comparePaths (a: readonly PathSegment[], b: readonly PathSegment[]): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    const x = a[i]
+    const y = b[i]
+    if (x === y) continue
+    if (typeof x === 'number' && typeof y === 'number') return x - y
+    if (typeof x === 'number') return -1
+    if (typeof y === 'number') return 1
+    return x < y ? -1 : 1
+  }
+  return a.length - b.length
+}
+
+/**
+ * The one error every invalid policy produces. The message names every problem, one a line,
+ * each with its path (`rules[3] (id "eu-personal-data").match.confidence.min`); details give
+ * the first problem's property, rule, ruleId and field, and `issues` all of them.
+ */
+export function policyError (issues: PolicyIssue[], raw: unknown, source?: string): DragnetError {
+  const seen = new Set<string>()
+  const sorted = issues.slice().sort((a, b) => comparePaths(a.path, b.path)).filter(i => {
+    const k = `${JSON.stringify(i.path)}|${i.message}`
+    if (seen.has(k)) return false
+    seen.add(k)
+    return true
+  })
+  const problems = sorted.map(i => describeIssue(i, raw))
+  const first = problems[0]
+  const prefix = source != null ? `${source}: ` : ''
+  const line = (p: PolicyProblem): string => `${p.path === '' ? '(policy)' : p.path}: ${p.message}`
+  const message = problems.length === 1
+    ? `${prefix}${line(first)}`
+    : `${prefix}${problems.length} problems:\n${problems.map(p => `  ${line(p)}`).join('\n')}`
+  const details: Record<string, unknown> = { property: first.path }
+  if (source != null) details.file = source
+  if (first.rule != null) {
+    details.rule = first.rule
+    if (first.ruleId != null) details.ruleId = first.ruleId
+    details.field = first.field
+  }
+  details.issues = problems
+  return new DragnetError('DRAGNET_BAD_POLICY', message, details)
 }
 
 function issuesFromZod (err: z.ZodError): PolicyIssue[] {
@@ -289,15 +335,22 @@ function issuesFromZod (err: z.ZodError): PolicyIssue[] {
 const INBOUND_ACTIONS = new Set(['accept', 'reject'])
 const OUTBOUND_ACTIONS = new Set(['send', 'withhold'])
 
-/** Checks that span fields: unique ids, actions and matchers that fit the direction, known groups. */
-function crossCheck (doc: PolicyDoc): PolicyIssue[] {
+interface IndexedRule {
+  index: number
+  rule: RuleDoc
+}
+
+/**
+ * Checks that span fields: unique ids, actions and matchers that fit the direction, known
+ * groups. `groups` is null when the groups did not validate: references are not checked then.
+ */
+function crossCheck (groups: Record<string, GroupDoc> | null, rules: readonly IndexedRule[]): PolicyIssue[] {
   const issues: PolicyIssue[] = []
-  const groups = doc.groups ?? {}
-  for (const name of Object.keys(groups)) {
+  for (const name of Object.keys(groups ?? {})) {
     if (!GROUP_NAME_RE.test(name)) issues.push({ path: ['groups', name], message: 'group names are letters, digits, "_" and "-"' })
   }
   const seen = new Map<string, number>()
-  for (const [i, rule] of (doc.rules ?? []).entries()) {
+  for (const { index: i, rule } of rules) {
     const prev = seen.get(rule.id)
     if (prev != null) issues.push({ path: ['rules', i, 'id'], message: `duplicate rule id; rules[${prev}] has it already` })
     else seen.set(rule.id, i)
@@ -309,6 +362,7 @@ function crossCheck (doc: PolicyDoc): PolicyIssue[] {
     if (m == null) continue
     if (m.peer != null && rule.direction !== 'outbound') issues.push({ path: ['rules', i, 'match', 'peer'], message: 'peer applies to outbound rules only; inbound rules match the relaying neighbour with from' })
     if (m.from != null && rule.direction !== 'inbound') issues.push({ path: ['rules', i, 'match', 'from'], message: 'from applies to inbound rules only; outbound rules match the receiving peer with peer' })
+    if (groups == null) continue
     for (const key of ['peer', 'from', 'author'] as const) {
       const mm = m[key]
       if (mm == null) continue
@@ -322,11 +376,33 @@ function crossCheck (doc: PolicyDoc): PolicyIssue[] {
   return issues
 }
 
-/** Validates a parsed policy document; throws DRAGNET_BAD_POLICY naming the rule and field. */
+const groupsSchema = policyDocSchema.shape.groups
+
+/**
+ * What of an invalid document is valid on its own: its groups (null if they are not) and each
+ * rule that validates, so that cross-field problems are reported beside the schema problems.
+ */
+function validParts (raw: unknown): { groups: Record<string, GroupDoc> | null, rules: IndexedRule[] } {
+  const doc = typeof raw === 'object' && raw !== null ? raw as { groups?: unknown, rules?: unknown } : {}
+  const g = groupsSchema.safeParse(doc.groups)
+  const rules: IndexedRule[] = []
+  if (Array.isArray(doc.rules)) {
+    doc.rules.forEach((r, index) => {
+      const res = ruleSchema.safeParse(r)
+      if (res.success) rules.push({ index, rule: res.data })
+    })
+  }
+  return { groups: g.success ? g.data ?? {} : null, rules }
+}
+
+/** Validates a parsed policy document; throws DRAGNET_BAD_POLICY naming every problem with its rule and field. */
 export function validatePolicyDoc (raw: unknown, source?: string): PolicyDoc {
   const res = policyDocSchema.safeParse(raw)
-  if (!res.success) throw policyError(issuesFromZod(res.error), raw, source)
-  const issues = crossCheck(res.data)
+  if (!res.success) {
+    const parts = validParts(raw)
+    throw policyError([...issuesFromZod(res.error), ...crossCheck(parts.groups, parts.rules)], raw, source)
+  }
+  const issues = crossCheck(res.data.groups ?? {}, (res.data.rules ?? []).map((rule, index) => ({ index, rule })))
   if (issues.length > 0) throw policyError(issues, raw, source)
   return res.data
 }

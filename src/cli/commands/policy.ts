@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import type { Command } from 'commander'
 import { loadConfig } from '../../config/config.js'
-import { DragnetError } from '../../errors.js'
+import { DragnetError, isDragnetError } from '../../errors.js'
 import { ROLES, type Member, type Role } from '../../identity/index.js'
 import { formatExplanation, loadPolicy, policySubject } from '../../policy/index.js'
 import { isTlp, TLP_LEVELS, type Tlp } from '../../record/index.js'
@@ -53,7 +53,17 @@ export function registerPolicy (program: Command): void {
     .argument('<file>', 'policy file')
     .option('--json', 'one JSON object')
     .action(async (file: string, opts: { json?: boolean }) => {
-      const p = await loadPolicy(file)
+      let p
+      try {
+        p = await loadPolicy(file)
+      } catch (err) {
+        if (opts.json !== true || !isDragnetError(err)) throw err
+        // Every problem, each with its path and, for rules, the rule index, id and field.
+        const problems = Array.isArray(err.details.issues) ? err.details.issues : [{ path: String(err.details.property ?? ''), message: err.message }]
+        process.stdout.write(JSON.stringify({ ok: false, file, code: err.code, message: err.message, problems }) + '\n')
+        process.exitCode = 1
+        return
+      }
       const summary = {
         ok: true,
         name: p.name,

@@ -55,7 +55,7 @@ describe('policy files: validation errors point at rule and field', () => {
     { name: 'group without selectors', doc: { name: 'x', groups: { eu: { exclude: [IDS.fr] } } }, message: /^groups\.eu: expected at least one of countries, roles, peers/ },
     { name: 'missing name', doc: { rules: [] }, message: /^name: required: a policy name/ },
     { name: 'not an object', doc: 'hello', message: /expected a policy object/ },
-    { name: 'several problems are counted', doc: { name: 'x', rules: [rule({ action: 'drop', match: { tlp: ['x'] } })] }, message: /\(and 1 more problem\)$/ }
+    { name: 'several problems are all listed, one a line', doc: { name: 'x', rules: [rule({ action: 'drop', match: { tlp: ['x'] } })] }, message: /^2 problems:\n {2}rules\[0\] \(id "r"\)\.action: expected an action.*\n {2}rules\[0\] \(id "r"\)\.match\.tlp\[0\]: expected a TLP level/ }
   ]
   for (const c of cases) {
     it(c.name, () => expectBadPolicy(() => compilePolicy(c.doc, '.'), c.message, c.details))
