@@ -3,7 +3,7 @@ import type { NodeIdentity, Roster, Member } from '../identity/index.js'
 import type { Logger } from '../log.js'
 import { type Policy, type PolicySubject, policySubject } from '../policy/index.js'
 import { canonicalJson, checkShape, createRecord, decodeRecord, idOfEnvelope, authorOfEnvelope, isTlp, scopeOf, type DecodeLimits, type SignedRecord, type Tlp, TLP_LEVELS } from '../record/index.js'
-import { analyzeStixObject, type StixAnalysis } from '../stix/index.js'
+import { analyzeStixObject, compareVersionNames, type StixAnalysis } from '../stix/index.js'
 import type { AuditEntry, KnownWrite, RecordInfo, RecordSource, RecordWrite, Store } from '../store/index.js'
 import { VerifyPool, verifyInline } from './verify-pool.js'
 
@@ -415,7 +415,7 @@ export class Ingest {
         // ATT&CK entry, say) but never a newer one.
         const ownerVersions = (await this.c.store.versions(body.id)).filter(v => v.author === owner)
         const newest = ownerVersions.length > 0 ? ownerVersions[ownerVersions.length - 1].modified : ''
-        if (modified > newest) {
+        if (compareVersionNames(modified, newest) > 0) {
           const reason = `${body.id} belongs to ${owner}; ${r.author} may not publish a newer version`
           const v: Rejected = { status: 'rejected', id: c.id, code: 'DRAGNET_NOT_OWNER', reason, rule: 'version:not-owner', penalize: false }
           audit.push({ at: now, direction: 'inbound', verdict: 'reject', rule: 'version:not-owner', reason, record: c.id, peer: c.from, source: c.source, code: 'DRAGNET_NOT_OWNER' })

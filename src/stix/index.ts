@@ -6,7 +6,7 @@ import { checkStixObject } from './validate.js'
 
 export type { Observable, ObservableKind, StixObject } from './types.js'
 export type * from './pattern-ast.js'
-export { parseStixTimestamp } from './timestamp.js'
+export { compareVersionNames, parseStixInstant, parseStixTimestamp, stixInstantKey, type StixInstant } from './timestamp.js'
 export { identifierType } from './validate.js'
 export { stixObjectsFromInput } from './input.js'
 export { SCO_TYPES } from './observables.js'

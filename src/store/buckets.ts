@@ -12,8 +12,14 @@ export const BUCKETS = {
   info: 'info',
   /** `arr:<arrival 16 digits>` → id: local arrival order (TAXII added_after, pagination) */
   arrival: 'arr',
-  /** `ver:<stix id>!<modified>!<id>` → '': every version of a STIX object */
-  versions: 'ver',
+  /**
+   * `vt:<stix id>!<instant>!<id>` → JSON { author, revoked, validUntil?, modified }: every
+   * version of a STIX object, ordered by the instant of its `modified` (stixInstantKey: 18
+   * digits, UTC, microseconds; '' for objects without one)
+   */
+  versions: 'vt',
+  /** retired (store format 1): `ver:<stix id>!<modified text>!<id>` sorted versions as strings; moved to `vt` at open */
+  versionsByText: 'ver',
   /** `own:<stix id>` → author PeerId: who may publish newer versions */
   owners: 'own',
   /** `obs:<kind>!<value>!<id>` → '' for domains, URLs, emails, hashes */

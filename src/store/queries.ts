@@ -1,4 +1,5 @@
 import { recordToJson } from '../record/index.js'
+import { compareVersionNames } from '../stix/timestamp.js'
 import type { Observable } from '../stix/types.js'
 import type { RecordInfo, Store, VersionEntry } from './store.js'
 
@@ -12,9 +13,10 @@ export function currentIds (versions: VersionEntry[], owner: string | undefined,
   if (versions.length === 0) return out
   const own = owner != null ? versions.filter(v => v.author === owner) : versions
   const pool = own.length > 0 ? own : versions
-  let newest = ''
-  for (const v of pool) if (v.modified > newest) newest = v.modified
-  const head = versions.filter(v => v.modified === newest)
+  // By instant, not text: `…:00.500Z` is newer than `…:00Z`, and one instant written two ways is one version.
+  let newest = pool[0].modified
+  for (const v of pool) if (compareVersionNames(v.modified, newest) > 0) newest = v.modified
+  const head = versions.filter(v => compareVersionNames(v.modified, newest) === 0)
   if (head.some(v => v.revoked)) return out
   for (const v of head) {
     if (v.validUntil != null && v.validUntil <= now) continue

@@ -8,8 +8,10 @@ import { readSnapshot, writeSnapshot } from '../util/snapshot.js'
 import { BLOOM_SCHEME, IdBloom, StringBloom } from './bloom.js'
 import { SeqIntervals } from './seq-set.js'
 import { BUCKETS, key, range, prefixRange, pad, hexTs } from './buckets.js'
+import { migrateVersionKeys, versionKey } from './migrate.js'
 
-export const STORE_FORMAT = 1
+/** 2: version keys by instant (1: by `modified` text; migrated at open, see migrate.ts) */
+export const STORE_FORMAT = 2
 
 export type RecordSource = 'local' | 'import' | 'gossip' | 'sync'
 
@@ -160,11 +162,12 @@ export class Store {
 
   private async load (): Promise<void> {
     const format = await this.db.get(key('meta', 'format'))
-    if (format == null) {
-      await this.db.put(key('meta', 'format'), json(STORE_FORMAT))
-    } else if (parse<number>(format) !== STORE_FORMAT) {
+    if (format != null && parse<number>(format) === 1) {
+      await migrateVersionKeys(this.db)
+    } else if (format != null && parse<number>(format) !== STORE_FORMAT) {
       throw new DragnetError('DRAGNET_INTERNAL', `store ${this.dir} has format ${parse<number>(format)}, this dragnet reads ${STORE_FORMAT}`)
     }
+    if (format == null || parse<number>(format) !== STORE_FORMAT) await this.db.put(key('meta', 'format'), json(STORE_FORMAT))
     const c = await this.db.get(key('meta', 'counters'))
     if (c != null) this.counters = { ...emptyCounters(), ...parse<StoreCounters>(c) }
     if (await this.loadSnapshot()) return
@@ -276,9 +279,9 @@ export class Store {
         batch.put(key('records', id), w.record.bytes)
         batch.put(key('info', id), json(info))
         batch.put(key('arrival', pad(arrival)), enc.encode(id))
-        const ver: Omit<VersionEntry, 'id' | 'modified'> = { author: r.author, revoked: w.revoked }
+        const ver: Omit<VersionEntry, 'id'> = { author: r.author, revoked: w.revoked, modified: w.modified }
         if (w.validUntil != null) ver.validUntil = w.validUntil
-        batch.put(key('versions', `${r.body.id}!${w.modified}!${id}`), json(ver))
+        batch.put(versionKey(r.body.id, w.modified, id), json(ver))
         if (w.newOwner) batch.put(key('owners', r.body.id), enc.encode(r.author))
         for (const o of w.observables) batch.put(observableKey(o, id), EMPTY)
         // The first id under (author, seq) keeps the slot; a second is evidence, kept beside it.
@@ -466,15 +469,12 @@ export class Store {
     return out
   }
 
-  /** Every stored version of a STIX object, oldest `modified` first. */
+  /** Every stored version of a STIX object, oldest `modified` instant first (see versionKey). */
   async versions (stixId: string): Promise<VersionEntry[]> {
     this.assertOpen()
     const out: VersionEntry[] = []
-    const prefix = BUCKETS.versions.length + 1 + stixId.length + 1
     for await (const [k, v] of this.db.iterator(range('versions', stixId + '!'))) {
-      const rest = k.slice(prefix)
-      const bang = rest.lastIndexOf('!')
-      out.push({ ...parse<Omit<VersionEntry, 'id' | 'modified'>>(v), modified: rest.slice(0, bang), id: rest.slice(bang + 1) })
+      out.push({ ...parse<Omit<VersionEntry, 'id'>>(v), id: k.slice(k.lastIndexOf('!') + 1) })
     }
     return out
   }
