@@ -6,6 +6,7 @@ import type { DragnetNode } from '../node.js'
 import { decodeRecord, isTlp, recordToJson, TLP_LEVELS, type Tlp } from '../record/index.js'
 import { classifyValue, stixObjectsFromInput } from '../stix/index.js'
 import { getRecordJson, lookup } from '../store/queries.js'
+import { jsonDepth, MAX_DOCUMENT_DEPTH } from '../util/depth.js'
 import { arrivalInfoPage, type VersionIndex } from '../store/reads.js'
 import { bundleChunks, exportFilter } from './export.js'
 import type { Metrics } from './metrics.js'
@@ -37,8 +38,15 @@ export function summarizeVerdicts (verdicts: Verdict[]): { results: PublishResul
   }
 }
 
-/** Parses the publish request: a STIX object/array/bundle, or `{ stix, tlp, to }`; tlp/to also as query. */
-export function parsePublishBody (body: unknown, query: Record<string, unknown>): { objects: unknown[], tlp: Tlp, to?: string[] } {
+/**
+ * Parses the publish request: a STIX object/array/bundle, or `{ stix, tlp, to }`; tlp/to also as
+ * query. No TLP given leaves `tlp` out: each object's TLP marking then decides (see TlpResolver).
+ * The body's depth is measured before anything walks it.
+ */
+export function parsePublishBody (body: unknown, query: Record<string, unknown>): { objects: unknown[], tlp?: Tlp, to?: string[] } {
+  if (jsonDepth(body, MAX_DOCUMENT_DEPTH) > MAX_DOCUMENT_DEPTH) {
+    throw new DragnetError('DRAGNET_TOO_DEEP', `the content nests deeper than ${MAX_DOCUMENT_DEPTH} levels; a STIX bundle needs a handful`)
+  }
   let payload = body
   let tlp: unknown = query.tlp
   let to: unknown = query.to
@@ -48,10 +56,9 @@ export function parsePublishBody (body: unknown, query: Record<string, unknown>)
     tlp = w.tlp ?? tlp
     to = w.to ?? to
   }
-  tlp = tlp ?? 'green'
-  if (!isTlp(tlp)) throw new DragnetError('DRAGNET_BAD_TLP', `tlp must be one of ${TLP_LEVELS.join(', ')}, got ${String(tlp)}`)
+  if (tlp != null && !isTlp(tlp)) throw new DragnetError('DRAGNET_BAD_TLP', `tlp must be one of ${TLP_LEVELS.join(', ')}, got ${String(tlp)}`)
   const toList = typeof to === 'string' ? to.split(',').map(s => s.trim()).filter(s => s !== '') : Array.isArray(to) ? to.map(String) : undefined
-  return { objects: stixObjectsFromInput(payload), tlp, ...(toList != null && toList.length > 0 ? { to: toList } : {}) }
+  return { objects: stixObjectsFromInput(payload), ...(tlp != null ? { tlp } : {}), ...(toList != null && toList.length > 0 ? { to: toList } : {}) }
 }
 
 const RECORD_ID = /^1220[0-9a-f]{64}$/
@@ -118,7 +125,7 @@ export async function registerRest (app: FastifyInstance, node: DragnetNode, ini
     const source = one(q.source, 'source') ?? 'local'
     if (source !== 'local' && source !== 'import') throw new DragnetError('DRAGNET_BAD_REQUEST', `source must be local or import, got ${source}`, { property: 'source' })
     const { objects, tlp, to } = parsePublishBody(req.body, q)
-    const verdicts = await node.publish(objects, { tlp, ...(to != null ? { to } : {}), source, skipExisting })
+    const verdicts = await node.publish(objects, { ...(tlp != null ? { tlp } : {}), ...(to != null ? { to } : {}), source, skipExisting })
     const summary = summarizeVerdicts(verdicts)
     if (summary.rejected > 0 && summary.stored + summary.duplicates === 0) {
       const first = verdicts.find(v => v.status === 'rejected')!

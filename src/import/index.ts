@@ -1,16 +1,17 @@
 import { DragnetError } from '../errors.js'
 import type { Tlp } from '../record/index.js'
+import { TLP_RANK } from '../stix/index.js'
 import { parseCsv } from './csv.js'
 import { parseIndicatorList } from './iocs.js'
 import { looksLikeMisp, parseMisp } from './misp.js'
 import { parseStix } from './stix.js'
-import { IMPORT_FORMATS, type ImportFormat, type ParsedImport, type SkippedValue } from './types.js'
+import { IMPORT_FORMATS, type ImportFormat, type ImportItem, type ParsedImport, type SkippedValue } from './types.js'
 
 export { IMPORT_FORMATS, type ImportFormat, type ImportItem, type ParsedImport, type SkippedValue, type SkipReason } from './types.js'
 export { DEFANG_RULES, parseIndicatorValue, refang } from './values.js'
 export { parseIndicatorList } from './iocs.js'
 export { parseCsv, parseCsvRows } from './csv.js'
-export { mapAttribute, parseMisp, tlpOfTag } from './misp.js'
+export { KNOWN_TLP_TAGS, mapAttribute, parseMisp, readTlpTag, tlpOfTag } from './misp.js'
 export { parseStix, TLP_MARKINGS } from './stix.js'
 
 export interface ParseInit {
@@ -112,7 +113,7 @@ export function startSummary (parsed: ParsedImport, file?: string): ImportSummar
     examples: []
   }
   if (file != null) s.file = file
-  for (const k of parsed.skipped) noteSkip(s, k)
+  for (const k of parsed.skipped) noteSkip(s, k, k.count ?? 1)
   return s
 }
 
@@ -177,25 +178,42 @@ export async function runImport (parsed: ParsedImport, init: RunImportInit): Pro
   const summary = startSummary(parsed, init.file)
   const chunk = init.chunk ?? 500
   const chunkBytes = init.chunkBytes ?? 8 * 1024 * 1024
-  const tlpOf = (i: number): Tlp => init.tlp ?? parsed.items[i].tlp ?? init.defaultTlp ?? 'green'
-  const sizeOf = (i: number): number => JSON.stringify(parsed.items[i].object)?.length ?? 0
+  const all = refuseLooserTlp(summary, parsed.items, init.tlp)
+  const tlpOf = (i: number): Tlp => init.tlp ?? all[i].tlp ?? init.defaultTlp ?? 'green'
+  const sizeOf = (i: number): number => JSON.stringify(all[i].object)?.length ?? 0
   let i = 0
-  init.onProgress?.(0, parsed.items.length)
-  while (i < parsed.items.length) {
+  init.onProgress?.(0, all.length)
+  while (i < all.length) {
     const tlp = tlpOf(i)
     let j = i + 1
     let bytes = sizeOf(i)
-    while (j < parsed.items.length && j - i < chunk && tlpOf(j) === tlp) {
+    while (j < all.length && j - i < chunk && tlpOf(j) === tlp) {
       bytes += sizeOf(j)
       if (bytes > chunkBytes) break
       j++
     }
-    const items = parsed.items.slice(i, j)
+    const items = all.slice(i, j)
     const verdicts = await init.publish(items.map(it => it.object), tlp)
     if (verdicts.length !== items.length) throw new DragnetError('DRAGNET_INTERNAL', `publish answered ${verdicts.length} verdicts for ${items.length} objects`)
     addVerdicts(summary, items, verdicts, items.map(() => tlp))
     i = j
-    init.onProgress?.(i, parsed.items.length)
+    init.onProgress?.(i, all.length)
   }
   return summary
+}
+
+/**
+ * A TLP given for the whole import may make records stricter than their source asks, never
+ * looser: items whose marking or tag is stricter are refused (DRAGNET_TLP_CONFLICT) and
+ * counted in the summary; the others are returned for publishing.
+ */
+function refuseLooserTlp (summary: ImportSummary, items: ImportItem[], given: Tlp | undefined): ImportItem[] {
+  if (given == null) return items
+  const keep: ImportItem[] = []
+  for (const item of items) {
+    if (item.tlp == null || TLP_RANK[item.tlp] <= TLP_RANK[given]) { keep.push(item); continue }
+    const reason = `--tlp ${given} is looser than the TLP its source gives it (${item.tlp}, from its TLP marking or tag); a record is never looser than that: import without --tlp, or with --tlp ${item.tlp} or stricter`
+    addVerdicts(summary, [item], [{ status: 'rejected', code: 'DRAGNET_TLP_CONFLICT', reason }], [given])
+  }
+  return keep
 }

@@ -1,9 +1,9 @@
 import { DragnetError } from '../errors.js'
-import { isTlp, type Tlp } from '../record/index.js'
+import type { Tlp } from '../record/index.js'
 import { seededUuid } from '../util/uuid.js'
-import { normalizeObservable, type Observable, type ObservableKind } from '../stix/index.js'
+import { normalizeObservable, stricterTlp, TLP_RANK, type Observable, type ObservableKind } from '../stix/index.js'
 import { parseIpNet } from '../stix/ip.js'
-import { stricter } from './stix.js'
+import { checkDocumentDepth } from './stix.js'
 import type { ImportItem, ParsedImport, SkippedValue, SkipReason } from './types.js'
 import { comparisonFor, HASH_NAMES, parseIndicatorValue, refang, scoFor, scoTypeOf, stixTime } from './values.js'
 
@@ -31,16 +31,40 @@ function isoMs (v: unknown): number | undefined {
   return Number.isNaN(t) ? undefined : t
 }
 
-/** The record TLP a MISP tag asks for (`tlp:white` is TLP 2.0's CLEAR), or undefined. */
-export function tlpOfTag (name: string): Tlp | undefined {
-  const m = /^tlp:\s*"?([a-z+]+)"?$/i.exec(name.trim())
-  if (m == null) return undefined
-  const t = m[1].toLowerCase()
-  if (t === 'white') return 'clear'
-  return isTlp(t) ? t : undefined
+// MISP's tlp taxonomy (TLP 2.0 plus its older values) and the spellings feeds use for them.
+const TLP_TAG_LEVELS: Readonly<Record<string, Tlp>> = {
+  clear: 'clear', white: 'clear', green: 'green', amber: 'amber', 'amber+strict': 'amber+strict', red: 'red'
+}
+// Taxonomy values that say something besides the level (Chatham House Rule): kept as labels.
+const TLP_TAG_MODIFIERS = new Set(['ex:chr'])
+export const KNOWN_TLP_TAGS = 'tlp:clear, tlp:white, tlp:green, tlp:amber, tlp:amber+strict (or amber-strict), tlp:red'
+
+/**
+ * What a tag says about TLP: null for a tag outside the `tlp:` namespace; a level; a modifier
+ * (a taxonomy value that is no level); or unknown. Case-insensitive, `tlp:"red"` (machine-tag
+ * quoting) and `amber-strict` / `amber_strict` / `amber strict` accepted.
+ */
+export function readTlpTag (name: string): { level: Tlp } | { modifier: string } | { unknown: string } | null {
+  const m = /^tlp\s*:(.*)$/is.exec(name.trim())
+  if (m == null) return null
+  const value = m[1].trim().replace(/^"(.*)"$/s, '$1').trim().toLowerCase().replace(/^amber\s*[-+_ ]\s*strict$/, 'amber+strict')
+  const level = Object.hasOwn(TLP_TAG_LEVELS, value) ? TLP_TAG_LEVELS[value] : undefined
+  if (level != null) return { level }
+  return TLP_TAG_MODIFIERS.has(value) ? { modifier: value } : { unknown: name.trim() }
 }
 
-interface Tags { labels: string[], tlp?: Tlp }
+/** The record TLP a MISP tag asks for (`tlp:white` is TLP 2.0's CLEAR), or undefined. */
+export function tlpOfTag (name: string): Tlp | undefined {
+  const r = readTlpTag(name)
+  return r != null && 'level' in r ? r.level : undefined
+}
+
+interface Tags {
+  labels: string[]
+  tlp?: Tlp
+  /** the first `tlp:` tag that names no level we know: the object is refused, never shared at a guess */
+  unknownTlp?: string
+}
 
 function tagsOf (list: unknown): Tags {
   const out: Tags = { labels: [] }
@@ -48,12 +72,26 @@ function tagsOf (list: unknown): Tags {
   for (const t of list) {
     const name = typeof t === 'string' ? t : t != null && typeof t === 'object' && typeof (t as Json).name === 'string' ? (t as Json).name as string : undefined
     if (name == null || name.trim() === '') continue
-    const tlp = tlpOfTag(name)
-    if (tlp != null) out.tlp = stricter(out.tlp, tlp)
-    else if (/^tlp:/i.test(name.trim())) continue
-    else out.labels.push(name.trim())
+    const tlp = readTlpTag(name)
+    if (tlp == null || 'modifier' in tlp) out.labels.push(name.trim())
+    else if ('level' in tlp) out.tlp = stricterTlp(out.tlp, tlp.level)
+    else out.unknownTlp ??= tlp.unknown
   }
   return out
+}
+
+/** Tags that apply together (an object's and its attribute's): every label, the strictest TLP. */
+function combineTags (...all: Tags[]): Tags {
+  const out: Tags = { labels: mergeLabels([], all.flatMap(t => t.labels)) }
+  for (const t of all) {
+    if (t.tlp != null) out.tlp = stricterTlp(out.tlp, t.tlp)
+    if (t.unknownTlp != null) out.unknownTlp ??= t.unknownTlp
+  }
+  return out
+}
+
+function unknownTlpDetail (tag: string): string {
+  return `MISP tag "${tag}" names no TLP level dragnet knows (${KNOWN_TLP_TAGS}); the object is not imported rather than shared at a guessed TLP`
 }
 
 function mergeLabels (a: string[], b: string[]): string[] {
@@ -188,6 +226,13 @@ function domainObservable (raw: string): Observable | null {
   return d == null ? null : { kind: 'domain', value: d }
 }
 
+/** A MISP `link`: an external reference for the event's report, at its own TLP. */
+interface Link {
+  ref: Json
+  tlp?: Tlp
+  where: string
+}
+
 interface EventContext {
   eventId: string
   namespace: string
@@ -206,7 +251,12 @@ function attributeTime (a: Json, fallback: number): number {
 /** An indicator (to_ids) or an observable (context) for one or more attributes mapped together. */
 function emit (ctx: EventContext, a: { uuid: string, where: string, values: number, toIds: boolean, at: number, firstSeen?: number, comment?: string, tags: Tags, name: string }, mapped: Extract<Mapped, { ok: true }>): void {
   const labels = mergeLabels(ctx.tags.labels, a.tags.labels)
-  const tlp = a.tags.tlp != null ? stricter(ctx.tags.tlp, a.tags.tlp) : ctx.tags.tlp
+  const unknown = ctx.tags.unknownTlp ?? a.tags.unknownTlp
+  if (unknown != null) {
+    ctx.skipped.push({ where: a.where, value: a.name, reason: 'rejected:DRAGNET_BAD_TLP', detail: unknownTlpDetail(unknown), count: a.values })
+    return
+  }
+  const tlp = stricterTlp(ctx.tags.tlp, a.tags.tlp)
   const at = stixTime(a.at)
   let object: Json
   if (mapped.sdo != null) {
@@ -247,17 +297,21 @@ function attrString (a: Json, k: string): string {
   return typeof v === 'string' ? v : typeof v === 'number' ? String(v) : ''
 }
 
-function mapOne (ctx: EventContext, a: Json, where: string, fallbackAt: number, links: Json[]): void {
+/** One attribute; `inherited` are the tags of the MISP object it belongs to, if any. */
+function mapOne (ctx: EventContext, a: Json, where: string, fallbackAt: number, links: Link[], inherited: Tags = { labels: [] }): void {
   ctx.values++
   const type = attrString(a, 'type')
   const value = attrString(a, 'value')
+  const tags = combineTags(inherited, tagsOf(a.Tag))
   if (type === 'link') {
     const url = value.trim()
     const ref: Json = { source_name: 'misp-link', url }
     const comment = attrString(a, 'comment')
     if (comment !== '') ref.description = comment
-    if (/^[a-z][a-z0-9+.-]*:\/\/\S+$/i.test(url)) links.push(ref)
-    else ctx.skipped.push({ where, value, reason: 'invalid-value', detail: `link "${url}" is not a URL` })
+    const unknown = ctx.tags.unknownTlp ?? tags.unknownTlp
+    if (!/^[a-z][a-z0-9+.-]*:\/\/\S+$/i.test(url)) ctx.skipped.push({ where, value, reason: 'invalid-value', detail: `link "${url}" is not a URL` })
+    else if (unknown != null) ctx.skipped.push({ where, value, reason: 'rejected:DRAGNET_BAD_TLP', detail: unknownTlpDetail(unknown) })
+    else links.push({ ref, where, ...(tags.tlp != null || ctx.tags.tlp != null ? { tlp: stricterTlp(ctx.tags.tlp, tags.tlp) } : {}) })
     return
   }
   const mapped = mapAttribute(type, value)
@@ -274,7 +328,7 @@ function mapOne (ctx: EventContext, a: Json, where: string, fallbackAt: number, 
     at: attributeTime(a, fallbackAt),
     firstSeen: isoMs(a.first_seen),
     comment: attrString(a, 'comment'),
-    tags: tagsOf(a.Tag),
+    tags,
     name: `${type} ${value.trim()}`
   }, mapped)
 }
@@ -315,7 +369,8 @@ function mapIpPort (ctx: EventContext, obj: Json, attrs: Json[], where: string, 
     toIds: true,
     at,
     comment: attrString(obj, 'comment'),
-    tags: { labels: attrs.flatMap(a => tagsOf(a.Tag).labels) },
+    // One indicator for the whole object: as strict as the strictest of its attributes.
+    tags: combineTags(tagsOf(obj.Tag), ...attrs.map(a => tagsOf(a.Tag))),
     name: `ip-port ${host.value}${dPort != null ? ':' + String(dPort) : ''}`
   }, { ok: true, comparisons, sco: scoFor(host, '') })
   return true
@@ -349,12 +404,16 @@ export function looksLikeMisp (json: unknown): boolean {
 /**
  * MISP event JSON → STIX 2.1: `to_ids` attributes become indicators with a STIX pattern, the
  * others observables (SCOs); CVEs become vulnerabilities; `link`s become the external references
- * of a report for the event (named by its `info`, its id from the event uuid, referring to every
- * object made). Ids come from the MISP uuids, times from the MISP timestamps, so the same event
- * always yields the same objects. Event and attribute tags become labels; a `tlp:` tag is the
- * record TLP (the stricter of event and attribute), `tlp:white` meaning CLEAR.
+ * of a report for the event (named by its `info`, its id from the event uuid, referring to the
+ * objects made). Ids come from the MISP uuids, times from the MISP timestamps, so the same event
+ * always yields the same objects. Tags become labels; `tlp:` tags give the record TLP, the
+ * strictest of event, object and attribute (`tlp:white` meaning CLEAR); an object under a `tlp:`
+ * tag naming no known level is refused. A report is as strict as the strictest member it names
+ * and link it carries: an event whose attributes are stricter than the event gets one report
+ * per TLP level, each naming only what is at most that strict.
  */
 export function parseMisp (json: unknown, init: { namespace?: string } = {}): ParsedImport {
+  checkDocumentDepth(json)
   const namespace = init.namespace ?? ''
   const events = mispEvents(json)
   const items: ImportItem[] = []
@@ -365,7 +424,7 @@ export function parseMisp (json: unknown, init: { namespace?: string } = {}): Pa
     const eventId = uuidOf(e.uuid, attrString(e, 'info'), namespace)
     const ctx: EventContext = { eventId, namespace, tags: tagsOf(e.Tag), items: [], skipped: [], seen: new Set(items.map(i => i.object.id as string)), duplicates: 0, values: 0 }
     const eventAt = epochMs(e.timestamp) ?? isoMs(attrString(e, 'date')) ?? 0
-    const links: Json[] = []
+    const links: Link[] = []
     const attrs = Array.isArray(e.Attribute) ? e.Attribute as Json[] : []
     attrs.forEach((a, i) => { mapOne(ctx, a ?? {}, `Event ${eventId} Attribute[${i}]`, eventAt, links) })
     const objects = Array.isArray(e.Object) ? e.Object as Json[] : []
@@ -373,35 +432,61 @@ export function parseMisp (json: unknown, init: { namespace?: string } = {}): Pa
       const oattrs = Array.isArray(o?.Attribute) ? o.Attribute as Json[] : []
       const where = `Event ${eventId} Object[${i}] ${attrString(o ?? {}, 'name')}`
       if (attrString(o ?? {}, 'name') === 'ip-port' && mapIpPort(ctx, o, oattrs, where, eventAt)) return
-      oattrs.forEach((a, j) => { mapOne(ctx, a ?? {}, `${where} Attribute[${j}]`, epochMs(o?.timestamp) ?? eventAt, links) })
+      const objectTags = tagsOf(o?.Tag)
+      oattrs.forEach((a, j) => { mapOne(ctx, a ?? {}, `${where} Attribute[${j}]`, epochMs(o?.timestamp) ?? eventAt, links, objectTags) })
     })
-    const refs = ctx.items.map(it => it.object.id as string)
-    if (refs.length > 0) {
-      const at = stixTime(Math.max(eventAt, ...ctx.items.map(it => Date.parse(String(it.object.modified ?? '')) || 0)))
-      const published = epochMs(e.publish_timestamp) ?? isoMs(attrString(e, 'date')) ?? eventAt
-      const report: Json = {
-        type: 'report',
-        spec_version: '2.1',
-        id: `report--${eventId}`,
-        created: at,
-        modified: at,
-        name: attrString(e, 'info').trim() !== '' ? attrString(e, 'info').trim() : `MISP event ${eventId}`,
-        report_types: ['threat-report'],
-        published: stixTime(published),
-        object_refs: [...new Set(refs)]
-      }
-      if (ctx.tags.labels.length > 0) report.labels = ctx.tags.labels
-      if (links.length > 0) report.external_references = links
-      const item: ImportItem = { object: report, values: links.length, where: `Event ${eventId}` }
-      if (ctx.tags.tlp != null) item.tlp = ctx.tags.tlp
-      ctx.items.push(item)
-    } else {
-      for (const l of links) ctx.skipped.push({ where: `Event ${eventId}`, value: String(l.url), reason: 'no-report' })
-    }
+    eventReports(ctx, e, eventAt, links)
     items.push(...ctx.items)
     skipped.push(...ctx.skipped)
     duplicates += ctx.duplicates
     values += ctx.values
   }
   return { format: 'misp', values, items, duplicates, skipped }
+}
+
+/** Order of TLP levels with "none given" (the import's default) below every level. */
+function rankOf (tlp: Tlp | undefined): number {
+  return tlp == null ? -1 : TLP_RANK[tlp]
+}
+
+/**
+ * The event's reports, one per TLP level among its objects and links, loosest first. The report
+ * at level L names every object at most as strict as L and carries the links at most as strict
+ * as L, so it never reveals a stricter member (not even its id). The loosest report keeps the id
+ * derived from the event; the others derive theirs from the event and their level.
+ */
+function eventReports (ctx: EventContext, e: Json, eventAt: number, links: Link[]): void {
+  const members = ctx.items.slice()
+  const levels = [...new Set([...members.map(m => m.tlp), ...links.map(l => l.tlp)])].sort((a, b) => rankOf(a) - rankOf(b))
+  const info = attrString(e, 'info').trim()
+  const published = stixTime(epochMs(e.publish_timestamp) ?? isoMs(attrString(e, 'date')) ?? eventAt)
+  const carried = new Set<Link>()
+  let first = true
+  for (const level of levels) {
+    const named = members.filter(m => rankOf(m.tlp) <= rankOf(level))
+    if (named.length === 0) continue
+    const refs = links.filter(l => rankOf(l.tlp) <= rankOf(level))
+    const at = stixTime(Math.max(eventAt, ...named.map(it => Date.parse(String(it.object.modified ?? '')) || 0)))
+    const id = first ? `report--${ctx.eventId}` : `report--${seededUuid(`misp-report:${ctx.eventId}:${level ?? ''}`)}`
+    const report: Json = {
+      type: 'report',
+      spec_version: '2.1',
+      id,
+      created: at,
+      modified: at,
+      name: `${info !== '' ? info : `MISP event ${ctx.eventId}`}${first ? '' : ` (TLP:${(level ?? 'green').toUpperCase()} part)`}`,
+      report_types: ['threat-report'],
+      published,
+      object_refs: [...new Set(named.map(it => it.object.id as string))]
+    }
+    if (ctx.tags.labels.length > 0) report.labels = ctx.tags.labels
+    if (refs.length > 0) report.external_references = refs.map(l => l.ref)
+    const fresh = refs.filter(l => !carried.has(l))
+    for (const l of fresh) carried.add(l)
+    const item: ImportItem = { object: report, values: fresh.length, where: `Event ${ctx.eventId}${first ? '' : ` report at TLP ${level ?? 'green'}`}` }
+    if (level != null) item.tlp = level
+    ctx.items.push(item)
+    first = false
+  }
+  for (const l of links) if (!carried.has(l)) ctx.skipped.push({ where: l.where, value: String(l.ref.url), reason: 'no-report' })
 }

@@ -1,35 +1,17 @@
-import { canonicalJson, type Tlp } from '../record/index.js'
-import { stixObjectsFromInput } from '../stix/index.js'
-import type { ImportItem, ParsedImport } from './types.js'
+import { DragnetError } from '../errors.js'
+import { canonicalJson } from '../record/index.js'
+import { localTlpMarkings, stixObjectsFromInput, strictestTlpMarking, TLP1_MARKINGS } from '../stix/index.js'
+import { jsonDepth, MAX_DOCUMENT_DEPTH } from '../util/depth.js'
+import type { ImportItem, ParsedImport, SkippedValue } from './types.js'
 
-/*
- * The TLP 1.0 marking definitions STIX 2.1 predefines (section 7.2.1.4). An object marked with
- * one of them asks for that TLP; TLP:WHITE is TLP 2.0's CLEAR.
- */
-export const TLP_MARKINGS: Readonly<Record<string, Tlp>> = {
-  'marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9': 'clear',
-  'marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da': 'green',
-  'marking-definition--f88d31f6-486f-44da-b317-01333bde0b82': 'amber',
-  'marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed': 'red'
-}
+/** The TLP 1.0 marking definitions STIX 2.1 predefines (TLP:WHITE is TLP 2.0's CLEAR). */
+export const TLP_MARKINGS = TLP1_MARKINGS
 
-const STRICTNESS: Readonly<Record<Tlp, number>> = { clear: 0, green: 1, amber: 2, 'amber+strict': 3, red: 4 }
-
-/** The strictest of two TLPs: two markings on one object leave it at the stricter. */
-export function stricter (a: Tlp | undefined, b: Tlp): Tlp {
-  return a == null || STRICTNESS[b] > STRICTNESS[a] ? b : a
-}
-
-function markedTlp (obj: unknown): Tlp | undefined {
-  if (obj == null || typeof obj !== 'object') return undefined
-  const refs = (obj as Record<string, unknown>).object_marking_refs
-  if (!Array.isArray(refs)) return undefined
-  let tlp: Tlp | undefined
-  for (const r of refs) {
-    const t = typeof r === 'string' ? TLP_MARKINGS[r] : undefined
-    if (t != null) tlp = stricter(tlp, t)
+/** Refuses a document deeper than any import walks, before anything walks it. */
+export function checkDocumentDepth (json: unknown): void {
+  if (jsonDepth(json, MAX_DOCUMENT_DEPTH) > MAX_DOCUMENT_DEPTH) {
+    throw new DragnetError('DRAGNET_TOO_DEEP', `the input nests deeper than ${MAX_DOCUMENT_DEPTH} levels`)
   }
-  return tlp
 }
 
 /**
@@ -38,8 +20,12 @@ function markedTlp (obj: unknown): Tlp | undefined {
  * counts as a duplicate.
  */
 export function parseStix (json: unknown): ParsedImport {
+  checkDocumentDepth(json)
   const objects = stixObjectsFromInput(json)
+  // TLP marking definitions of the whole bundle: the node sees the bundle in chunks.
+  const markings = localTlpMarkings(objects)
   const items: ImportItem[] = []
+  const skipped: SkippedValue[] = []
   const seen = new Set<string>()
   let duplicates = 0
   objects.forEach((obj, i) => {
@@ -55,9 +41,14 @@ export function parseStix (json: unknown): ParsedImport {
     }
     const id = obj != null && typeof obj === 'object' && typeof (obj as Record<string, unknown>).id === 'string' ? (obj as Record<string, unknown>).id as string : undefined
     const item: ImportItem = { object: obj as Record<string, unknown>, values: 1, where: id != null ? `objects[${i}] ${id}` : `objects[${i}]` }
-    const tlp = markedTlp(obj)
-    if (tlp != null) item.tlp = tlp
+    try {
+      const marked = strictestTlpMarking(obj, markings)
+      if (marked != null) item.tlp = marked.tlp
+    } catch (err) {
+      skipped.push({ where: item.where, value: id ?? '', reason: `rejected:${(err as DragnetError).code}`, detail: (err as Error).message })
+      return
+    }
     items.push(item)
   })
-  return { format: 'stix', values: objects.length, items, duplicates, skipped: [] }
+  return { format: 'stix', values: objects.length, items, duplicates, skipped }
 }

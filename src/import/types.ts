@@ -20,7 +20,7 @@ export type SkipReason =
   | 'no-report'
   /** the object's STIX id already belongs to another member (it reached us from the federation first) */
   | 'owned-by-another-member'
-  /** the node refused the object; the summary names the DRAGNET_* code */
+  /** the node (or the importer, e.g. for an unknown MISP TLP tag) refused the object; the summary names the DRAGNET_* code */
   | `rejected:${string}`
 
 /** One object to publish and the input values it stands for. */
@@ -40,6 +40,8 @@ export interface SkippedValue {
   value: string
   reason: SkipReason
   detail?: string
+  /** input values this entry stands for (a refused MISP ip-port object: its attributes); default 1 */
+  count?: number
 }
 
 /** What a parser makes of one input file; no I/O, no node. */

@@ -5,6 +5,7 @@ import { type Policy, type PolicySubject, policySubject } from '../policy/index.
 import { canonicalJson, checkShape, createRecord, decodeRecord, idOfEnvelope, authorOfEnvelope, isTlp, scopeOf, type DecodeLimits, type SignedRecord, type Tlp, TLP_LEVELS } from '../record/index.js'
 import { analyzeStixObject, compareVersionNames, type StixAnalysis } from '../stix/index.js'
 import type { AuditEntry, KnownWrite, RecordInfo, RecordSource, RecordWrite, Store } from '../store/index.js'
+import { TlpResolver } from './tlp.js'
 import { VerifyPool, verifyInline } from './verify-pool.js'
 
 export interface Stored {
@@ -47,7 +48,8 @@ export interface ReceivedRecord {
 }
 
 export interface PublishOptions {
-  tlp: Tlp
+  /** the record TLP; absent, each object's strictest TLP marking decides (green without one) */
+  tlp?: Tlp
   to?: string[]
   source?: 'local' | 'import'
   /** import mode: an object this node already published in any version is skipped */
@@ -207,20 +209,24 @@ export class Ingest {
     const source: RecordSource = opts.source ?? 'local'
     const self = this.c.roster.self
     const fail = (err: unknown): Verdict[] => objects.map(() => rejected(err, undefined, false))
-    if (!isTlp(opts.tlp)) return fail(new DragnetError('DRAGNET_BAD_TLP', `tlp must be one of ${TLP_LEVELS.join(', ')}, got ${String(opts.tlp)}`))
+    if (opts.tlp != null && !isTlp(opts.tlp)) return fail(new DragnetError('DRAGNET_BAD_TLP', `tlp must be one of ${TLP_LEVELS.join(', ')}, got ${String(opts.tlp)}`))
     if (self.role === 'observer') return fail(new DragnetError('DRAGNET_ROLE_FORBIDDEN', 'this node is an observer: observers never author records'))
     const to = opts.to != null && opts.to.length > 0 ? opts.to : undefined
     if (to != null) {
-      if (opts.tlp !== 'amber' && opts.tlp !== 'amber+strict') return fail(new DragnetError('DRAGNET_BAD_RECIPIENT', `a recipient list applies to amber records only, not ${opts.tlp}`))
+      if (opts.tlp != null && opts.tlp !== 'amber' && opts.tlp !== 'amber+strict') return fail(new DragnetError('DRAGNET_BAD_RECIPIENT', `a recipient list applies to amber records only, not ${opts.tlp}`))
       for (const p of to) {
         if (!this.c.roster.has(p) || p === self.peerId) return fail(new DragnetError('DRAGNET_BAD_RECIPIENT', `recipient ${p} is not a member on this node's roster`))
       }
     }
 
     const verdicts: Verdict[] = new Array(objects.length)
+    const resolver = new TlpResolver(objects, opts.tlp, to)
+    const tlps: Tlp[] = new Array(objects.length)
     const analyses: Array<StixAnalysis | undefined> = objects.map((obj, i) => {
       try {
-        return analyzeStixObject(obj, `objects[${i}]`)
+        const a = analyzeStixObject(obj, `objects[${i}]`)
+        tlps[i] = resolver.tlpOf(a.object)
+        return a
       } catch (err) {
         verdicts[i] = rejected(err, undefined, false)
         return undefined
@@ -261,10 +267,10 @@ export class Ingest {
             ownBodies.set(body.id, bodies)
           }
           // The same object at another TLP or for other recipients is a new sharing decision: a new record.
-          const contentKey = `${modified}|${opts.tlp}|${[...new Set(to ?? [])].sort().join(',')}|${canonicalJson(body)}`
+          const contentKey = `${modified}|${tlps[i]}|${[...new Set(to ?? [])].sort().join(',')}|${canonicalJson(body)}`
           const same = bodies.get(contentKey)
           if (same != null) { verdicts[i] = { status: 'duplicate', id: same }; continue }
-          const signed = createRecord(this.c.identity, { seq: this.nextSeq, ts: this.now(), tlp: opts.tlp, to, body }, this.limits)
+          const signed = createRecord(this.c.identity, { seq: this.nextSeq, ts: this.now(), tlp: tlps[i], to, body }, this.limits)
           this.nextSeq++
           const subject = policySubject({ ...signed.record, id: signed.id }, { observables: a.observables, scoTypes: a.scoTypes })
           const write: RecordWrite = {

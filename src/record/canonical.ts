@@ -1,5 +1,7 @@
 import { DragnetError } from '../errors.js'
 
+export { jsonDepth } from '../util/depth.js'
+
 // RFC 8785 (JSON Canonicalization Scheme): object members sorted by UTF-16 code units, no
 // whitespace, ES number serialisation, JSON.stringify string escaping. The `canonicalize`
 // package implements the same scheme but its current major needs Node 22; the property test
@@ -54,30 +56,6 @@ function encodeValue (value: unknown, path: string): string {
     default:
       throw new DragnetError('DRAGNET_NOT_CANONICAL', `value at ${path || '/'} of type ${typeof value} is not JSON`, { property: path })
   }
-}
-
-/** Depth of nested arrays/objects; a scalar has depth 0. Iterative so hostile input cannot blow the stack. */
-export function jsonDepth (value: unknown, limit: number): number {
-  let max = 0
-  const stack: Array<[unknown, number]> = [[value, 0]]
-  while (stack.length > 0) {
-    const [v, d] = stack.pop()!
-    if (v === null || typeof v !== 'object') continue
-    const depth = d + 1
-    if (depth > max) {
-      max = depth
-      if (max > limit) return max
-    }
-    if (Array.isArray(v)) {
-      for (const item of v) if (item !== null && typeof item === 'object') stack.push([item, depth])
-    } else {
-      for (const key in v as Record<string, unknown>) {
-        const item = (v as Record<string, unknown>)[key]
-        if (item !== null && typeof item === 'object') stack.push([item, depth])
-      }
-    }
-  }
-  return max
 }
 
 /**

@@ -157,14 +157,15 @@ export function createRecord (signer: RecordSigner, init: CreateRecordInit, limi
   if (to != null) for (const p of to) publicKeyOfPeerId(p)
   const record: UnsignedRecord = { v: RECORD_FORMAT_VERSION, author: signer.peerId, seq: init.seq, ts: init.ts, tlp: init.tlp, body: init.body }
   if (to != null) record.to = to
+  // Depth before encoding: the canonical encoder recurses once per level.
+  const maxDepth = limits.maxDepth ?? DEFAULT_MAX_DEPTH
+  if (jsonDepth(record, maxDepth) > maxDepth) {
+    throw new DragnetError('DRAGNET_TOO_DEEP', `record nests deeper than ${maxDepth} levels`, { object: init.body.id })
+  }
   const unsigned = encodeUnsigned(record)
   const maxBytes = limits.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES
   if (unsigned.length + HEADER_BYTES > maxBytes) {
     throw new DragnetError('DRAGNET_TOO_LARGE', `record is ${unsigned.length + HEADER_BYTES} bytes, the limit is ${maxBytes}`, { object: init.body.id })
-  }
-  const depth = jsonDepth(record, limits.maxDepth ?? DEFAULT_MAX_DEPTH)
-  if (depth > (limits.maxDepth ?? DEFAULT_MAX_DEPTH)) {
-    throw new DragnetError('DRAGNET_TOO_DEEP', `record nests deeper than ${limits.maxDepth ?? DEFAULT_MAX_DEPTH} levels`, { object: init.body.id })
   }
   const sig = signer.sign(signingInput(unsigned))
   const bytes = new Uint8Array(HEADER_BYTES + unsigned.length)

@@ -1,5 +1,7 @@
 import { DragnetError, type ErrorCode } from '../errors.js'
+import { jsonDepth } from '../util/depth.js'
 import { parseIpNet } from './ip.js'
+import { tlpOfMarkingDefinition } from './markings.js'
 import type { PatternAst } from './pattern-ast.js'
 import { parsePattern } from './pattern.js'
 import { parseStixTimestamp } from './timestamp.js'
@@ -486,6 +488,8 @@ const SPECS: ReadonlyMap<string, TypeSpec> = new Map<string, TypeSpec>([
     const def = o.definition as Record<string, unknown> | undefined
     if (o.definition_type === 'tlp' && def !== undefined) oneOf(['white', 'green', 'amber', 'red'])(c, def.tlp, 'definition.tlp')
     if (o.definition_type === 'statement' && def !== undefined) string(c, def.statement, 'definition.statement')
+    // A TLP marking whose level is none of the five would mark its objects with nothing we can enforce.
+    tlpOfMarkingDefinition(o)
   })],
   ['language-content', spec('meta', {
     object_ref: ref(),
@@ -649,6 +653,13 @@ function versionError (c: Ctx, why: string): never {
 }
 
 /**
+ * Deepest STIX object validation accepts (the largest `record.maxDepth` a node may configure).
+ * Checked before anything walks the object, so no later walker (canonical encoding, observable
+ * extraction, JSON.stringify) can run out of stack.
+ */
+export const MAX_STIX_DEPTH = 256
+
+/**
  * Validates one STIX 2.1 object and returns the pattern's AST when it is an indicator with
  * `pattern_type: "stix"`, so callers that go on to extract observables parse it only once.
  */
@@ -658,6 +669,10 @@ export function checkStixObject (input: unknown, where?: string): { object: Stix
     throw new DragnetError('DRAGNET_NOT_STIX', `${object}: not a STIX object (expected a JSON object with a type property, got ${describe(input)})`, { object, property: 'type' })
   }
   const c: Ctx = { obj: input, where }
+  if (jsonDepth(input, MAX_STIX_DEPTH) > MAX_STIX_DEPTH) {
+    const object = objectLabel(c)
+    throw new DragnetError('DRAGNET_TOO_DEEP', `${object}: nests deeper than ${MAX_STIX_DEPTH} levels`, { object })
+  }
   const type = input.type
   if (typeof type !== 'string') fail(c, 'type', `is missing or not a string (${describe(type)}): not a STIX object`, 'DRAGNET_NOT_STIX')
   if (!isTypeName(type)) fail(c, 'type', `must be 3-250 characters of a-z, 0-9 and single hyphens, not ${describe(type)}`)

@@ -42,7 +42,7 @@ export function registerRecordCommands (program: Command): void {
     .description('sign and store STIX 2.1 content (an object, array or bundle) as records; prints one record id per line')
     .argument('<file>', 'JSON file, or - for standard input')
     .option('--data <dir>', 'data directory')
-    .option('--tlp <tlp>', 'clear | green | amber | amber+strict | red', 'green')
+    .option('--tlp <tlp>', 'clear | green | amber | amber+strict | red (default: each object\'s TLP marking, else green)')
     .option('--to <peers>', 'comma-separated recipient PeerIds (amber only)')
     .option('--config <file>', 'node config when no node runs on the data dir')
     .action(async (file, opts) => {
@@ -52,12 +52,12 @@ export function registerRecordCommands (program: Command): void {
       const remote = await runningNode(dataDir)
       let summary
       if (remote != null) {
-        summary = await remote.call<ReturnType<typeof summarizeVerdicts>>('POST', `/api/records?tlp=${encodeURIComponent(tlp)}${to != null ? '&to=' + encodeURIComponent(to.join(',')) : ''}`, objects, true).catch((err) => {
-          if (err instanceof DragnetError && err.details != null) throw err
-          throw err
-        })
+        const query = new URLSearchParams()
+        if (tlp != null) query.set('tlp', tlp)
+        if (to != null) query.set('to', to.join(','))
+        summary = await remote.call<ReturnType<typeof summarizeVerdicts>>('POST', `/api/records${query.size > 0 ? '?' + query.toString() : ''}`, objects, true)
       } else {
-        summary = summarizeVerdicts(await withOfflineNode(dataDir, opts, async node => await node.publish(objects, { tlp, ...(to != null ? { to } : {}) })))
+        summary = summarizeVerdicts(await withOfflineNode(dataDir, opts, async node => await node.publish(objects, { ...(tlp != null ? { tlp } : {}), ...(to != null ? { to } : {}) })))
       }
       report(summary.results)
       if (summary.rejected > 0) process.exitCode = 1

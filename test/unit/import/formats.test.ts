@@ -157,11 +157,15 @@ describe('import: publishing and the summary', () => {
     assert.deepEqual(sizes, [3, 3, 3, 1])
   })
 
-  it('puts everything at --tlp when given', async () => {
-    const p = parseIndicatorList('192.0.2.1\n192.0.2.2\n', { now: NOW })
+  it('puts everything at --tlp when given, refusing what its source marks stricter', async () => {
+    const p = parseIndicatorList('192.0.2.1\n192.0.2.2\n192.0.2.3\n', { now: NOW })
     p.items[0].tlp = 'red'
-    const tlps: string[] = []
-    await runImport(p, { tlp: 'clear', publish: async (objects, tlp) => { tlps.push(tlp); return objects.map(() => ({ status: 'stored' as const })) } })
-    assert.deepEqual(tlps, ['clear'])
+    p.items[1].tlp = 'clear'
+    const published: Array<[string, number]> = []
+    const s = await runImport(p, { tlp: 'green', publish: async (objects, tlp) => { published.push([tlp, objects.length]); return objects.map(() => ({ status: 'stored' as const })) } })
+    assert.deepEqual(published, [['green', 2]], 'one chunk at --tlp, without the red item')
+    assert.deepEqual(s.skipped, { 'rejected:DRAGNET_TLP_CONFLICT': 1 })
+    assert.match(s.examples[0].detail ?? '', /--tlp green is looser than .*\(red/)
+    assert.deepEqual(s.records, { stored: 2, duplicate: 0, rejected: 1 })
   })
 })

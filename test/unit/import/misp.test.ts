@@ -73,7 +73,7 @@ describe('import: MISP events', () => {
     assert.deepEqual(reasons, ['invalid-value', 'invalid-value', 'unsupported-type', 'unsupported-type'])
     assert.equal(p.duplicates, 1, 'attribute 1 appears twice')
     const carried = p.items.reduce((a, i) => a + i.values, 0)
-    assert.equal(carried + p.duplicates + p.skipped.length, p.values)
+    assert.equal(carried + p.duplicates + p.skipped.reduce((a, k) => a + (k.count ?? 1), 0), p.values)
   })
 
   it('makes to_ids attributes indicators with patterns, the others observables', () => {
@@ -119,14 +119,23 @@ describe('import: MISP events', () => {
     assert.equal(tlpOfTag('tlp:ex:chr'), undefined)
   })
 
-  it('wraps the event in a report carrying its links and referring to every object', () => {
+  it('wraps the event in a report per TLP level, each naming only objects at most that strict', () => {
     const report = get(`report--${EVENT_UUID}`)
     assert.equal(report.name, 'Test campaign')
     assert.equal(report.published, '2023-11-14T22:23:20.000Z')
     assert.deepEqual(report.external_references, [{ source_name: 'misp-link', url: 'https://blog.example/report', description: 'write-up' }])
+    assert.equal(byId.get(`report--${EVENT_UUID}`)!.tlp, 'amber')
     const refs = report.object_refs as string[]
-    assert.equal(refs.length, p.items.length - 1)
+    const reports = p.items.filter(i => i.object.type === 'report')
+    assert.equal(reports.length, 2, 'an amber report and a red one')
+    const members = p.items.filter(i => i.object.type !== 'report')
+    assert.deepEqual(refs, members.filter(i => i.tlp === 'amber').map(i => i.object.id), 'the red sha1 is not named at amber')
+    assert.ok(!refs.includes('indicator--5f1e7c2a-0000-4000-8000-00000000000f'))
+    const red = reports.find(r => r.tlp === 'red')!
+    assert.equal(red.object.name, 'Test campaign (TLP:RED part)')
+    assert.deepEqual(red.object.object_refs, members.map(i => i.object.id), 'the red report names everything')
     assert.equal(byId.get(`report--${EVENT_UUID}`)!.values, 1, 'the link it carries')
+    assert.equal(red.values, 0, 'the link is counted once')
   })
 
   it('yields objects the node accepts, the same ones every time', () => {
@@ -136,7 +145,8 @@ describe('import: MISP events', () => {
 
   it('reads event lists and the REST search format, and refuses what is not MISP', () => {
     const e = event()
-    assert.equal(parseMisp([e, e]).duplicates, p.duplicates * 2 + p.items.length)
+    const carried = p.items.filter(i => i.object.type !== 'report').reduce((a, i) => a + i.values, 0)
+    assert.equal(parseMisp([e, e]).duplicates, p.duplicates * 2 + carried)
     assert.equal(parseMisp({ response: [e] }).items.length, p.items.length)
     assert.throws(() => parseMisp([{ nope: 1 }]), (err: unknown) => isDragnetError(err, 'DRAGNET_BAD_REQUEST'))
   })

@@ -8,7 +8,7 @@ import { silentLogger } from '../../../src/log.js'
 import { DragnetNode } from '../../../src/node.js'
 import { createRecord, openRecord, type Tlp } from '../../../src/record/index.js'
 import { indicator, malware } from '../../../src/sim/stix-factory.js'
-import { classifyValue, stixObjectsFromInput } from '../../../src/stix/index.js'
+import { classifyValue, localTlpMarkings, stixObjectsFromInput, strictestTlpMarking } from '../../../src/stix/index.js'
 import { checkConsistency } from '../../../src/store/check.js'
 import { getRecordJson, lookup } from '../../../src/store/queries.js'
 import { requireSharedData } from '../../helpers/shared-data.js'
@@ -229,17 +229,25 @@ describe('ingest: every shared STIX object round-trips', function () {
     try {
       let accepted = 0
       const refused: string[] = []
+      let marked = 0
       for (const f of files) {
         const objects = stixObjectsFromInput(JSON.parse(await readFile(f, 'utf8')))
-        const verdicts = await node.publish(objects, { tlp: 'green' })
-        for (const v of verdicts) {
+        // No TLP given: each object's TLP marking decides, so no marked object is refused.
+        const verdicts = await node.publish(objects, {})
+        const local = localTlpMarkings(objects)
+        for (const [i, v] of verdicts.entries()) {
           if (v.status === 'rejected') { refused.push(`${v.details?.object as string}:${v.details?.property as string}`); continue }
           const bytes = await node.store.getBytes(v.id)
           assert.ok(bytes != null)
-          assert.equal(openRecord(bytes).id, v.id)
+          const rec = openRecord(bytes)
+          assert.equal(rec.id, v.id)
+          const marking = strictestTlpMarking(objects[i], local)
+          if (marking != null) marked++
+          assert.equal(rec.record.tlp, marking?.tlp ?? 'green', `${rec.record.body.id}: the record TLP is its marking's`)
           accepted++
         }
       }
+      assert.ok(marked >= 5, `marked objects: ${marked}`)
       assert.equal(refused.length, 3, refused.join(', '))
       assert.ok(refused.every(r => r.startsWith('artifact--') && r.endsWith(':payload_bin')), refused.join(', '))
       assert.ok(accepted > 1900, `accepted ${accepted}`)
