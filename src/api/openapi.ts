@@ -143,7 +143,7 @@ export function openApiDocument (init: { version: string, bodyLimit: number }): 
           description: 'The body is one STIX object, an array of objects, a bundle, or `{ stix, tlp, to }`. One verdict per object; duplicates of what this node already published are not stored twice.',
           security: [{ bearer: [] }],
           parameters: [
-            query('tlp', `record TLP (${TLP_LEVELS.join(', ')}; default green)`),
+            query('tlp', `record TLP (${TLP_LEVELS.join(', ')}); default: each object's strictest TLP marking, else green; never looser than a marking (DRAGNET_TLP_CONFLICT)`),
             query('to', 'recipient PeerIds, comma-separated (amber only)'),
             query('skipExisting', 'import mode: an object whose id this node already published, in any version, is reported duplicate and not stored', { type: 'boolean' }),
             query('source', 'local (default) or import: the source the records are audited under', { type: 'string', enum: ['local', 'import'] })
@@ -152,12 +152,13 @@ export function openApiDocument (init: { version: string, bodyLimit: number }): 
           responses: {
             201: { description: 'Every object stored or already stored', content: json(ref('PublishSummary')) },
             207: { description: 'Some objects rejected, others stored', content: json(ref('PublishSummary')) },
-            400: errorResponse('Not JSON, not STIX, invalid STIX, bad TLP or recipients; the first rejection\'s code, with the summary'),
+            400: errorResponse('Not JSON, not STIX, invalid STIX, bad TLP or recipients, nested too deeply (DRAGNET_TOO_DEEP); the first rejection\'s code, with the summary'),
             401: errorResponse('No API token (DRAGNET_UNAUTHORIZED)'),
             403: errorResponse('Wrong API token (DRAGNET_FORBIDDEN), or this node may not author (DRAGNET_ROLE_FORBIDDEN)'),
             409: errorResponse('Another member owns the STIX id (DRAGNET_NOT_OWNER)'),
             413: errorResponse(`Body over ${init.bodyLimit} bytes (DRAGNET_TOO_LARGE)`),
-            415: errorResponse('Body is not application/json (DRAGNET_UNSUPPORTED_MEDIA_TYPE)')
+            415: errorResponse('Body is not application/json (DRAGNET_UNSUPPORTED_MEDIA_TYPE)'),
+            422: errorResponse('A TLP given is looser than an object\'s TLP marking (DRAGNET_TLP_CONFLICT)')
           }
         }
       },
