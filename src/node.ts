@@ -5,7 +5,8 @@ import { FILES, clearRuntime, openDataDir, writeRuntime, type NodeMetadata, type
 import { Ingest, type PublishOptions, type Verdict } from './ingest/index.js'
 import { createLogger, type Logger } from './log.js'
 import { createNodeLibp2p, Gossip, PeerManager, type DragnetLibp2p } from './net/index.js'
-import { defaultPolicy, loadPolicy, type Policy } from './policy/index.js'
+import { defaultPolicy, loadPolicy, type Decision, type Policy } from './policy/index.js'
+import type { SignedRecord } from './record/index.js'
 import { Store, type AuditEntry } from './store/index.js'
 import { SyncService } from './sync/index.js'
 import { LruSet } from './util/lru.js'
@@ -269,11 +270,21 @@ export class DragnetNode {
    */
   async decideNow (recordId: string, peerId: string): Promise<{ verdict: string, rule: string, reason: string } | undefined> {
     const rec = await this.store.getRecord(recordId)
-    const peer = this.roster.get(peerId)
-    if (rec == null || peer == null) return undefined
-    const subject = this.ingest.subjectOf(rec.record)
-    const d = this.currentPolicy.outbound(subject, { self: this.roster.self, peer, author: this.roster.get(rec.record.record.author), now: Date.now(), peerOnRoster: true })
+    if (rec == null || this.roster.get(peerId) == null) return undefined
+    const d = this.outboundTo(peerId)(rec.record)
     return { verdict: d.verdict, rule: d.rule, reason: d.reason }
+  }
+
+  /**
+   * The outbound decision for one roster member, as gossip and sync make it before a record
+   * crosses an edge (TLP floor first, then the policy in force): what a records file written
+   * `--for` that member may carry.
+   */
+  outboundTo (peerId: string, now = Date.now()): (signed: SignedRecord) => Decision {
+    const peer = this.roster.get(peerId)
+    if (peer == null || peerId === this.peerId) throw new DragnetError('DRAGNET_BAD_RECIPIENT', `${peerId} is not a member on this node's roster`)
+    const self = this.roster.self
+    return (signed) => this.currentPolicy.outbound(this.ingest.subjectOf(signed), { self, peer, author: this.roster.get(signed.record.author), now, peerOnRoster: true })
   }
 
   async status (): Promise<NodeStatus> {

@@ -8,7 +8,7 @@ import { classifyValue, stixObjectsFromInput } from '../stix/index.js'
 import { getRecordJson, lookup } from '../store/queries.js'
 import { jsonDepth, MAX_DOCUMENT_DEPTH } from '../util/depth.js'
 import { arrivalInfoPage, type VersionIndex } from '../store/reads.js'
-import { bundleChunks, exportFilter } from './export.js'
+import { bundleChunks, exportPlan, RECORDS_MEDIA_TYPE, recordsExportOptions, recordsFileChunks, recordsWriter } from './export.js'
 import type { Metrics } from './metrics.js'
 import { STIX_MEDIA_TYPE } from './taxii-query.js'
 
@@ -220,8 +220,13 @@ export async function registerRest (app: FastifyInstance, node: DragnetNode, ini
 
   app.get('/api/export', async (req, reply) => {
     const q = req.query as Record<string, unknown>
-    const filter = exportFilter({ tlp: list(q.tlp), type: list(q.type), since: one(q.since, 'since') })
-    const stream = Readable.from(bundleChunks(node.store, filter, { objects: 0 }, { index: init.index }))
+    const opts = { format: one(q.format, 'format'), tlp: list(q.tlp), type: list(q.type), since: one(q.since, 'since'), raw: boolParam(q.raw, 'raw'), for: one(q.for, 'for'), id: list(q.id) }
+    const plan = exportPlan(opts)
+    if (plan.format === 'records') {
+      const stream = Readable.from(recordsFileChunks(node.store, recordsWriter(node, opts), recordsExportOptions(node, plan, opts)))
+      return reply.type(RECORDS_MEDIA_TYPE).send(stream)
+    }
+    const stream = Readable.from(bundleChunks(node.store, plan.filter, { objects: 0 }, { index: init.index, raw: opts.raw, memberOf: (p) => node.roster.get(p) }))
     return reply.type(STIX_MEDIA_TYPE).send(stream)
   })
 }

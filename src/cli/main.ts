@@ -11,6 +11,7 @@ import { registerPeersAudit } from './commands/peers-audit.js'
 import { registerPolicy } from './commands/policy.js'
 import { registerSimulate } from './commands/simulate.js'
 import { registerTools } from './commands/tools.js'
+import { registerVerify } from './commands/verify.js'
 
 const program = new Command()
 program.name('dragnet')
@@ -22,6 +23,7 @@ registerStart(program)
 registerRecordCommands(program)
 registerImport(program)
 registerExport(program)
+registerVerify(program)
 registerPeersAudit(program)
 registerPolicy(program)
 registerSimulate(program)

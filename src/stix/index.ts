@@ -9,6 +9,7 @@ export type * from './pattern-ast.js'
 export { compareVersionNames, parseStixInstant, parseStixTimestamp, stixInstantKey, type StixInstant } from './timestamp.js'
 export { identifierType, MAX_STIX_DEPTH } from './validate.js'
 export { localTlpMarkings, strictestTlpMarking, stricterTlp, tlpOfMarkingDefinition, isTlpLevel, TLP_RANK, TLP1_MARKINGS, TLP2_MARKINGS, TLP2_EXTENSION, type MarkingTlp, type TlpLevel } from './markings.js'
+export { tlpOfMarking, tlp2MarkingDefinition, TLP2_CREATED, TLP2_MARKING_IDS } from './markings.js'
 export { stixObjectsFromInput } from './input.js'
 export { SCO_TYPES } from './observables.js'
 export { classifyValue, normalizeObservable, parsePattern }

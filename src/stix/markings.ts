@@ -1,4 +1,5 @@
 import { DragnetError } from '../errors.js'
+import type { StixObject } from './types.js'
 
 /*
  * TLP data markings on STIX objects (STIX 2.1 section 7.2; the TLP 2.0 marking definitions of
@@ -143,4 +144,35 @@ export function strictestTlpMarking (obj: unknown, local: ReadonlyMap<string, Tl
     obj.granular_markings.forEach((g, i) => { if (isObject(g)) consider(g.marking_ref, `granular_markings[${i}]`) })
   }
   return best
+}
+
+// ------------------------------------------------------------------ serving the standard objects
+
+/** The TLP 2.0 marking-definition id of each level (TLP2_MARKINGS the other way round). */
+export const TLP2_MARKING_IDS: Readonly<Record<TlpLevel, string>> = Object.freeze(Object.fromEntries(Object.entries(TLP2_MARKINGS).map(([id, level]) => [level, id])) as Record<TlpLevel, string>)
+
+/** `created` of every TLP 2.0 marking definition, as OASIS publishes them (examples/tlp-*.json). */
+export const TLP2_CREATED = '2022-10-01T00:00:00.000Z'
+
+const TLP2_NAMES: Readonly<Record<TlpLevel, string>> = { clear: 'TLP:CLEAR', green: 'TLP:GREEN', amber: 'TLP:AMBER', 'amber+strict': 'TLP:AMBER+STRICT', red: 'TLP:RED' }
+
+/** The TLP level a predefined TLP 1.0 or 2.0 marking-definition id stands for; undefined for any other id. */
+export function tlpOfMarking (id: string): TlpLevel | undefined {
+  return Object.hasOwn(PREDEFINED, id) ? PREDEFINED[id] : undefined
+}
+
+/**
+ * The standard TLP 2.0 marking-definition object of a level, exactly as OASIS publishes it
+ * (cti-stix-common-objects, extension-definition-specifications/tlp-2.0/examples), a fresh copy.
+ * TLP 2.0 definitions are not predefined by STIX 2.1: a bundle that references one carries it.
+ */
+export function tlp2MarkingDefinition (level: TlpLevel): StixObject {
+  return {
+    type: 'marking-definition',
+    spec_version: '2.1',
+    id: TLP2_MARKING_IDS[level],
+    created: TLP2_CREATED,
+    name: TLP2_NAMES[level],
+    extensions: { [TLP2_EXTENSION]: { extension_type: 'property-extension', tlp_2_0: level } }
+  }
 }
