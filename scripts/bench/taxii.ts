@@ -68,8 +68,9 @@ export async function run (args: string[]): Promise<Record<string, unknown>> {
           const url = `/taxii2/dragnet/collections/${green.id}/objects/?limit=1000${next != null ? `&next=${encodeURIComponent(next)}` : ''}`
           const res = await app.inject({ method: 'GET', url, headers })
           if (res.statusCode !== 200) throw new Error(`TAXII answered ${res.statusCode}: ${res.body}`)
-          const env = JSON.parse(res.body) as { more?: boolean, next?: string, objects?: unknown[] }
-          n += env.objects?.length ?? 0
+          const env = JSON.parse(res.body) as { more?: boolean, next?: string, objects?: Array<{ type: string }> }
+          // Every record is an indicator; each page also carries the TLP marking and author identity they reference.
+          n += env.objects?.filter(o => o.type === 'indicator').length ?? 0
           next = env.more === true ? env.next : undefined
         } while (next != null)
         return { n, ms: performance.now() - start }

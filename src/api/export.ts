@@ -3,7 +3,6 @@ import { DragnetError } from '../errors.js'
 import type { Decision } from '../policy/index.js'
 import { decodeRecord, isTlp, RecordsFileWriter, TLP_LEVELS, type RecordSigner, type RecordsFileFilter, type SignedRecord, type Tlp } from '../record/index.js'
 import { arrivalBefore, arrivalInfoPage, currentRecords, type CurrentFilter, type VersionIndex } from '../store/reads.js'
-import type { StixObject } from '../stix/index.js'
 import type { AuditEntry, RecordInfo, Store } from '../store/store.js'
 import { Provenance, type MemberInfo } from './provenance.js'
 
@@ -140,7 +139,7 @@ export async function * bundleChunks (store: Store, filter: CurrentFilter, stats
     for (const r of page) {
       if (stats.objects > 0 || parts.length > 0) parts.push(comma)
       if (provenance == null) parts.push(r.body)
-      else parts.push(Buffer.from(JSON.stringify(provenance.serve(JSON.parse(Buffer.from(r.body).toString('utf8')) as StixObject, r.info.tlp, r.info.author))))
+      else parts.push(provenance.serveBytes(r.body, r.info.tlp, r.info.author, r.info.type))
     }
     stats.objects += page.length
     yield Buffer.concat(parts)

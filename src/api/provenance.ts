@@ -1,6 +1,6 @@
 import type { Member } from '../identity/index.js'
 import type { Tlp } from '../record/index.js'
-import { stricterTlp, tlp2MarkingDefinition, TLP2_MARKING_IDS, tlpOfMarking, type StixObject, type TlpLevel } from '../stix/index.js'
+import { SCO_TYPES, stricterTlp, tlp2MarkingDefinition, TLP2_MARKING_IDS, tlpOfMarking, type StixObject, type TlpLevel } from '../stix/index.js'
 import { uuidv5 } from '../util/uuid.js'
 
 /*
@@ -29,9 +29,18 @@ const GENERATED_AT = '2024-01-01T00:00:00.000Z'
 
 export type MemberInfo = Pick<Member, 'name' | 'country' | 'role'>
 
+const identityIds = new Map<string, string>()
+
 /** The STIX identity id of the member with this PeerId, the same on every node. */
 export function memberIdentityId (peerId: string): string {
-  return `identity--${uuidv5(`dragnet-member:${peerId}`, DRAGNET_STIX_NAMESPACE)}`
+  let id = identityIds.get(peerId)
+  if (id == null) {
+    id = `identity--${uuidv5(`dragnet-member:${peerId}`, DRAGNET_STIX_NAMESPACE)}`
+    // Members per federation are bounded; cap the cache anyway.
+    if (identityIds.size >= 10_000) identityIds.clear()
+    identityIds.set(peerId, id)
+  }
+  return id
 }
 
 function countryOf (member: MemberInfo | undefined): string | undefined {
@@ -116,6 +125,16 @@ export function serveBody (body: StixObject, tlp: Tlp, author: string): ServedOb
 
 const LEVEL_ORDER: readonly TlpLevel[] = ['clear', 'green', 'amber', 'amber+strict', 'red']
 
+// STIX 2.1 SDOs and SROs (all carry `created`) that are never generated here: their bodies can be
+// served by inserting two members at the front of the signed bytes, without parsing them.
+const SPLICE_WITH_CREATOR = new Set([
+  'attack-pattern', 'campaign', 'course-of-action', 'grouping', 'incident', 'indicator', 'infrastructure', 'intrusion-set',
+  'malware', 'malware-analysis', 'note', 'observed-data', 'opinion', 'report', 'threat-actor', 'tool', 'vulnerability', 'sighting'
+])
+const MARKING_REFS_KEY = Buffer.from('"object_marking_refs"')
+const GRANULAR_KEY = Buffer.from('"granular_markings"')
+const CREATOR_KEY = Buffer.from('"created_by_ref"')
+
 /**
  * Collects what a set of served objects references: TLP 2.0 marking definitions and member
  * identities. `extras()` returns those objects, leaving out ids already served as records.
@@ -136,8 +155,31 @@ export class Provenance {
     return s.object
   }
 
-  get empty (): boolean {
-    return this.tlps.size === 0 && this.creators.size === 0
+  /**
+   * `serve` on JSON bytes, returning JSON bytes. Bodies of the common shape (an SDO, SRO or SCO
+   * of a standard type naming no markings and no creator) are served by splicing the two members
+   * in front of the signed bytes: serving pages of records then costs about what copying them
+   * does. Anything else is parsed.
+   */
+  serveBytes (body: Uint8Array, tlp: Tlp, author: string, type: string): Uint8Array {
+    const b = Buffer.from(body.buffer, body.byteOffset, body.byteLength)
+    const creator = SPLICE_WITH_CREATOR.has(type)
+    if (b[0] !== 0x7b || b[1] !== 0x22 || !(creator || SCO_TYPES.has(type)) || b.includes(MARKING_REFS_KEY) || b.includes(GRANULAR_KEY) || b.includes(CREATOR_KEY)) {
+      return Buffer.from(JSON.stringify(this.serve(JSON.parse(b.toString('utf8')) as StixObject, tlp, author)))
+    }
+    this.tlps.add(tlp)
+    let head = '{'
+    if (creator) {
+      head += `"created_by_ref":"${memberIdentityId(author)}",`
+      this.creators.add(author)
+    }
+    head += `"object_marking_refs":["${TLP2_MARKING_IDS[tlp]}"],`
+    return Buffer.concat([Buffer.from(head), b.subarray(1)])
+  }
+
+  /** How many TLP levels and creators are referenced so far: extras() changes only when this does. */
+  get references (): number {
+    return this.tlps.size + this.creators.size
   }
 
   /** The referenced marking definitions and identities (with locations), each once. */

@@ -2,13 +2,15 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { DragnetError, toDragnetError } from '../errors.js'
 import type { DragnetNode } from '../node.js'
 import type { Tlp } from '../record/index.js'
-import { identifierType } from '../stix/index.js'
+import { identifierType, type StixObject } from '../stix/index.js'
 import { bodyBytes, type VersionIndex } from '../store/reads.js'
 import { accessOf, type Access, type AccessInit } from './auth.js'
+import { Provenance, type MemberInfo } from './provenance.js'
+import { AuthorsByTlp, provenanceObject, servePage } from './taxii-provenance.js'
 import { collectionMembers, representatives, scanCollection, selectMembers, type Hit, type Member } from './taxii-data.js'
 import {
-  acceptsTaxii, API_ROOT, collectionById, COLLECTIONS, encodeCursor, parseTaxiiQuery, STIX_MEDIA_TYPE, TAXII_MEDIA_TYPE, taxiiTimestamp,
-  type CollectionInfo, type Endpoint
+  acceptsTaxii, API_ROOT, collectionById, COLLECTIONS, encodeCursor, parseTaxiiQuery, STIX_MEDIA_TYPE, TAXII_MEDIA_TYPE, taxiiTimestamp, timestampMicros,
+  type CollectionInfo, type Endpoint, type TaxiiQuery
 } from './taxii-query.js'
 
 export interface TaxiiInit extends AccessInit {
@@ -79,6 +81,10 @@ function listing<T> (key: string, items: T[], more: boolean, next: string | unde
  * `application/taxii+json;version=2.1`; every write method is answered 403.
  */
 export async function registerTaxii (app: FastifyInstance, node: DragnetNode, index: VersionIndex, init: TaxiiInit): Promise<void> {
+  const memberOf = (peerId: string): MemberInfo | undefined => node.roster.get(peerId)
+  const authors = new AuthorsByTlp(node.store)
+  const offStored = node.ingest.onStored((v) => { authors.note(v.info.tlp, v.info.author) })
+  app.addHook('onClose', async () => { offStored() })
   await app.register(async (taxii) => {
     taxii.setErrorHandler((err: any, _req, reply) => {
       if (err instanceof DragnetError) return taxiiError(reply, err)
@@ -164,37 +170,47 @@ export async function registerTaxii (app: FastifyInstance, node: DragnetNode, in
 
     taxii.get('/:root/collections/:cid/', async (req, reply) => send(reply, collectionResource(collection(req))))
 
-    const pageOf = async (req: FastifyRequest, endpoint: 'objects' | 'manifest'): Promise<{ c: CollectionInfo, hits: Hit[], more: boolean, next?: string }> => {
+    const pageOf = async (req: FastifyRequest, endpoint: 'objects' | 'manifest'): Promise<{ c: CollectionInfo, q: TaxiiQuery, hits: Hit[], more: boolean, next?: string }> => {
       const c = collection(req)
       const q = query(req, endpoint, c.tlp)
       await index.ready
-      const r = await scanCollection({ store: node.store, index, tlp: c.tlp, query: q, wantBytes: endpoint === 'objects' })
-      return { c, hits: r.hits, more: r.more, ...(r.more && r.next != null ? { next: encodeCursor({ kind: 'o', tlp: c.tlp, position: r.next }) } : {}) }
+      const r = await scanCollection({ store: node.store, index, tlp: c.tlp, query: q, wantBytes: true })
+      return { c, q, hits: r.hits, more: r.more, ...(r.more && r.next != null ? { next: encodeCursor({ kind: 'o', tlp: c.tlp, position: r.next }) } : {}) }
     }
 
-    taxii.get('/:root/collections/:cid/objects/', async (req, reply) => {
-      const { hits, more, next } = await pageOf(req, 'objects')
+    // A page of records with the markings and identities they reference (see taxii-provenance.ts).
+    const servedPageOf = async (req: FastifyRequest, endpoint: 'objects' | 'manifest'): Promise<{ bodies: Uint8Array[], extras: StixObject[], hits: Hit[], more: boolean, next?: string }> => {
+      const { c, hits, more, next, q } = await pageOf(req, endpoint)
       const missing = hits.filter(h => h.bytes == null)
       const read = await node.store.getManyBytes(missing.map(h => h.id))
       missing.forEach((h, i) => { if (read[i] != null) h.bytes = read[i] })
-      const bodies = hits.map(h => h.bytes).map((b, i) => {
-        if (b == null) throw new DragnetError('DRAGNET_INTERNAL', `record ${hits[i].id} is indexed but not stored`)
-        return bodyBytes(b)
+      const items = hits.map(h => {
+        if (h.bytes == null) throw new DragnetError('DRAGNET_INTERNAL', `record ${h.id} is indexed but not stored`)
+        return { info: h.info, body: bodyBytes(h.bytes) }
       })
+      const page = servePage(items, q, memberOf)
+      const served = { bodies: page.bodies, extras: page.extras }
+      if (page.kept === hits.length) return { ...served, hits, more, ...(next != null ? { next } : {}) }
+      const kept = hits.slice(0, page.kept)
+      return { ...served, hits: kept, more: true, next: encodeCursor({ kind: 'o', tlp: c.tlp, position: kept[kept.length - 1].arrival }) }
+    }
+
+    taxii.get('/:root/collections/:cid/objects/', async (req, reply) => {
+      const { bodies, extras, hits, more, next } = await servedPageOf(req, 'objects')
       dateHeaders(reply, hits[0]?.info.addedAt, hits[hits.length - 1]?.info.addedAt)
-      return send(reply, envelope(bodies, more, next))
+      return send(reply, envelope([...bodies, ...extras.map(o => Buffer.from(JSON.stringify(o)))], more, next))
     })
 
     taxii.get('/:root/collections/:cid/manifest/', async (req, reply) => {
-      const { hits, more, next } = await pageOf(req, 'manifest')
-      const objects = hits.map(h => ({
-        id: h.info.stixId,
-        date_added: taxiiTimestamp(h.info.addedAt),
-        version: h.info.modified !== '' ? h.info.modified : taxiiTimestamp(h.info.addedAt),
-        media_type: STIX_MEDIA_TYPE
-      }))
+      const { extras, hits, more, next } = await servedPageOf(req, 'manifest')
+      const entry = (id: string, version: string, at: number): Record<string, string> => ({ id, date_added: taxiiTimestamp(at), version, media_type: STIX_MEDIA_TYPE })
+      // Generated objects (markings, identities) are listed as added with the page's first record.
+      const manifest = [
+        ...hits.map(h => entry(h.info.stixId, h.info.modified !== '' ? h.info.modified : taxiiTimestamp(h.info.addedAt), h.info.addedAt)),
+        ...extras.map(o => entry(o.id, String(o.modified ?? o.created), hits[0].info.addedAt))
+      ]
       dateHeaders(reply, hits[0]?.info.addedAt, hits[hits.length - 1]?.info.addedAt)
-      return send(reply, listing('objects', objects, more, next))
+      return send(reply, listing('objects', manifest, more, next))
     })
 
     // One object's records in this collection; 404 when it has none here.
@@ -207,7 +223,24 @@ export async function registerTaxii (app: FastifyInstance, node: DragnetNode, in
       return { c, id: oid, members }
     }
 
+    // A generated object (marking definition, member identity) asked for by id: its one version.
+    const generated = async (req: FastifyRequest): Promise<{ c: CollectionInfo, object: StixObject } | undefined> => {
+      const c = collection(req)
+      const { oid } = req.params as { oid: string }
+      if ((await collectionMembers(node.store, oid, c.tlp)).length > 0) return undefined
+      const object = await provenanceObject(oid, c.tlp, node.roster.all(), authors)
+      return object != null ? { c, object } : undefined
+    }
+    const versionOf = (o: StixObject): string => String(o.modified ?? o.created)
+
     taxii.get('/:root/collections/:cid/objects/:oid/', async (req, reply) => {
+      const g = await generated(req)
+      if (g != null) {
+        const q = query(req, 'object', g.c.tlp)
+        const us = timestampMicros(versionOf(g.object))
+        const wanted = q.specVersionOk && (q.versions.all || q.versions.first || q.versions.last || (us != null && q.versions.at.has(us)))
+        return send(reply, envelope(wanted ? [Buffer.from(JSON.stringify(g.object))] : [], false, undefined))
+      }
       const { c, members } = await membersOf(req)
       const q = query(req, 'object', c.tlp)
       const selected = q.specVersionOk ? selectMembers(members, q.versions) : new Set<string>()
@@ -217,12 +250,17 @@ export async function registerTaxii (app: FastifyInstance, node: DragnetNode, in
       const more = chosen.length > page.length
       const next = more ? encodeCursor({ kind: 'i', tlp: c.tlp, position: page[page.length - 1].arrival }) : undefined
       const bytes = await node.store.getManyBytes(page.map(m => m.id))
-      const bodies = bytes.filter((b): b is Uint8Array => b != null).map(bodyBytes)
+      const infos = await node.store.getManyInfo(page.map(m => m.id))
+      // One object's versions: the record(s) only; their markings and creator are served by id.
+      const provenance = new Provenance(memberOf)
+      const served = page.flatMap((m, i) => bytes[i] != null && infos[i] != null ? [provenance.serveBytes(bodyBytes(bytes[i]), infos[i].tlp, infos[i].author, infos[i].type)] : [])
       dateHeaders(reply, page[0]?.addedAt, page[page.length - 1]?.addedAt)
-      return send(reply, envelope(bodies, more, next))
+      return send(reply, envelope(served, more, next))
     })
 
     taxii.get('/:root/collections/:cid/objects/:oid/versions/', async (req, reply) => {
+      const g = await generated(req)
+      if (g != null) return send(reply, listing('versions', query(req, 'versions', g.c.tlp).specVersionOk ? [versionOf(g.object)] : [], false, undefined))
       const { c, members } = await membersOf(req)
       const q = query(req, 'versions', c.tlp)
       const after = q.next?.position

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify'
+import { memberIdentityId } from '../../../src/api/provenance.js'
 import { buildApi, type ApiInit } from '../../../src/api/server.js'
 import type { DragnetNode } from '../../../src/node.js'
 import { testNode, type TestNodeInit } from '../../helpers/node.js'
@@ -36,4 +37,26 @@ export function bearer (token: string): Record<string, string> {
 
 export function basic (user: string, password: string): Record<string, string> {
   return { authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` }
+}
+
+// The TLP 2.0 marking definition ids (OASIS cti-stix-common-objects, tlp-2.0/marking-definition.json).
+const TLP2_IDS = new Set([
+  'marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487',
+  'marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb',
+  'marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421',
+  'marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003',
+  'marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1'
+])
+
+/**
+ * The objects of a TAXII page or bundle that stand for records: without the TLP 2.0 marking
+ * definitions and the identities of the members in `peerIds` (with their located-at
+ * relationships and the locations those point to) served beside them.
+ */
+export function recordObjects<T extends { id: string, type?: string, source_ref?: string, target_ref?: string }> (objects: T[] | undefined, peerIds: string[]): T[] {
+  const identities = new Set(peerIds.map(memberIdentityId))
+  const all = objects ?? []
+  const located = all.filter(o => o.type === 'relationship' && identities.has(String(o.source_ref)))
+  const generated = new Set([...TLP2_IDS, ...identities, ...located.map(o => o.id), ...located.map(o => String(o.target_ref))])
+  return all.filter(o => !generated.has(o.id))
 }
