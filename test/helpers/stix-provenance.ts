@@ -49,7 +49,7 @@ export interface ProvenanceExpectations {
   tlpOf: (o: Record<string, any>) => Level | undefined
   /** the members that signed records, as the roster names them */
   members: Member[]
-  /** creators a body names itself that are served elsewhere (another TAXII page) */
+  /** creators a body names itself that are served elsewhere (another TAXII page) or were never given (a dangling ref in the source) */
   elsewhere?: ReadonlySet<string>
 }
 
@@ -63,7 +63,8 @@ export interface ProvenanceExpectations {
 export function checkProvenance (objects: Array<Record<string, any>>, want: ProvenanceExpectations): Array<Record<string, any>> {
   const byId = new Map<string, Record<string, any>>()
   for (const o of objects) byId.set(o.id, o)
-  const records = objects.filter(o => want.tlpOf(o) != null)
+  // A TLP marking definition stored as a record is the marking itself, served as published.
+  const records = objects.filter(o => want.tlpOf(o) != null && !TLP1_IDS.has(o.id) && !LEVEL_OF_ID.has(o.id))
   for (const o of records) {
     const level = want.tlpOf(o)!
     const tlpRefs = (o.object_marking_refs ?? []).filter((r: string) => LEVEL_OF_ID.has(r) || TLP1_IDS.has(r))
