@@ -162,6 +162,21 @@ export function openApiDocument (init: { version: string, bodyLimit: number }): 
           }
         }
       },
+      '/api/records/signed': {
+        post: {
+          tags: ['records'],
+          summary: 'Ingest signed records as received (a records file being imported): not re-signed; signature, roster, inbound policy, versions, audit (source import) as for gossip',
+          security: [{ bearer: [] }],
+          requestBody: { required: true, content: json({ type: 'object', required: ['from', 'envelopes'], properties: { from: { type: 'string', description: 'PeerId of the member that wrote the file' }, envelopes: { type: 'array', items: { type: 'string', description: 'envelope bytes, base64' }, maxItems: 10000 } } }) },
+          responses: {
+            201: { description: 'Every record stored or already stored', content: json(ref('PublishSummary')) },
+            207: { description: 'Some records rejected (code and reason each), others stored', content: json(ref('PublishSummary')) },
+            400: errorResponse('No from, no envelopes, or one that is not base64'),
+            401: errorResponse('No API token (DRAGNET_UNAUTHORIZED)'),
+            403: errorResponse('Wrong API token (DRAGNET_FORBIDDEN)')
+          }
+        }
+      },
       '/api/records/{id}': {
         get: {
           tags: ['records'],
@@ -190,9 +205,18 @@ export function openApiDocument (init: { version: string, bodyLimit: number }): 
       '/api/export': {
         get: {
           tags: ['records'],
-          summary: 'One STIX 2.1 bundle of the current objects (streamed)',
-          parameters: [query('tlp', 'TLP levels, comma-separated'), query('type', 'STIX types, comma-separated'), query('since', 'only objects that arrived at or after this ISO 8601 time', { type: 'string', format: 'date-time' })],
-          responses: { 200: { description: 'A bundle', content: { [STIX_MEDIA_TYPE]: { schema: { type: 'object' } } } }, 400: errorResponse('A malformed parameter') }
+          summary: 'One STIX 2.1 bundle of the current objects, each with its record\'s TLP 2.0 marking and author identity (streamed); or a records file of the signed records',
+          parameters: [
+            query('format', 'stix (default): a bundle; records: a records file (JSON lines: header, one signed record a line, a closing line the node signs)'),
+            query('tlp', 'TLP levels, comma-separated'), query('type', 'STIX types, comma-separated'), query('since', 'only objects that arrived at or after this ISO 8601 time', { type: 'string', format: 'date-time' }),
+            query('raw', 'stix: the bodies exactly as signed, no markings or identities added', { type: 'boolean' }),
+            query('for', 'records: only what this node\'s outbound policy (TLP floor included) sends this member (PeerId)'),
+            query('id', 'records: only these record ids, comma-separated')
+          ],
+          responses: {
+            200: { description: 'A bundle, or a records file', content: { [STIX_MEDIA_TYPE]: { schema: { type: 'object' } }, 'application/x-ndjson': { schema: { type: 'string' } } } },
+            400: errorResponse('A malformed parameter, or one the format does not take; --for a member not on the roster (DRAGNET_BAD_RECIPIENT)')
+          }
         }
       },
       '/taxii2/': taxiiGet('TAXII discovery', [], { type: 'object', properties: { title: { type: 'string' }, description: { type: 'string' }, default: { type: 'string' }, api_roots: { type: 'array', items: { type: 'string' } } } }),

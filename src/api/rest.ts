@@ -62,6 +62,8 @@ export function parsePublishBody (body: unknown, query: Record<string, unknown>)
 }
 
 const RECORD_ID = /^1220[0-9a-f]{64}$/
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
+const MAX_SIGNED_PER_REQUEST = 10_000
 
 function one (v: unknown, name: string): string | undefined {
   if (v == null) return undefined
@@ -133,6 +135,22 @@ export async function registerRest (app: FastifyInstance, node: DragnetNode, ini
         return reply.code(ERROR_STATUS[first.code]).send({ code: first.code, message: first.reason, ...(first.details != null ? { details: first.details } : {}), ...summary })
       }
     }
+    return reply.code(summary.rejected > 0 ? 207 : 201).send(summary)
+  })
+
+  // Signed records from a records file (dragnet import --format records), ingested as received
+  // from `from`, the member that wrote the file: not re-signed, through the same checks as gossip.
+  app.post('/api/records/signed', { preHandler: init.requireWrite }, async (req, reply) => {
+    const body = req.body as { from?: unknown, envelopes?: unknown } | null
+    const from = body?.from
+    if (typeof from !== 'string' || !/^[1-9A-HJ-NP-Za-km-z]{30,100}$/.test(from)) throw new DragnetError('DRAGNET_BAD_REQUEST', 'from must be the PeerId of the member that wrote the records', { property: 'from' })
+    const envelopes = body?.envelopes
+    if (!Array.isArray(envelopes) || envelopes.length === 0 || envelopes.length > MAX_SIGNED_PER_REQUEST) throw new DragnetError('DRAGNET_BAD_REQUEST', `envelopes must be a list of 1 to ${MAX_SIGNED_PER_REQUEST} base64 envelopes`, { property: 'envelopes' })
+    const items = envelopes.map((e: unknown, i: number) => {
+      if (typeof e !== 'string' || !BASE64.test(e)) throw new DragnetError('DRAGNET_BAD_REQUEST', `envelopes[${i}] is not base64`, { property: 'envelopes' })
+      return { bytes: new Uint8Array(Buffer.from(e, 'base64')), from, source: 'import' as const }
+    })
+    const summary = summarizeVerdicts(await node.ingest.receive(items))
     return reply.code(summary.rejected > 0 ? 207 : 201).send(summary)
   })
 

@@ -13,6 +13,7 @@ export { parseIndicatorList } from './iocs.js'
 export { parseCsv, parseCsvRows } from './csv.js'
 export { KNOWN_TLP_TAGS, mapAttribute, parseMisp, readTlpTag, tlpOfTag } from './misp.js'
 export { parseStix, TLP_MARKINGS } from './stix.js'
+export { checkRecordsFile, importRecordsFile, type RecordsImportInit } from './records.js'
 
 export interface ParseInit {
   /** the format; detected from the content (and the file name) when absent */
@@ -66,7 +67,14 @@ export function parseImport (text: string, init: ParseInit = {}): ParsedImport {
     case 'misp': return parseMisp(json(), { namespace: init.namespace })
     case 'iocs': return parseIndicatorList(text, { now: init.now, namespace: init.namespace })
     case 'csv': return parseCsv(text, { column: init.column, now: init.now, namespace: init.namespace })
+    case 'records': throw new DragnetError('DRAGNET_BAD_REQUEST', 'a records file is not parsed into objects: its signed records are ingested as received (importRecordsFile)')
   }
+}
+
+/** Whether text starts with a records file header (dragnet export --format records). */
+export function looksLikeRecordsFile (head: string): boolean {
+  const first = head.replace(/^\uFEFF/, '').split('\n', 1)[0]
+  return first.startsWith('{"created":') && first.includes('"dragnet":"records"')
 }
 
 // ------------------------------------------------------------------ summary

@@ -1,6 +1,6 @@
 import type { Tlp } from '../record/index.js'
 
-export const IMPORT_FORMATS = ['stix', 'misp', 'iocs', 'csv'] as const
+export const IMPORT_FORMATS = ['stix', 'misp', 'iocs', 'csv', 'records'] as const
 export type ImportFormat = typeof IMPORT_FORMATS[number]
 
 /**

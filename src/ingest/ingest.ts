@@ -42,9 +42,10 @@ export type Verdict = Stored | Duplicate | Rejected
 
 export interface ReceivedRecord {
   bytes: Uint8Array
-  /** the peer that handed the record over */
+  /** the peer that handed the record over (for a records file: the member that wrote it) */
   from: string
-  source: 'gossip' | 'sync'
+  /** import: signed records carried in a records file, checked exactly as if received */
+  source: 'gossip' | 'sync' | 'import'
 }
 
 export interface PublishOptions {
