@@ -5,9 +5,10 @@ import { parseCsv } from './csv.js'
 import { parseIndicatorList } from './iocs.js'
 import { looksLikeMisp, parseMisp } from './misp.js'
 import { parseStix } from './stix.js'
-import { IMPORT_FORMATS, type ImportFormat, type ImportItem, type ParsedImport, type SkippedValue } from './types.js'
+import { IMPORT_FORMATS, type ImportFormat, type ImportItem, type ParsedImport, type SkippedValue, type UpgradedObject } from './types.js'
 
-export { IMPORT_FORMATS, type ImportFormat, type ImportItem, type ParsedImport, type SkippedValue, type SkipReason } from './types.js'
+export { IMPORT_FORMATS, type ImportFormat, type ImportItem, type ParsedImport, type SkippedValue, type SkipReason, type UpgradedObject } from './types.js'
+export { isStix20Bundle, upgradeStix20 } from './stix20.js'
 export { DEFANG_RULES, parseIndicatorValue, refang } from './values.js'
 export { parseIndicatorList } from './iocs.js'
 export { parseCsv, parseCsvRows } from './csv.js'
@@ -104,6 +105,8 @@ export interface ImportSummary {
   tlp: Partial<Record<Tlp, number>>
   /** the first skipped values, to show the user what was left out and why */
   examples: Array<{ where: string, value: string, reason: string, detail?: string }>
+  /** STIX 2.0 input: what the upgrade to 2.1 changed, in all (by property) and per object */
+  upgrade?: { from: '2.0', objects: number, changes: Record<string, number>, details: UpgradedObject[] }
 }
 
 const MAX_EXAMPLES = 20
@@ -122,6 +125,11 @@ export function startSummary (parsed: ParsedImport, file?: string): ImportSummar
   }
   if (file != null) s.file = file
   for (const k of parsed.skipped) noteSkip(s, k, k.count ?? 1)
+  if (parsed.upgraded != null) {
+    const changes: Record<string, number> = {}
+    for (const u of parsed.upgraded) for (const c of u.changes) { const k = c.slice(0, c.indexOf(':')); changes[k] = (changes[k] ?? 0) + 1 }
+    s.upgrade = { from: '2.0', objects: parsed.upgraded.length, changes, details: parsed.upgraded }
+  }
   return s
 }
 

@@ -20,6 +20,8 @@ export type SkipReason =
   | 'no-report'
   /** the object's STIX id already belongs to another member (it reached us from the federation first) */
   | 'owned-by-another-member'
+  /** a STIX 2.0 object that is not valid STIX 2.1 even after the upgrade (the detail says why) */
+  | 'stix-2.0-not-upgradable'
   /** the node (or the importer, e.g. for an unknown MISP TLP tag) refused the object; the summary names the DRAGNET_* code */
   | `rejected:${string}`
 
@@ -44,6 +46,13 @@ export interface SkippedValue {
   count?: number
 }
 
+/** A STIX 2.0 object the import upgraded to 2.1, and what it changed (`property: what`). */
+export interface UpgradedObject {
+  where: string
+  id: string
+  changes: string[]
+}
+
 /** What a parser makes of one input file; no I/O, no node. */
 export interface ParsedImport {
   format: ImportFormat
@@ -53,4 +62,6 @@ export interface ParsedImport {
   /** values that repeat one read earlier in the same input (they would make the same object) */
   duplicates: number
   skipped: SkippedValue[]
+  /** STIX input: the objects upgraded from STIX 2.0 (present when the input was 2.0) */
+  upgraded?: UpgradedObject[]
 }

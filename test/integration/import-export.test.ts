@@ -12,6 +12,7 @@ import { indicator, malware } from '../../src/sim/stix-factory.js'
 import { runCli } from '../helpers/cli.js'
 import { testNode } from '../helpers/node.js'
 import { requireSharedData } from '../helpers/shared-data.js'
+import { STIX20_BUNDLE } from '../helpers/stix20-fixture.js'
 import { tempDir } from '../helpers/tmp.js'
 
 // ------------------------------------------------------------------ self-made fixtures
@@ -128,7 +129,8 @@ describe('import and export through the CLI', function () {
     assert.match(csv.stderr, /importing \[.*\] 2\/2 objects 100%/, 'a progress bar on standard error when forced')
 
     const out = join(tmp.dir, 'export.json')
-    const ex = await runCli(['export', '--data', data, '--format', 'stix', '--tlp', 'clear,green', '--out', out])
+    // --raw: the objects as signed (the markings and identities export adds are tested in provenance.test.ts).
+    const ex = await runCli(['export', '--data', data, '--format', 'stix', '--raw', '--tlp', 'clear,green', '--out', out])
     assert.equal(ex.code, 0, ex.stderr)
     const bundle = JSON.parse(await readFile(out, 'utf8'))
     assert.equal(bundle.type, 'bundle')
@@ -140,6 +142,35 @@ describe('import and export through the CLI', function () {
     assert.ok(!got.some((g: string) => g.startsWith(String(BUNDLE.objects[2].id))))
     assert.equal(bundle.objects.length, 5 + 1 + 2, 'five list indicators, one CSV URL, the new version and the malware')
 
+  })
+
+  it('upgrades a STIX 2.0 bundle (indicators, malware, attack patterns, relationships, reports) and says per object what changed', async () => {
+    const dir = join(tmp.dir, 'stix20')
+    await initDataDir(dir, { name: 'stix20', country: 'DE' })
+    const file = join(tmp.dir, 'playbook-2.0.json')
+    await writeFile(file, JSON.stringify(STIX20_BUNDLE))
+    const r = await runCli(['import', '--data', dir, '--json', file])
+    // Two objects cannot be STIX 2.1: skipped with a reason; that is not a refusal by the node.
+    assert.equal(r.code, 0, r.stderr)
+    const s: ImportSummary = json(r.stdout)
+    assert.deepEqual([s.format, s.values, s.imported, s.duplicates], ['stix', 14, 12, 0])
+    assert.deepEqual(s.skipped, { 'stix-2.0-not-upgradable': 2 })
+    assert.deepEqual(s.tlp, { green: 11, amber: 1 })
+    assert.equal(s.upgrade?.objects, 12)
+    assert.equal(s.upgrade?.changes.spec_version, 12)
+    assert.deepEqual(s.upgrade?.details.find(d => d.id === STIX20_BUNDLE.objects[4].id)?.changes, ['spec_version: "2.1"', 'created: "2016-04-06T20:07:09Z" to the millisecond', 'modified: "2016-04-06T20:07:09Z" to the millisecond', 'is_family: true', 'malware_types: ["remote-access-trojan"] from labels'])
+    assert.match(s.examples.find(e => e.value === STIX20_BUNDLE.objects[12].id)?.detail ?? '', /name is required/)
+    const types = new Set(s.upgrade?.details.map(d => d.id.split('--')[0]))
+    for (const t of ['indicator', 'malware', 'attack-pattern', 'relationship', 'report']) assert.ok(types.has(t), t)
+
+    const human = await runCli(['import', '--data', dir, file])
+    assert.match(human.stdout, /upgraded +12 objects from STIX 2\.0 to 2\.1 \(spec_version 12, /)
+    assert.match(human.stdout, /objects\[4\] malware--31b940d4-6f7f-459a-80ea-9c1f17b5891b: spec_version: "2\.1"; .*is_family: true/)
+    assert.match(human.stdout, /duplicates +12/, 'importing again stores nothing new')
+    // publish keeps refusing 2.0, with its clear error.
+    const pub = await runCli(['publish', '--data', dir, file])
+    assert.equal(pub.code, 1)
+    assert.match(pub.stderr, /DRAGNET_STIX_VERSION: .*STIX 2\.0 bundles are not accepted/)
   })
 
   it('refuses bad options and unreadable input with a clear error, storing nothing', async () => {
@@ -171,7 +202,17 @@ describe('import and export through the CLI', function () {
       assert.equal(json(again.stdout).records.stored, 0)
       const ex = await runCli(['export', '--data', dir])
       assert.equal(ex.code, 0, ex.stderr)
-      assert.equal(JSON.parse(ex.stdout).objects.length, 5)
+      const objects = JSON.parse(ex.stdout).objects
+      assert.equal(objects.filter((o: any) => o.type === 'indicator').length, 5)
+      assert.ok(objects.every((o: any) => o.type !== 'indicator' || o.object_marking_refs[0] === 'marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb'), 'TLP:GREEN (2.0) on every indicator')
+      // A records file written by the running node (it signs the closing line), checked offline.
+      const file = join(tmp.dir, 'running.jsonl')
+      const rec = await runCli(['export', '--data', dir, '--format', 'records', '--out', file])
+      assert.equal(rec.code, 0, rec.stderr)
+      assert.match(rec.stderr, /exported 5 records/)
+      const v = await runCli(['verify', file])
+      assert.equal(v.code, 0, v.stdout + v.stderr)
+      assert.match(v.stdout, new RegExp(`exporter +${node.peerId}`))
     } finally {
       await node.stop()
     }

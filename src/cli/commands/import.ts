@@ -91,6 +91,12 @@ function printSummary (s: ImportSummary & { exporter?: string }): void {
   ]
   for (const e of s.examples.slice(0, 10)) lines.push(`  ${e.where}: ${e.value}: ${e.reason}${e.detail != null ? ` (${e.detail})` : ''}`)
   if (s.examples.length < skipped && s.examples.length > 0) lines.push(`  ... (--json lists the first ${s.examples.length})`)
+  if (s.upgrade != null) {
+    const counts = Object.entries(s.upgrade.changes).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ')
+    lines.push(`upgraded    ${s.upgrade.objects} objects from STIX 2.0 to 2.1${counts !== '' ? ` (${counts})` : ''}`)
+    for (const u of s.upgrade.details.slice(0, 10)) lines.push(`  ${u.where}: ${u.changes.join('; ')}`)
+    if (s.upgrade.details.length > 10) lines.push('  ... (--json lists every object and what changed)')
+  }
   process.stdout.write(lines.join('\n') + '\n')
 }
 
