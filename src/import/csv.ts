@@ -4,8 +4,8 @@ import type { ParsedImport } from './types.js'
 import { parseIndicatorValue } from './values.js'
 
 export interface CsvInit {
-  /** the value column: a 1-based number, or a header name (then the first row is the header) */
-  column?: number | string
+  /** the value column(s): 1-based numbers or header names (then the first row is the header) */
+  column?: number | string | Array<number | string>
   now?: number
   /** the importing member's PeerId: generated ids are its own, so two members importing the same feed both count as reporters */
   namespace?: string
@@ -57,40 +57,62 @@ function delimiterOf (firstLine: string): string {
   return counts[0].n > 0 ? counts[0].d : ','
 }
 
+type Column = number | string
+
+/** The 0-based indexes of the named or numbered columns, and whether the first row is a header. */
+function resolveColumns (columns: Column[], rows: Array<{ cells: string[] }>): { indexes: number[], header: boolean } {
+  const header = rows[0].cells.map(h => h.trim().toLowerCase())
+  const byName = columns.some(c => typeof c === 'string')
+  const indexes = columns.map(c => {
+    if (typeof c === 'string') {
+      const i = header.indexOf(c.trim().toLowerCase())
+      if (i < 0) throw new DragnetError('DRAGNET_BAD_REQUEST', `CSV: no column named "${c}" (the header has ${rows[0].cells.map(h => `"${h.trim()}"`).join(', ')})`)
+      return i
+    }
+    if (!Number.isInteger(c) || c < 1) throw new DragnetError('DRAGNET_BAD_REQUEST', `CSV: --column must be column numbers from 1 or header names, got ${c}`)
+    return c - 1
+  })
+  if (byName) return { indexes: [...new Set(indexes)], header: true }
+  // Numbered columns: a first row whose chosen cells hold no indicator is a header.
+  const firsts = indexes.map(i => (rows[0].cells[i] ?? '').trim())
+  return { indexes: [...new Set(indexes)], header: firsts.some(f => f !== '') && !firsts.some(f => f !== '' && parseIndicatorValue(f).ok) }
+}
+
 /**
- * A CSV export of indicators: one value per row in the chosen column, treated like a line of an
- * indicator list (refanged, ports and paths understood). With a column name the first row is the
- * header; with a number (counting from 1), a first row whose cell is no indicator is taken as
- * a header too. Without --column, a header cell such as `value`, `indicator` or `ioc` marks the
- * column, else the first column is used.
+ * A CSV export of indicators: the values in the chosen columns, each treated like a line of an
+ * indicator list (refanged, ports and paths understood). `column` names one column or several
+ * (a table with FQDN and IP columns, say): header names (then the first row is the header) or
+ * numbers counting from 1 (a first row whose cells there hold no indicator is taken as a header
+ * too). Without it, a header cell such as `value`, `indicator` or `ioc` marks the column, else
+ * the first column is used.
  */
 export function parseCsv (text: string, init: CsvInit = {}): ParsedImport {
   const firstLine = text.replace(/^\uFEFF/, '').split(/\r?\n/, 1)[0] ?? ''
   const rows = parseCsvRows(text, delimiterOf(firstLine))
   const c = new ValueCollector(init.now ?? Date.now(), init.namespace)
   if (rows.length === 0) return { format: 'csv', values: 0, items: [], duplicates: 0, skipped: [] }
-  const header = rows[0].cells.map(h => h.trim().toLowerCase())
-  let index: number
+  let indexes: number[]
   let start = 0
-  if (typeof init.column === 'string') {
-    index = header.indexOf(init.column.trim().toLowerCase())
-    if (index < 0) throw new DragnetError('DRAGNET_BAD_REQUEST', `CSV: no column named "${init.column}" (the header has ${rows[0].cells.map(h => `"${h.trim()}"`).join(', ')})`)
-    start = 1
-  } else if (typeof init.column === 'number') {
-    if (!Number.isInteger(init.column) || init.column < 1) throw new DragnetError('DRAGNET_BAD_REQUEST', `CSV: --column must be a column number from 1 or a header name, got ${init.column}`)
-    index = init.column - 1
-    const first = rows[0].cells[index]
-    if (first != null && first.trim() !== '' && !parseIndicatorValue(first).ok) start = 1
+  const columns = init.column == null ? [] : Array.isArray(init.column) ? init.column : [init.column]
+  if (columns.length > 0) {
+    const r = resolveColumns(columns, rows)
+    indexes = r.indexes
+    if (r.header) start = 1
   } else {
+    const header = rows[0].cells.map(h => h.trim().toLowerCase())
     const named = header.findIndex(h => VALUE_HEADERS.includes(h))
-    index = named >= 0 ? named : 0
-    const first = rows[0].cells[index]
+    indexes = [named >= 0 ? named : 0]
+    const first = rows[0].cells[indexes[0]]
     if (named >= 0 || (first != null && first.trim() !== '' && !parseIndicatorValue(first).ok)) start = 1
   }
+  // With several columns, say which one a value came from.
+  const label = (i: number): string => indexes.length === 1 ? '' : ` column ${start === 1 && (rows[0].cells[i] ?? '').trim() !== '' ? rows[0].cells[i].trim() : String(i + 1)}`
   for (let r = start; r < rows.length; r++) {
-    const cell = (rows[r].cells[index] ?? '').trim()
-    if (cell === '') continue
-    c.add(cell, `row ${rows[r].line}`)
+    for (const i of indexes) {
+      const cell = (rows[r].cells[i] ?? '').trim()
+      if (cell === '') continue
+      c.add(cell, `row ${rows[r].line}${label(i)}`)
+    }
   }
   return { format: 'csv', values: c.values, items: c.items, duplicates: c.duplicates, skipped: c.skipped }
 }

@@ -21,8 +21,8 @@ export interface ParseInit {
   format?: ImportFormat
   /** file name, for format detection and messages */
   name?: string
-  /** CSV value column: number from 1, or header name */
-  column?: number | string
+  /** CSV value column(s): numbers from 1, or header names */
+  column?: number | string | Array<number | string>
   /** creation time of objects made from values that carry none (indicator lists, CSV) */
   now?: number
   /** the importing member's PeerId: generated ids are its own, so two members importing the same feed both count as reporters */

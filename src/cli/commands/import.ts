@@ -22,9 +22,12 @@ async function readSource (file: string): Promise<string> {
   }
 }
 
-function columnOf (v: string | undefined): number | string | undefined {
+/** `--column 3`, `--column ioc`, `--column FQDN,IP`: numbers from 1 or header names. */
+function columnOf (v: string | undefined): Array<number | string> | undefined {
   if (v == null) return undefined
-  return /^[0-9]+$/.test(v) ? Number(v) : v
+  const cols = v.split(',').map(s => s.trim()).filter(s => s !== '')
+  if (cols.length === 0) throw new DragnetError('DRAGNET_BAD_REQUEST', '--column needs a column number or header name')
+  return cols.map(c => /^[0-9]+$/.test(c) ? Number(c) : c)
 }
 
 /** Publishes one chunk through the running node's API, in import mode (skipExisting). */
@@ -107,7 +110,7 @@ export function registerImport (program: Command): void {
     .option('--data <dir>', 'data directory')
     .option('--format <format>', `${IMPORT_FORMATS.join(' | ')} (detected when omitted)`)
     .option('--tlp <tlp>', `record TLP for everything imported (${TLP_LEVELS.join(', ')}); default: the source's TLP tag or marking, else green`)
-    .option('--column <n|name>', 'CSV: the value column, a number from 1 or a header name')
+    .option('--column <columns>', 'CSV: the value column(s), numbers from 1 or header names, comma-separated (FQDN,IP)')
     .option('--json', 'print the summary as one JSON object')
     .option('--progress', 'draw the progress bar even when standard error is not a terminal')
     .option('--no-progress', 'never draw the progress bar')

@@ -83,6 +83,22 @@ describe('import: CSV', () => {
   it('refuses a column that is not there, naming the header', () => {
     assert.throws(() => parseCsv(csv, { column: 'indicator' }), (e: unknown) => isDragnetError(e, 'DRAGNET_BAD_REQUEST') && /no column named "indicator".*"ioc"/.test(e.message))
     assert.throws(() => parseCsv(csv, { column: 0 }), (e: unknown) => isDragnetError(e, 'DRAGNET_BAD_REQUEST'))
+    assert.throws(() => parseCsv(csv, { column: ['ioc', 'nope'] }), (e: unknown) => isDragnetError(e, 'DRAGNET_BAD_REQUEST') && /no column named "nope"/.test(e.message))
+  })
+
+  // A table as analysts keep them: a host name and an address per row, defanged, one cell empty.
+  const table = 'Date,FQDN,IP,Note\n2026-01-01,c2[.]evil.example,198.51.100[.]7,dropper\n2026-01-02,,203.0.113.9,no host\n2026-01-03,cdn[.]evil.example,198.51.100.7,same address\n2026-01-04,not a host!,,junk\n'
+
+  it('takes several value columns by name or number, refanging each value; says which column a value came from', () => {
+    for (const column of [['FQDN', 'IP'], ['fqdn', 'ip'], [2, 3], ['FQDN', 3]]) {
+      const p = parseCsv(table, { column, now: NOW })
+      assert.equal(p.values, 6, `${JSON.stringify(column)}: six non-empty cells`)
+      assert.deepEqual(values(p), ['c2.evil.example', '198.51.100.7', '203.0.113.9', 'cdn.evil.example'])
+      assert.equal(p.duplicates, 1, '198.51.100.7 twice')
+      assert.deepEqual(p.skipped.map(s => [s.where, s.reason]), [['row 5 column FQDN', 'unrecognised']])
+    }
+    const one = parseCsv(table, { column: ['IP'], now: NOW })
+    assert.deepEqual(values(one), ['198.51.100.7', '203.0.113.9'])
   })
 })
 
@@ -105,8 +121,9 @@ describe('import: STIX input', () => {
     assert.deepEqual(p.items.map(i => i.tlp), [undefined, 'red', 'clear'])
   })
 
-  it('refuses STIX 2.0 bundles and what is not STIX', () => {
-    assert.throws(() => parseStix({ type: 'bundle', id: 'bundle--x', spec_version: '2.0', objects: [] }), (e: unknown) => isDragnetError(e, 'DRAGNET_STIX_VERSION'))
+  it('takes STIX 2.0 bundles (upgraded: see stix20.test.ts) and refuses what is not STIX', () => {
+    assert.deepEqual(parseStix({ type: 'bundle', id: 'bundle--x', spec_version: '2.0', objects: [] }).items, [])
+    assert.throws(() => parseStix({ type: 'bundle', id: 'bundle--x', spec_version: '2.0', objects: {} }), (e: unknown) => isDragnetError(e, 'DRAGNET_NOT_STIX'))
     assert.throws(() => parseStix(42), (e: unknown) => isDragnetError(e, 'DRAGNET_NOT_STIX'))
   })
 })
