@@ -173,6 +173,19 @@ describe('import and export through the CLI', function () {
     assert.match(pub.stderr, /DRAGNET_STIX_VERSION: .*STIX 2\.0 bundles are not accepted/)
   })
 
+  it('imports a CSV table by several value columns (--column FQDN,IP)', async () => {
+    const dir = join(tmp.dir, 'csv-columns')
+    await initDataDir(dir, { name: 'csv', country: 'DE' })
+    const file = join(tmp.dir, 'table.csv')
+    await writeFile(file, 'Date,FQDN,IP\n2026-01-01,c2[.]evil.example,198.51.100[.]7\n2026-01-02,,203.0.113.9\n')
+    const r = await runCli(['import', '--data', dir, '--json', '--column', 'FQDN,IP', file])
+    assert.equal(r.code, 0, r.stderr)
+    const s: ImportSummary = json(r.stdout)
+    assert.deepEqual([s.format, s.values, s.imported], ['csv', 3, 3])
+    const look = await runCli(['lookup', '--data', dir, 'c2.evil.example'])
+    assert.equal(JSON.parse(look.stdout).records.length, 1, 'refanged and stored')
+  })
+
   it('refuses bad options and unreadable input with a clear error, storing nothing', async () => {
     const before = await recordsIn(data)
     const runs = await Promise.all([['--format', 'xml'], ['--tlp', 'purple'], ['--format', 'stix', '--column', '2']].map(async args => ({ args, r: await runCli(['import', '--data', data, ...args, join(tmp.dir, 'list.txt')]) })))
