@@ -7,9 +7,13 @@ import { createLogger, type Logger } from './log.js'
 import { createNodeLibp2p, Gossip, PeerManager, type DragnetLibp2p } from './net/index.js'
 import { defaultPolicy, loadPolicy, type Decision, type Policy } from './policy/index.js'
 import type { SignedRecord } from './record/index.js'
+import { ReplicationEdge, sumStats, type ReplicationStats } from './replication/index.js'
 import { Store, type AuditEntry } from './store/index.js'
 import { SyncService } from './sync/index.js'
 import { LruSet } from './util/lru.js'
+
+/** Strikes against a peer (unknown authors it relays, takeovers it relays) are counted over this window. */
+const STRIKE_WINDOW_MS = 10 * 60_000
 
 export interface DragnetNodeInit {
   dataDir: string
@@ -32,7 +36,8 @@ export interface NodeStatus {
   role: string
   records: number
   byTlp: Record<string, number>
-  equivocations: Array<{ author: string, seq: number, ids: string[] }>
+  /** evidence pairs (two records, one seq) and how many further records under each were refused since start */
+  equivocations: Array<{ author: string, seq: number, ids: string[], refused: number }>
   flaggedAuthors: string[]
   peers: { roster: number, connected: number }
   listen: string[]
@@ -94,7 +99,8 @@ export class DragnetNode {
       log: this.log.child({ ns: 'ingest' })
     }, {
       limits: { maxRecordBytes: init.config.record.maxBytes, maxDepth: init.config.record.maxDepth },
-      verifyWorkers: init.config.ingest.verifyWorkers
+      verifyWorkers: init.config.ingest.verifyWorkers,
+      maxSkewMs: init.config.record.maxSkewMs
     })
     this.ingest.onVerdict((v) => {
       if (v.status !== 'rejected') return
@@ -186,20 +192,27 @@ export class DragnetNode {
     this.libp2p = libp2p
     await libp2p.start()
     this.stopHooks.push(async () => { await libp2p.stop() })
-    const components = {
-      libp2p,
+    const edge = new ReplicationEdge({
       ingest: this.ingest,
-      store: this.store,
       roster: this.roster,
       peers,
       policy: () => this.currentPolicy,
-      audit: (e: AuditEntry) => { this.audit(e) }
-    }
-    this.gossip = new Gossip({ ...components, log: this.log.child({ ns: 'net:gossip' }) }, { ...cfg.gossip, peerRecordsPerSec: cfg.limits.peerRecordsPerSec, peerBytesPerSec: cfg.limits.peerBytesPerSec, queueRecords: cfg.limits.queueRecords, ...(this.linkDelay != null ? { linkDelay: this.linkDelay } : {}) })
+      audit: (e: AuditEntry) => { this.audit(e) },
+      log: this.log.child({ ns: 'replication' })
+    }, {
+      recordsPerSec: cfg.limits.peerRecordsPerSec,
+      bytesPerSec: cfg.limits.peerBytesPerSec,
+      framesPerSec: cfg.limits.peerFramesPerSec,
+      idsPerSec: cfg.limits.peerIdsPerSec,
+      strikesPerPeer: cfg.limits.strikesPerPeer,
+      strikeWindowMs: STRIKE_WINDOW_MS
+    })
+    const delay = this.linkDelay != null ? { linkDelay: this.linkDelay } : {}
+    this.gossip = new Gossip({ registrar: libp2p, peers, ingest: this.ingest, store: this.store, roster: this.roster, edge, log: this.log.child({ ns: 'net:gossip' }) }, { ...cfg.gossip, queueRecords: cfg.limits.queueRecords, ...delay })
     await this.gossip.start()
     this.stopHooks.push(async () => { await this.gossip?.stop() })
     if (cfg.sync.enabled) {
-      const sync = new SyncService({ ...components, log: this.log.child({ ns: 'sync' }) }, { ...cfg.sync, ...(this.linkDelay != null ? { linkDelay: this.linkDelay } : {}) })
+      const sync = new SyncService({ registrar: libp2p, peers, ingest: this.ingest, store: this.store, roster: this.roster, edge, log: this.log.child({ ns: 'sync' }) }, { ...cfg.sync, ...delay })
       this.sync = sync
       await sync.start()
       this.stopHooks.push(async () => { await sync.stop() })
@@ -220,6 +233,11 @@ export class DragnetNode {
       }
     }
     await this.store.close()
+  }
+
+  /** What gossip and sync moved, together (one stats shape). */
+  replicationStats (): ReplicationStats {
+    return sumStats(...[this.gossip?.stats(), this.sync?.stats()].filter((s): s is ReplicationStats => s != null))
   }
 
   listenAddrs (): string[] {
@@ -297,7 +315,7 @@ export class DragnetNode {
       role: this.roster.self.role,
       records: counts.records,
       byTlp: counts.byTlp,
-      equivocations: equivocations.map(e => ({ author: e.author, seq: e.seq, ids: e.ids })),
+      equivocations: equivocations.map(e => ({ author: e.author, seq: e.seq, ids: e.ids, refused: e.refused })),
       flaggedAuthors: [...new Set(equivocations.map(e => e.author))],
       peers: { roster: this.roster.peers().length, connected: this.peers?.connectedPeers().length ?? 0 },
       listen: this.listenAddrs(),

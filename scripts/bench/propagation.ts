@@ -65,9 +65,9 @@ async function runDragnet (o: Options, edges: Edge[], bodies: any[], publishers:
     const warm = new Set(publishers)
     for (const p of warm) await fed.node(p).publish([{ ...bodies[0], id: bodies[0].id.replace(/.{12}$/, String(p).padStart(12, '0')) }], { tlp: 'green' })
     await sleep(1500)
-    const before = fed.running().reduce((a, n) => a + n.gossip!.stats.payloadBytesIn, 0)
-    const beforeProto = fed.running().reduce((a, n) => a + n.gossip!.stats.protocolBytesIn, 0)
-    const beforeDup = fed.running().reduce((a, n) => a + n.gossip!.stats.duplicatesIn, 0)
+    const before = fed.running().reduce((a, n) => a + n.gossip!.stats().payloadBytesIn, 0)
+    const beforeProto = fed.running().reduce((a, n) => a + n.gossip!.stats().protocolBytesIn, 0)
+    const beforeDup = fed.running().reduce((a, n) => a + n.gossip!.stats().duplicatesIn, 0)
     const started: Array<{ id: string, t0: number, bytes: number }> = []
     for (let i = 0; i < bodies.length; i++) {
       const t0 = performance.now()
@@ -85,14 +85,14 @@ async function runDragnet (o: Options, edges: Edge[], bodies: any[], publishers:
       lat.push(Math.max(...a) - s.t0)
     }
     if (process.env.BENCH_DEBUG != null) {
-      const sum = (k: string): number => fed.running().reduce((a, n) => a + (n.gossip!.stats as any)[k], 0)
-      console.log('debug', { grafts: sum('graftsOut'), ihave: sum('ihaveOut'), prunes: sum('prunesOut'), recordsOut: sum('recordsOut') })
+      const sum = (k: string): number => fed.running().reduce((a, n) => a + (n.gossip!.stats() as any)[k], 0)
+      console.log('debug', { grafts: sum('requestedOut'), ihave: sum('announcedOut'), prunes: sum('prunesOut'), recordsOut: sum('recordsOut') })
       const first = started.map(s => { const a = (arrivals.get(s.id) ?? []).sort((x, y) => x - y); return [a[0] - s.t0, a[1] - s.t0, a[Math.floor(a.length / 2)] - s.t0] })
       console.log('debug publish→stored at author, →first peer, →median node (ms, p50):', [0, 1, 2].map(j => percentile(first.map(f => f[j]).sort((x, y) => x - y), 50).toFixed(1)))
     }
-    const payload = fed.running().reduce((a, n) => a + n.gossip!.stats.payloadBytesIn, 0) - before
-    const proto = fed.running().reduce((a, n) => a + n.gossip!.stats.protocolBytesIn, 0) - beforeProto
-    const dups = fed.running().reduce((a, n) => a + n.gossip!.stats.duplicatesIn, 0) - beforeDup
+    const payload = fed.running().reduce((a, n) => a + n.gossip!.stats().payloadBytesIn, 0) - before
+    const proto = fed.running().reduce((a, n) => a + n.gossip!.stats().protocolBytesIn, 0) - beforeProto
+    const dups = fed.running().reduce((a, n) => a + n.gossip!.stats().duplicatesIn, 0) - beforeDup
     const avgBytes = started.reduce((a, s) => a + s.bytes, 0) / started.length
     const deliveries = started.length * (o.nodes - 1)
     return { lat, payloadRatio: payload / deliveries / avgBytes, protocolRatio: proto / deliveries / avgBytes, avgBytes, duplicates: dups }

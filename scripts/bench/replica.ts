@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import { initDataDir, loadIdentity, type NodeIdentity } from '../../src/identity/index.js'
-import { createRecord, scopeOf } from '../../src/record/index.js'
+import { createRecord, scopesOf } from '../../src/record/index.js'
 import { realisticIndicators } from '../../src/sim/data-source.js'
 import { analyzeStixObject } from '../../src/stix/index.js'
 import { Store, type RecordWrite } from '../../src/store/index.js'
@@ -25,7 +25,7 @@ export async function buildReplica (dir: string, n: number, opts: { seed?: Uint8
         const body = { ...src, id: `indicator--${src.id.slice(11, 19)}-${(j >>> 16).toString(16).padStart(4, '0')}-4${(j & 0xfff).toString(16).padStart(3, '0')}-8${((j >>> 12) & 0xf).toString(16)}00-${String(j).padStart(12, '0')}` }
         const signed = createRecord(identity, { seq: j + 1, ts: start + j, tlp: 'green', body })
         const a = analyzeStixObject(body)
-        writes.push({ record: signed, source: 'local', modified: String(body.modified), revoked: false, observables: a.observables, newOwner: true, scope: scopeOf(signed.record) })
+        writes.push({ record: signed, source: 'local', modified: String(body.modified), revoked: false, observables: a.observables, newOwner: true, scopes: scopesOf(signed.record) })
       }
       await store.write(writes)
       opts.onProgress?.(Math.min(n, i + batch))

@@ -125,7 +125,7 @@ export function createMetrics (node: DragnetNode): Metrics {
     registers: [registry],
     collect () {
       this.reset()
-      const g = node.gossip?.stats
+      const g = node.gossip?.stats()
       if (g == null) return
       this.inc({ kind: 'payload', direction: 'in' }, g.payloadBytesIn)
       this.inc({ kind: 'payload', direction: 'out' }, g.payloadBytesOut)
@@ -141,7 +141,7 @@ export function createMetrics (node: DragnetNode): Metrics {
     registers: [registry],
     collect () {
       this.reset()
-      const g = node.gossip?.stats
+      const g = node.gossip?.stats()
       if (g == null) return
       this.inc({ direction: 'in' }, g.recordsIn)
       this.inc({ direction: 'out' }, g.recordsOut)

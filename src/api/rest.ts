@@ -212,7 +212,7 @@ export async function registerRest (app: FastifyInstance, node: DragnetNode, ini
   app.get('/api/peers', async () => {
     if (node.peers != null) {
       const peers = node.peers.list()
-      return { running: true, connected: peers.filter(p => p.connected).length, peers, ...(node.gossip != null ? { gossip: node.gossip.stats } : {}) }
+      return { running: true, connected: peers.filter(p => p.connected).length, peers, ...(node.gossip != null ? { gossip: node.gossip.stats() } : {}), ...(node.sync != null ? { sync: node.sync.stats() } : {}) }
     }
     // Offline: the roster, with the counters the peer manager persisted when it last ran.
     const saved = await node.store.getPeers<Record<string, unknown>>()

@@ -43,7 +43,7 @@ export const configSchema = z.object({
   policy: z.string().nullable(),
   psk: z.string().nullable(),
   transport: z.enum(['tcp', 'memory']),
-  record: z.object({ maxBytes: z.number().int().min(1024).max(16 * 1024 * 1024), maxDepth: z.number().int().min(4).max(256) }).strict(),
+  record: z.object({ maxBytes: z.number().int().min(1024).max(16 * 1024 * 1024), maxDepth: z.number().int().min(4).max(256), maxSkewMs: z.number().int().min(0) }).strict(),
   gossip: z.object({
     maxFrameBytes: z.number().int().min(4096),
     maxBatchRecords: z.number().int().min(1),
@@ -55,6 +55,9 @@ export const configSchema = z.object({
   limits: z.object({
     peerRecordsPerSec: z.number().positive(),
     peerBytesPerSec: z.number().positive(),
+    peerFramesPerSec: z.number().positive(),
+    peerIdsPerSec: z.number().positive(),
+    strikesPerPeer: z.number().int().min(1),
     queueRecords: z.number().int().min(1),
     penaltyCooldownMs: z.number().int().min(0),
     redialMinMs: z.number().int().min(10),
@@ -66,7 +69,8 @@ export const configSchema = z.object({
     maxFrameBytes: z.number().int().min(4096),
     maxRecordsPerBatch: z.number().int().min(1),
     maxSessionMs: z.number().int().min(100),
-    maxRounds: z.number().int().min(2)
+    maxRounds: z.number().int().min(2),
+    maxIdsPerSession: z.number().int().min(1)
   }).strict(),
   ingest: z.object({ verifyWorkers: z.number().int().min(0).max(64) }).strict(),
   audit: z.object({ maxEntries: z.number().int().min(100) }).strict(),

@@ -1,2 +1,3 @@
 export * from './ingest.js'
 export { VerifyPool, verifyInline } from './verify-pool.js'
+export { RosterKeys, keyHex, keyString } from './roster-keys.js'

@@ -1,10 +1,12 @@
+import { publicKeyFromRaw } from '@libp2p/crypto/keys'
 import { DragnetError, type ErrorCode, toDragnetError } from '../errors.js'
 import type { NodeIdentity, Roster, Member } from '../identity/index.js'
 import type { Logger } from '../log.js'
 import { type Policy, type PolicySubject, policySubject } from '../policy/index.js'
-import { canonicalJson, checkShape, createRecord, decodeRecord, idOfEnvelope, authorOfEnvelope, isTlp, scopeOf, type DecodeLimits, type SignedRecord, type Tlp, TLP_LEVELS } from '../record/index.js'
+import { canonicalJson, checkShape, createRecord, decodeRecord, idOfEnvelope, authorOfEnvelope, isTlp, scopesOf, type DecodeLimits, type SignedRecord, type Tlp, TLP_LEVELS } from '../record/index.js'
 import { analyzeStixObject, compareVersionNames, type StixAnalysis } from '../stix/index.js'
 import type { AuditEntry, KnownWrite, RecordInfo, RecordSource, RecordWrite, Store } from '../store/index.js'
+import { RosterKeys, keyHex } from './roster-keys.js'
 import { TlpResolver } from './tlp.js'
 import { VerifyPool, verifyInline } from './verify-pool.js'
 
@@ -32,10 +34,18 @@ export interface Rejected {
   reason: string
   rule?: string
   details?: Record<string, unknown>
-  /** the sending peer misbehaved (forged, malformed or TLP-violating record): cut it off */
+  /**
+   * the sending peer misbehaved (forged, malformed or TLP-violating record, an attempt to revoke
+   * or supersede another member's object, an equivocation from its own author): cut it off
+   */
   penalize: boolean
-  /** remembered as known (not offered again by reconciliation): its sync scope and ts */
-  known?: { scope: string, ts: number }
+  /**
+   * not proof of misbehaviour (an honest relay can hand this over: an author this node does not
+   * know yet), but counted against the sender; distinct strikes above a threshold are a penalty
+   */
+  strike?: string
+  /** remembered as known (not offered again by reconciliation): its sync scopes and ts */
+  known?: { scopes: string[], ts: number }
 }
 
 export type Verdict = Stored | Duplicate | Rejected
@@ -55,13 +65,22 @@ export interface PublishOptions {
   source?: 'local' | 'import'
   /** import mode: an object this node already published in any version is skipped */
   skipExisting?: boolean
+  /** cancels the publication before anything is signed or stored */
+  signal?: AbortSignal
 }
 
 export interface IngestInit {
   limits?: DecodeLimits
   /** worker threads verifying signatures of large batches; 0 verifies inline */
   verifyWorkers?: number
+  /** records signed more than this far ahead of the local clock are refused (default 10 minutes) */
+  maxSkewMs?: number
 }
+
+export const DEFAULT_MAX_SKEW_MS = 600_000
+
+/** Unknown-author rejections are audited at most this often per sender: a flood leaves one entry a minute. */
+const UNKNOWN_AUDIT_EVERY_MS = 60_000
 
 export interface IngestComponents {
   store: Store
@@ -123,6 +142,10 @@ export class Ingest {
   private readonly storedListeners: StoredListener[] = []
   private readonly verdictListeners: VerdictListener[] = []
   private readonly inFlight = new Set<string>()
+  private readonly rosterKeys: RosterKeys
+  private readonly maxSkewMs: number
+  /** when each sender's last unknown-author rejection was audited (senders are roster peers: bounded) */
+  private readonly unknownAudited = new Map<string, number>()
   private lock: Promise<unknown> = Promise.resolve()
   private nextSeq = 0
   private started = false
@@ -131,6 +154,8 @@ export class Ingest {
     this.c = components
     this.limits = init.limits ?? {}
     this.workers = init.verifyWorkers ?? 0
+    this.maxSkewMs = init.maxSkewMs ?? DEFAULT_MAX_SKEW_MS
+    this.rosterKeys = new RosterKeys(components.roster)
   }
 
   async start (): Promise<void> {
@@ -207,6 +232,7 @@ export class Ingest {
   /** Validates, signs and stores objects as this node's records. One verdict per object, in order. */
   async publish (objects: unknown[], opts: PublishOptions): Promise<Verdict[]> {
     if (!this.started) throw new DragnetError('DRAGNET_STOPPED', 'ingest is not started')
+    opts.signal?.throwIfAborted()
     const source: RecordSource = opts.source ?? 'local'
     const self = this.c.roster.self
     const fail = (err: unknown): Verdict[] => objects.map(() => rejected(err, undefined, false))
@@ -235,6 +261,7 @@ export class Ingest {
     })
 
     await this.exclusive(async () => {
+      opts.signal?.throwIfAborted()
       const writes: RecordWrite[] = []
       const stored: Stored[] = []
       // Per STIX id: its owner, and per version the bodies this node already signed (canonical
@@ -285,8 +312,7 @@ export class Ingest {
           }
           const vu = validUntilMs(body)
           if (vu != null) write.validUntil = vu
-          const scope = scopeOf(signed.record)
-          if (scope != null) write.scope = scope
+          write.scopes = scopesOf(signed.record)
           writes.push(write)
           pending.add(body.id)
           bodies.set(contentKey, signed.id)
@@ -310,13 +336,45 @@ export class Ingest {
   // ------------------------------------------------------------------ receive (from peers)
 
   /**
-   * Records handed over by peers, in one batch. Cheap checks first, the signature (in the worker
-   * pool for big batches) before anything is parsed, then STIX, roster, policy, versions.
+   * Records handed over by peers, in one batch. Cheap checks first — shape, id, already held,
+   * author on the roster (by the key in the header, before any cryptography) — then the
+   * signature (in the worker pool for big batches) before anything is parsed, then STIX, clock,
+   * roster role, policy, ownership and seq.
    */
-  async receive (items: ReceivedRecord[]): Promise<Verdict[]> {
+  async receive (items: ReceivedRecord[], opts: { signal?: AbortSignal } = {}): Promise<Verdict[]> {
     if (!this.started) throw new DragnetError('DRAGNET_STOPPED', 'ingest is not started')
+    opts.signal?.throwIfAborted()
     const verdicts: Verdict[] = new Array(items.length)
     const ids: string[] = new Array(items.length)
+    const live = this.claim(items, ids, verdicts)
+    try {
+      const present = await this.c.store.hasMany(live.map(i => ids[i]))
+      const fresh = live.filter((i, j) => {
+        if (present[j]) verdicts[i] = { status: 'duplicate', id: ids[i] }
+        return !present[j]
+      })
+      const audit: AuditEntry[] = []
+      const known: KnownWrite[] = []
+      const members = this.screenAuthors(items, fresh, ids, verdicts, audit)
+      opts.signal?.throwIfAborted()
+      const envelopes = members.map(i => items[i].bytes)
+      const ok = this.pool != null ? await this.pool.verify(envelopes) : verifyInline(envelopes)
+      const candidates: Candidate[] = []
+      members.forEach((i, j) => {
+        const c = this.check(items[i], ids[i], i, ok[j] === 1, verdicts, audit, known)
+        if (c != null) candidates.push(c)
+      })
+      opts.signal?.throwIfAborted()
+      await this.exclusive(async () => { await this.commitReceived(candidates, verdicts, known, audit) })
+    } finally {
+      for (const i of live) this.inFlight.delete(ids[i])
+    }
+    this.emit(verdicts, items.map(it => it.source))
+    return verdicts
+  }
+
+  /** Shape and id of each item; claims the ids not already in flight, so two paths never race one record into the store. */
+  private claim (items: ReceivedRecord[], ids: string[], verdicts: Verdict[]): number[] {
     const live: number[] = []
     const seenInBatch = new Set<string>()
     for (let i = 0; i < items.length; i++) {
@@ -330,85 +388,91 @@ export class Ingest {
       ids[i] = id
       if (seenInBatch.has(id) || this.inFlight.has(id)) { verdicts[i] = { status: 'duplicate', id }; continue }
       seenInBatch.add(id)
-      // Claimed before the first await: a batch arriving meanwhile by another path (gossip and
-      // sync at once) sees the id in flight instead of racing this one into the store.
       this.inFlight.add(id)
       live.push(i)
     }
-    let fresh: number[] = live
-    try {
-      const present = await this.c.store.hasMany(live.map(i => ids[i]))
-      fresh = live.filter((_, j) => !present[j])
-      live.forEach((i, j) => { if (present[j]) verdicts[i] = { status: 'duplicate', id: ids[i] } })
-      const envelopes = fresh.map(i => items[i].bytes)
-      const ok = this.pool != null ? await this.pool.verify(envelopes) : verifyInline(envelopes)
-      const candidates: Candidate[] = []
-      const known: KnownWrite[] = []
-      const audit: AuditEntry[] = []
-      const now = this.now()
-      const self = this.c.roster.self
-      fresh.forEach((i, j) => {
-        const item = items[i]
-        const id = ids[i]
-        if (ok[j] !== 1) {
-          verdicts[i] = rejected(new DragnetError('DRAGNET_BAD_SIGNATURE', 'signature does not match the record bytes'), id, true)
-          audit.push({ at: now, direction: 'inbound', verdict: 'reject', rule: 'verify:signature', reason: 'forged or corrupted: bad signature', record: id, peer: item.from, source: item.source, code: 'DRAGNET_BAD_SIGNATURE' })
-          return
-        }
-        let signed: SignedRecord
-        let analysis: StixAnalysis
-        try {
-          signed = decodeRecord(item.bytes, this.limits, authorOfEnvelope(item.bytes))
-          analysis = analyzeStixObject(signed.record.body, signed.record.body.id)
-        } catch (err) {
-          const v = rejected(err, id, true)
-          verdicts[i] = v
-          audit.push({ at: now, direction: 'inbound', verdict: 'reject', rule: 'verify:decode', reason: v.reason, record: id, peer: item.from, source: item.source, code: v.code })
-          return
-        }
-        const r = signed.record
-        const scope = scopeOf(r)
-        const refuse = (code: ErrorCode, rule: string, reason: string, penalize: boolean): void => {
-          const v: Rejected = { status: 'rejected', id, code, reason, rule, penalize }
-          audit.push({ at: now, direction: 'inbound', verdict: 'reject', rule, reason, record: id, peer: item.from, source: item.source, code })
-          // Remembered as known, so reconciliation does not offer it to us every round.
-          if (scope != null && !penalize) {
-            known.push({ peer: '*', scope, ts: r.ts, id, why: rule })
-            v.known = { scope, ts: r.ts }
-          }
-          verdicts[i] = v
-        }
-        const author = this.member(r.author)
-        if (author == null) return refuse('DRAGNET_UNKNOWN_AUTHOR', 'roster:unknown-author', `author ${r.author} is not on this node's roster`, false)
-        if (author.role === 'observer') return refuse('DRAGNET_ROLE_FORBIDDEN', 'role:observer-author', `author ${r.author} is an observer; observers never author records`, true)
-        const subject = policySubject({ ...r, id }, { observables: analysis.observables, scoTypes: analysis.scoTypes })
-        const from = this.member(item.from)
-        const decision = this.c.policy().inbound(subject, { self, from: from ?? { peerId: item.from, name: '', country: 'ZZ', role: 'observer', addrs: [] }, author, now })
-        if (decision.verdict !== 'accept') {
-          // A TLP floor violation is the sender's fault (it relayed what it must not); a jurisdiction rule is ours.
-          return refuse('DRAGNET_POLICY_REJECTED', decision.rule, decision.reason, decision.rule.startsWith('tlp-floor:'))
-        }
-        candidates.push({ index: i, id, signed, analysis, subject, from: item.from, source: item.source, rule: decision.rule, reason: decision.reason })
-      })
-      await this.exclusive(async () => this.commitReceived(candidates, verdicts, known, audit))
-    } finally {
-      for (const i of live) this.inFlight.delete(ids[i])
-    }
-    this.emit(verdicts, items.map(it => it.source))
-    return verdicts
+    return live
   }
 
-  /** Version order and equivocation checks against the store (and the batch), then one write. */
+  /**
+   * Refuses records whose author key names no roster member, before verifying anything: no
+   * signature can make them acceptable. Nothing about them is stored — no "known" id, no index,
+   * at most one audit entry a minute per sender — so a flood of made-up authors costs a hash and
+   * a map lookup each and leaves no trace that grows. Each such author is a strike against the
+   * sender (an honest relay may hold members this node has not been told about yet).
+   */
+  private screenAuthors (items: ReceivedRecord[], fresh: number[], ids: string[], verdicts: Verdict[], audit: AuditEntry[]): number[] {
+    const out: number[] = []
+    const now = this.now()
+    for (const i of fresh) {
+      const key = items[i].bytes.subarray(1, 33)
+      if (this.rosterKeys.member(key) != null) { out.push(i); continue }
+      const hex = keyHex(key)
+      const author = peerIdOfKey(key)
+      const reason = `author ${author} is not on this node's roster`
+      verdicts[i] = { status: 'rejected', id: ids[i], code: 'DRAGNET_UNKNOWN_AUTHOR', reason, rule: 'roster:unknown-author', penalize: false, strike: `author:${hex}` }
+      const from = items[i].from
+      if (now - (this.unknownAudited.get(from) ?? -Infinity) < UNKNOWN_AUDIT_EVERY_MS) continue
+      this.unknownAudited.set(from, now)
+      audit.push({ at: now, direction: 'inbound', verdict: 'reject', rule: 'roster:unknown-author', reason: `${reason} (for a minute, further records of unknown authors from this peer are refused without an entry)`, record: ids[i], peer: from, source: items[i].source, code: 'DRAGNET_UNKNOWN_AUTHOR' })
+    }
+    return out
+  }
+
+  /** Signature, decoding, STIX, clock, role and inbound policy of one record; a candidate for the store, or undefined with its verdict set. */
+  private check (item: ReceivedRecord, id: string, index: number, signatureOk: boolean, verdicts: Verdict[], audit: AuditEntry[], known: KnownWrite[]): Candidate | undefined {
+    const now = this.now()
+    const entry = (rule: string, reason: string, code: string): AuditEntry => ({ at: now, direction: 'inbound', verdict: 'reject', rule, reason, record: id, peer: item.from, source: item.source, code })
+    if (!signatureOk) {
+      verdicts[index] = rejected(new DragnetError('DRAGNET_BAD_SIGNATURE', 'signature does not match the record bytes'), id, true)
+      audit.push(entry('verify:signature', 'forged or corrupted: bad signature', 'DRAGNET_BAD_SIGNATURE'))
+      return undefined
+    }
+    let signed: SignedRecord
+    let analysis: StixAnalysis
+    try {
+      signed = decodeRecord(item.bytes, this.limits, authorOfEnvelope(item.bytes))
+      analysis = analyzeStixObject(signed.record.body, signed.record.body.id)
+    } catch (err) {
+      const v = rejected(err, id, true)
+      verdicts[index] = v
+      audit.push(entry('verify:decode', v.reason, v.code))
+      return undefined
+    }
+    const r = signed.record
+    const refuse = (code: ErrorCode, rule: string, reason: string, penalize: boolean, remember: boolean): undefined => {
+      const v: Rejected = { status: 'rejected', id, code, reason, rule, penalize }
+      audit.push(entry(rule, reason, code))
+      // Remembered as known, so reconciliation does not offer it to us every round.
+      const scopes = scopesOf(r)
+      if (remember && scopes.length > 0) {
+        for (const scope of scopes) known.push({ peer: '*', scope, ts: r.ts, id, why: rule })
+        v.known = { scopes, ts: r.ts }
+      }
+      verdicts[index] = v
+      return undefined
+    }
+    if (r.ts > now + this.maxSkewMs) {
+      // Not remembered: once the clocks agree it is acceptable, and sync offers it again.
+      return refuse('DRAGNET_FUTURE_TIMESTAMP', 'record:future-timestamp', `signed ${r.ts - now} ms ahead of this node's clock (record.maxSkewMs is ${this.maxSkewMs}): refused until its time comes`, false, false)
+    }
+    const author = this.member(r.author)
+    if (author == null) return refuse('DRAGNET_UNKNOWN_AUTHOR', 'roster:unknown-author', `author ${r.author} is not on this node's roster`, false, false)
+    if (author.role === 'observer') return refuse('DRAGNET_ROLE_FORBIDDEN', 'role:observer-author', `author ${r.author} is an observer; observers never author records`, true, false)
+    const subject = policySubject({ ...r, id }, { observables: analysis.observables, scoTypes: analysis.scoTypes })
+    const from = this.member(item.from)
+    const decision = this.c.policy().inbound(subject, { self: this.c.roster.self, from: from ?? { peerId: item.from, name: '', country: 'ZZ', role: 'observer', addrs: [] }, author, now })
+    if (decision.verdict !== 'accept') {
+      // A TLP floor violation is the sender's fault (it relayed what it must not); a jurisdiction rule is ours.
+      const floor = decision.rule.startsWith('tlp-floor:')
+      return refuse('DRAGNET_POLICY_REJECTED', decision.rule, decision.reason, floor, !floor)
+    }
+    return { index, id, signed, analysis, subject, from: item.from, source: item.source, rule: decision.rule, reason: decision.reason }
+  }
+
+  /** Ownership and seq checks against the store (and the batch), then one write. */
   private async commitReceived (candidates: Candidate[], verdicts: Verdict[], known: KnownWrite[], audit: AuditEntry[]): Promise<void> {
-    const owners = await this.c.store.owners(candidates.map(c => c.signed.record.body.id))
-    const slots = await this.c.store.seqSlots(candidates.map(c => ({ author: c.signed.record.author, seq: c.signed.record.seq })))
-    const ownerOf = new Map<string, string | undefined>()
-    candidates.forEach((c, j) => { if (!ownerOf.has(c.signed.record.body.id)) ownerOf.set(c.signed.record.body.id, owners[j]) })
-    const slotOf = new Map<string, string[]>()
-    candidates.forEach((c, j) => {
-      const k = `${c.signed.record.author}!${c.signed.record.seq}`
-      if (!slotOf.has(k)) slotOf.set(k, slots[j])
-    })
+    const batch = await this.batchState(candidates)
     const writes: RecordWrite[] = []
     const stored: Stored[] = []
     const now = this.now()
@@ -416,37 +480,22 @@ export class Ingest {
       const r = c.signed.record
       const body = r.body
       const modified = versionName(body)
-      const owner = ownerOf.get(body.id)
+      const owner = batch.owners.get(body.id)
       if (owner != null && owner !== r.author) {
-        // A different author may carry an existing version of someone else's object (a shared
-        // ATT&CK entry, say) but never a newer one.
-        const ownerVersions = (await this.c.store.versions(body.id)).filter(v => v.author === owner)
-        const newest = ownerVersions.length > 0 ? ownerVersions[ownerVersions.length - 1].modified : ''
-        if (compareVersionNames(modified, newest) > 0) {
-          const reason = `${body.id} belongs to ${owner}; ${r.author} may not publish a newer version`
-          const v: Rejected = { status: 'rejected', id: c.id, code: 'DRAGNET_NOT_OWNER', reason, rule: 'version:not-owner', penalize: false }
-          audit.push({ at: now, direction: 'inbound', verdict: 'reject', rule: 'version:not-owner', reason, record: c.id, peer: c.from, source: c.source, code: 'DRAGNET_NOT_OWNER' })
-          const scope = scopeOf(r)
-          if (scope != null) {
-            known.push({ peer: '*', scope, ts: r.ts, id: c.id, why: 'version:not-owner' })
-            v.known = { scope, ts: r.ts }
-          }
-          verdicts[c.index] = v
-          continue
-        }
+        verdicts[c.index] = await this.refuseNotOwner(c, owner, modified, batch, known, audit)
+        continue
+      }
+      const slotKey = `${r.author}!${r.seq}`
+      const slot = batch.slots.get(slotKey)!
+      if (slot.length >= 2) {
+        verdicts[c.index] = this.refuseEquivocation(c, slot, known, audit)
+        continue
       }
       // Our own records coming back from peers (after our data dir was wiped) move our counter
       // past them, so a seq anyone has seen is never issued again.
       if (r.author === this.c.identity.peerId && r.seq >= this.nextSeq) this.nextSeq = r.seq + 1
-      const slotKey = `${r.author}!${r.seq}`
-      const slot = slotOf.get(slotKey)!
-      let equivocation: string[] | undefined
-      if (slot.length > 0 && !slot.includes(c.id)) {
-        equivocation = [...slot, c.id]
-        slotOf.set(slotKey, equivocation)
-      } else if (slot.length === 0) {
-        slotOf.set(slotKey, [c.id])
-      }
+      const evidence = slot.length === 1 ? [slot[0], c.id] : undefined
+      batch.slots.set(slotKey, evidence ?? [c.id])
       const write: RecordWrite = {
         record: c.signed,
         source: c.source,
@@ -454,27 +503,114 @@ export class Ingest {
         revoked: body.revoked === true,
         observables: c.analysis.observables,
         newOwner: owner == null,
+        scopes: scopesOf(r),
         audit: [{ at: now, direction: 'inbound', verdict: 'accept', rule: c.rule, reason: c.reason, record: c.id, peer: c.from, source: c.source }]
       }
-      if (owner == null) ownerOf.set(body.id, r.author)
+      if (owner == null) batch.owners.set(body.id, r.author)
+      batch.versions.push({ stixId: body.id, author: r.author, modified, revoked: body.revoked === true })
       if (c.from != null) write.from = c.from
-      if (equivocation != null) {
-        write.equivocation = equivocation
-        write.audit!.push({ at: now, direction: 'inbound', verdict: 'accept', rule: 'equivocation', reason: `author ${r.author} signed ${equivocation.length} different records with seq ${r.seq}`, record: c.id, peer: c.from, source: c.source })
-        this.c.log.warn({ author: r.author, seq: r.seq, ids: equivocation }, 'equivocation: one author, one seq, different records')
+      if (evidence != null) {
+        write.equivocation = evidence
+        write.audit!.push({ at: now, direction: 'inbound', verdict: 'accept', rule: 'equivocation', reason: `author ${r.author} signed two different records with seq ${r.seq}: both kept as evidence, the author is flagged, further records under this seq are refused`, record: c.id, peer: c.from, source: c.source })
+        this.c.log.warn({ author: r.author, seq: r.seq, ids: evidence }, 'equivocation: one author, one seq, different records')
       }
       const vu = validUntilMs(body)
       if (vu != null) write.validUntil = vu
-      const scope = scopeOf(r)
-      if (scope != null) write.scope = scope
       writes.push(write)
       const v: Stored = { status: 'stored', id: c.id, record: c.signed, info: undefined as unknown as RecordInfo, subject: c.subject, source: c.source }
       if (c.from != null) v.from = c.from
-      if (equivocation != null) v.equivocation = true
+      if (evidence != null) v.equivocation = true
       stored.push(v)
       verdicts[c.index] = v
     }
     const infos = await this.c.store.write(writes, { known, audit })
     infos.forEach((info, j) => { stored[j].info = info })
+  }
+
+  /** Owners and (author, seq) slots of a batch's candidates, read once; kept current as the batch is decided. */
+  private async batchState (candidates: Candidate[]): Promise<BatchState> {
+    const owners = await this.c.store.owners(candidates.map(c => c.signed.record.body.id))
+    const slots = await this.c.store.seqSlots(candidates.map(c => ({ author: c.signed.record.author, seq: c.signed.record.seq })))
+    const state: BatchState = { owners: new Map(), slots: new Map(), versions: [] }
+    candidates.forEach((c, j) => {
+      const r = c.signed.record
+      if (!state.owners.has(r.body.id)) state.owners.set(r.body.id, owners[j])
+      const k = `${r.author}!${r.seq}`
+      if (!state.slots.has(k)) state.slots.set(k, slots[j])
+    })
+    return state
+  }
+
+  /**
+   * Only the owner (the first author) of a STIX id defines its versions and revocation; anyone
+   * else's record for it is refused. One that would revoke or supersede the owner's version is
+   * an attempt to take the object over: from its author directly it is a violation; relayed,
+   * it is a strike against the relay (which may honestly have seen the other author first).
+   * A plain copy of an existing version (two members importing one public bundle) is only
+   * refused, and remembered so reconciliation does not offer it again.
+   */
+  private async refuseNotOwner (c: Candidate, owner: string, modified: string, batch: BatchState, known: KnownWrite[], audit: AuditEntry[]): Promise<Rejected> {
+    const r = c.signed.record
+    const body = r.body
+    const revoked = body.revoked === true
+    const ownerVersions = [
+      ...(await this.c.store.versions(body.id)).filter(v => v.author === owner),
+      ...batch.versions.filter(v => v.stixId === body.id && v.author === owner)
+    ]
+    let newest: string | undefined
+    for (const v of ownerVersions) if (newest == null || compareVersionNames(v.modified, newest) > 0) newest = v.modified
+    const contradicts = newest == null || compareVersionNames(modified, newest) > 0 ||
+      (revoked && !ownerVersions.some(v => compareVersionNames(v.modified, modified) === 0 && v.revoked))
+    const direct = c.from === r.author
+    const reason = contradicts
+      ? `${body.id} belongs to ${owner}; ${r.author} tried to ${revoked ? 'revoke' : 'supersede'} it`
+      : `${body.id} belongs to ${owner}; only its owner's records for it are kept`
+    const v: Rejected = { status: 'rejected', id: c.id, code: 'DRAGNET_NOT_OWNER', reason, rule: 'version:not-owner', penalize: contradicts && direct }
+    if (contradicts && !direct) v.strike = `not-owner:${r.author}:${body.id}`
+    audit.push({ at: this.now(), direction: 'inbound', verdict: 'reject', rule: 'version:not-owner', reason, record: c.id, peer: c.from, source: c.source, code: 'DRAGNET_NOT_OWNER' })
+    const scopes = scopesOf(r)
+    if (!v.penalize && scopes.length > 0) {
+      for (const scope of scopes) known.push({ peer: '*', scope, ts: r.ts, id: c.id, why: 'version:not-owner' })
+      v.known = { scopes, ts: r.ts }
+    }
+    return v
+  }
+
+  /**
+   * A third (or later) record under one (author, seq): the two kept already prove the
+   * equivocation. Refused in O(1) with nothing stored but a counter in memory and, the first
+   * time, one audit entry. From its author directly it is a violation; a relay that holds a
+   * different pair than ours is honest, and the id is remembered so sync stops offering it.
+   */
+  private refuseEquivocation (c: Candidate, slot: string[], known: KnownWrite[], audit: AuditEntry[]): Rejected {
+    const r = c.signed.record
+    const direct = c.from === r.author
+    const refused = this.c.store.noteEquivocationRefused(r.author, r.seq)
+    const reason = `author ${r.author} equivocated on seq ${r.seq} (evidence ${slot[0]}, ${slot[1]} kept); further records under it are refused`
+    const v: Rejected = { status: 'rejected', id: c.id, code: 'DRAGNET_EQUIVOCATION', reason, rule: 'equivocation', penalize: direct }
+    if (refused === 1) audit.push({ at: this.now(), direction: 'inbound', verdict: 'reject', rule: 'equivocation', reason, record: c.id, peer: c.from, source: c.source, code: 'DRAGNET_EQUIVOCATION' })
+    const scopes = scopesOf(r)
+    if (!direct && scopes.length > 0) {
+      for (const scope of scopes) known.push({ peer: '*', scope, ts: r.ts, id: c.id, why: 'equivocation' })
+      v.known = { scopes, ts: r.ts }
+    }
+    return v
+  }
+}
+
+interface BatchState {
+  /** STIX id → owner (undefined: none yet) */
+  owners: Map<string, string | undefined>
+  /** `author!seq` → ids stored under it (at most two: the evidence pair) */
+  slots: Map<string, string[]>
+  /** versions decided earlier in this batch, not yet in the store */
+  versions: Array<{ stixId: string, author: string, modified: string, revoked: boolean }>
+}
+
+function peerIdOfKey (key: Uint8Array): string {
+  try {
+    return publicKeyFromRaw(key.slice()).toString()
+  } catch {
+    return `(key ${keyHex(key)})`
   }
 }

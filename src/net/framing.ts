@@ -2,6 +2,7 @@ import type { Stream } from '@libp2p/interface'
 import { pEvent } from 'p-event'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { DragnetError } from '../errors.js'
+import { peerTimeout, protocolViolation } from '../replication/faults.js'
 import { encodeVarint, readVarint } from '../util/varint.js'
 
 export interface FramedInit {
@@ -75,7 +76,7 @@ export class FramedStream {
         const r = readVarint(head, 0, 'frame length')
         if (r == null) break
         const [len, hdr] = r
-        if (len > this.init.maxFrameBytes) throw new DragnetError('DRAGNET_TOO_LARGE', `frame of ${len} bytes exceeds the limit of ${this.init.maxFrameBytes}`)
+        if (len > this.init.maxFrameBytes) throw protocolViolation(`frame of ${len} bytes exceeds the limit of ${this.init.maxFrameBytes}`)
         if (this.buf.byteLength < hdr + len) break
         const frame = this.buf.subarray(hdr, hdr + len)
         this.buf.consume(hdr + len)
@@ -92,8 +93,9 @@ export class FramedStream {
     }
     if (this.buf.byteLength > 0) {
       if (this.partialTimer == null) {
+        // A slow link is not a violation: the stream ends, the peer is not penalised.
         this.partialTimer = setTimeout(() => {
-          this.fail(new DragnetError('DRAGNET_BAD_REQUEST', `a frame did not complete within ${this.init.ioTimeoutMs} ms`))
+          this.fail(peerTimeout(`a frame did not complete within ${this.init.ioTimeoutMs} ms`))
         }, this.init.ioTimeoutMs)
         this.partialTimer.unref?.()
       }
@@ -137,7 +139,7 @@ export class FramedStream {
     if (signal.aborted) throw signal.reason
     let onAbort: (() => void) | undefined
     const aborted = new Promise<never>((_resolve, reject) => {
-      onAbort = () => { reject(signal.reason ?? new DragnetError('DRAGNET_BAD_REQUEST', 'read timed out')) }
+      onAbort = () => { reject(asTimeout(signal.reason, 'read timed out')) }
       signal.addEventListener('abort', onAbort, { once: true })
     })
     try {
@@ -156,9 +158,10 @@ export class FramedStream {
       try {
         await pEvent(this.stream, 'drain', { rejectionEvents: ['close'], signal: signal ?? AbortSignal.timeout(this.init.ioTimeoutMs) })
       } catch (err: any) {
-        // p-event rejects with the close Event, not an Error.
-        const e = err instanceof Error ? err : (err?.error instanceof Error ? err.error : new DragnetError('DRAGNET_NODE_UNREACHABLE', 'stream closed while writing'))
-        throw e
+        // p-event rejects with the close Event, not an Error; a reader too slow to drain our
+        // writes in time is a timeout, not a violation.
+        if (err?.name === 'TimeoutError' || err?.name === 'AbortError') throw asTimeout(err, 'the peer did not read our frames in time')
+        throw err instanceof Error ? err : (err?.error instanceof Error ? err.error : new DragnetError('DRAGNET_NODE_UNREACHABLE', 'stream closed while writing'))
       }
     }
   }
@@ -174,4 +177,11 @@ export class FramedStream {
   abort (err: Error): void {
     this.fail(err)
   }
+}
+
+/** An abort reason as an error: deadlines (AbortSignal.timeout) become DRAGNET_TIMEOUT, anything else passes as it is. */
+function asTimeout (reason: unknown, message: string): Error {
+  if (reason instanceof DragnetError) return reason
+  if (reason == null || (reason as { name?: string }).name === 'TimeoutError') return peerTimeout(message)
+  return reason instanceof Error ? reason : peerTimeout(message)
 }

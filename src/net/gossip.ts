@@ -1,15 +1,17 @@
 import type { Connection, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { DragnetError } from '../errors.js'
-import type { Member } from '../identity/index.js'
-import type { Stored, Verdict } from '../ingest/index.js'
-import type { PolicySubject } from '../policy/index.js'
-import { publicKeyOfPeerId, authorOfEnvelope } from '../record/index.js'
+import type { Member, Roster } from '../identity/index.js'
+import { RosterKeys, keyHex, type Ingest, type Stored } from '../ingest/index.js'
+import type { Logger } from '../log.js'
+import { publicKeyOfPeerId } from '../record/index.js'
+import { digestOf, emptyStats, idOfDigest, protocolViolation, throttle, type ReplicationEdge, type ReplicationStats } from '../replication/index.js'
+import type { Store } from '../store/index.js'
 import { LruSet } from '../util/lru.js'
-import { TokenBucket } from '../util/token-bucket.js'
-import { Reader, Writer } from '../util/varint.js'
-import type { NetComponents } from './components.js'
 import { FramedStream } from './framing.js'
+import { GRAFT, IHAVE, PRUNE, RECORDS, decodeGossipFrame, encodeIdFrames, encodePrune, encodeRecords, type IdGroup } from './gossip-wire.js'
+import type { DragnetLibp2p } from './libp2p.js'
+import type { PeerManager } from './peers.js'
 import { GOSSIP_PROTOCOL } from './protocols.js'
 
 /*
@@ -24,17 +26,13 @@ import { GOSSIP_PROTOCOL } from './protocols.js'
  * whether that peer may have the record; announcements go only to peers that may. Amber records
  * are pushed by their author straight to each entitled peer and never relayed.
  *
- * Wire: each side opens one stream per peer for what it sends; frames are length-prefixed:
- *   RECORDS 0x01  count, (len, envelope)*
- *   IHAVE   0x02  groups, (author key 32B, count, digest 32B *)*
- *   GRAFT   0x03  same shape as IHAVE: send me these, and push me this author's records again
- *   PRUNE   0x04  count, author key 32B *: stop pushing these authors' records to me
+ * Each side opens one stream per peer for what it sends (gossip-wire.ts has the frames). What a
+ * peer sends us is bounded everywhere: every frame type charges the peer's buckets on the shared
+ * edge (per peer, whatever stream or connection it arrives on), the ids we wait for are capped,
+ * an author key nobody on the roster has is a strike (IHAVE) or a violation (GRAFT, PRUNE: an
+ * honest peer only names authors we sent it), and a peer that keeps pushing duplicates of an
+ * author after we pruned it is replaying.
  */
-
-const RECORDS = 0x01
-const IHAVE = 0x02
-const GRAFT = 0x03
-const PRUNE = 0x04
 
 export interface GossipInit {
   maxFrameBytes: number
@@ -43,49 +41,36 @@ export interface GossipInit {
   treeRepairMs: number
   seenCacheSize: number
   ioTimeoutMs: number
-  peerRecordsPerSec: number
-  peerBytesPerSec: number
   queueRecords: number
   /** simulated per-link latency (simulations only) */
   linkDelay?: (peerId: string) => number
 }
 
-export type GossipComponents = NetComponents
-
-export interface GossipStats {
-  payloadBytesIn: number
-  payloadBytesOut: number
-  protocolBytesIn: number
-  protocolBytesOut: number
-  recordsIn: number
-  recordsOut: number
-  duplicatesIn: number
-  ihaveOut: number
-  graftsOut: number
-  prunesOut: number
+/** What gossip needs from the node, and nothing more. */
+export interface GossipComponents {
+  registrar: Pick<DragnetLibp2p, 'handle' | 'unhandle' | 'dialProtocol'>
+  peers: Pick<PeerManager, 'onConnect' | 'onDisconnect' | 'connectedPeers' | 'count'>
+  ingest: Pick<Ingest, 'onStored' | 'onVerdict'>
+  store: Pick<Store, 'hasMany' | 'getRecord'>
+  roster: Roster
+  edge: ReplicationEdge
+  log: Logger
 }
 
-function digestOf (id: string): Uint8Array {
-  return Buffer.from(id.slice(4), 'hex')
-}
+interface Queued { bytes: Uint8Array, author: string, id: string, amber: boolean }
 
-function idOfDigest (d: Uint8Array): string {
-  return '1220' + Buffer.from(d).toString('hex')
-}
-
-class Session {
+/** What we send to one peer, over the stream we opened to it. */
+class OutSession {
   readonly peerId: string
-  member: Member
+  readonly member: Member
   out: FramedStream | null = null
   /** authors whose records this peer gets lazily (off our tree for that author) */
   readonly lazyAuthors = new Set<string>()
-  /** ids this peer has or was sent: never offered again */
+  /** ids this peer has or was sent or announced: never offered again */
   readonly knows: LruSet<string>
-  readonly pushQueue: Uint8Array[] = []
+  pushQueue: Queued[] = []
   readonly announceQueue = new Map<string, string[]>()
   announceCount = 0
-  readonly recordsBucket: TokenBucket
-  readonly bytesBucket: TokenBucket
   writing = false
   flushScheduled = false
   closed = false
@@ -94,59 +79,98 @@ class Session {
     this.peerId = member.peerId
     this.member = member
     this.knows = new LruSet(Math.max(1000, init.seenCacheSize >> 2))
-    this.recordsBucket = new TokenBucket(init.peerRecordsPerSec, init.peerRecordsPerSec * 2)
-    this.bytesBucket = new TokenBucket(init.peerBytesPerSec, init.peerBytesPerSec * 2)
   }
 }
+
+/** Authors we pruned towards one peer: when, and how many duplicates it pushed us since. */
+type Pruned = Map<string, { at: number, dupes: number }>
 
 interface Missing {
   author: string
   announcers: string[]
-  timer: ReturnType<typeof setTimeout> | null
+  due: number
 }
+
+export interface GossipPeerSummary { peerId: string, lazyAuthors: number, queued: number }
 
 export class Gossip {
   private readonly c: GossipComponents
   private readonly init: GossipInit
-  private readonly sessions = new Map<string, Session>()
+  private readonly keys: RosterKeys
+  private readonly counters: ReplicationStats = emptyStats()
+  private readonly sessions = new Map<string, OutSession>()
+  private readonly pruned = new Map<string, Pruned>()
+  private readonly inbound = new Set<FramedStream>()
+  /** announced ids we wait for, oldest due first (re-armed entries move to the end) */
   private readonly missing = new Map<string, Missing>()
+  private readonly maxMissing: number
   private readonly seen: LruSet<string>
-  private lazyTimer: ReturnType<typeof setInterval> | null = null
-  private running = false
-  readonly stats: GossipStats = { payloadBytesIn: 0, payloadBytesOut: 0, protocolBytesIn: 0, protocolBytesOut: 0, recordsIn: 0, recordsOut: 0, duplicatesIn: 0, ihaveOut: 0, graftsOut: 0, prunesOut: 0 }
+  private readonly reopen = new Map<string, ReturnType<typeof setTimeout>>()
+  private stopping: AbortController | null = null
+  private readonly unlisten: Array<() => void> = []
+  private timers: Array<ReturnType<typeof setInterval>> = []
 
   constructor (components: GossipComponents, init: GossipInit) {
     this.c = components
     this.init = init
+    this.keys = new RosterKeys(components.roster)
     this.seen = new LruSet(init.seenCacheSize)
+    this.maxMissing = Math.max(1000, Math.floor(init.seenCacheSize / 10))
+  }
+
+  private get running (): boolean {
+    return this.stopping != null && !this.stopping.signal.aborted
   }
 
   async start (): Promise<void> {
-    this.running = true
-    await this.c.libp2p.handle(GOSSIP_PROTOCOL, (stream, conn) => { void this.onInbound(stream, conn) }, { maxInboundStreams: 4, maxOutboundStreams: 4 })
-    this.c.peers.onConnect((peerId) => { void this.openSession(peerId) })
-    this.c.peers.onDisconnect((peerId) => { this.closeSession(peerId) })
-    this.c.ingest.onStored((v) => { this.forward(v) })
-    this.c.ingest.onVerdict((v) => { if (v.status !== 'rejected' && v.id != null) this.seen.add(v.id) })
-    this.lazyTimer = setInterval(() => { this.flushAnnouncements() }, Math.max(1, this.init.lazyFlushMs))
-    this.lazyTimer.unref?.()
+    this.stopping = new AbortController()
+    await this.c.registrar.handle(GOSSIP_PROTOCOL, (stream, conn) => { void this.onInbound(stream, conn) }, { maxInboundStreams: 4, maxOutboundStreams: 4 })
+    this.unlisten.push(
+      this.c.peers.onConnect((peerId) => { void this.openSession(peerId) }),
+      this.c.peers.onDisconnect((peerId) => { this.closeSession(peerId) }),
+      this.c.ingest.onStored((v) => { this.forward(v) }),
+      this.c.ingest.onVerdict((v) => { if (v.status !== 'rejected' && v.id != null) this.seen.add(v.id) })
+    )
+    this.every(Math.max(1, this.init.lazyFlushMs), () => { this.flushAnnouncements() })
+    this.every(Math.max(5, Math.floor(this.init.treeRepairMs / 2)), () => { this.repair() })
     for (const p of this.c.peers.connectedPeers()) void this.openSession(p)
   }
 
+  private every (ms: number, fn: () => void): void {
+    const t = setInterval(fn, ms)
+    t.unref?.()
+    this.timers.push(t)
+  }
+
+  /** Stops sending and receiving: every listener, timer, stream and handler it added is removed. */
   async stop (): Promise<void> {
-    this.running = false
-    if (this.lazyTimer != null) clearInterval(this.lazyTimer)
-    for (const m of this.missing.values()) if (m.timer != null) clearTimeout(m.timer)
+    this.stopping?.abort(new DragnetError('DRAGNET_STOPPED', 'gossip stopped'))
+    for (const off of this.unlisten.splice(0)) off()
+    for (const t of this.timers) clearInterval(t)
+    this.timers = []
+    for (const t of this.reopen.values()) clearTimeout(t)
+    this.reopen.clear()
     this.missing.clear()
-    await this.c.libp2p.unhandle(GOSSIP_PROTOCOL).catch(() => {})
+    await this.c.registrar.unhandle(GOSSIP_PROTOCOL).catch(() => {})
+    for (const f of this.inbound) f.abort(new DragnetError('DRAGNET_STOPPED', 'gossip stopped'))
     await Promise.all([...this.sessions.values()].map(async s => {
       s.closed = true
       await s.out?.close()
     }))
     this.sessions.clear()
+    this.pruned.clear()
   }
 
-  private session (peerId: string): Session | undefined {
+  /** A copy of the counters (one shape for every replication service). */
+  stats (): ReplicationStats {
+    return { ...this.counters }
+  }
+
+  peerSummary (): GossipPeerSummary[] {
+    return [...this.sessions.values()].map(s => ({ peerId: s.peerId, lazyAuthors: s.lazyAuthors.size, queued: s.pushQueue.length }))
+  }
+
+  private session (peerId: string): OutSession | undefined {
     const s = this.sessions.get(peerId)
     return s != null && !s.closed ? s : undefined
   }
@@ -158,15 +182,16 @@ export class Gossip {
     let s = this.sessions.get(peerId)
     if (s != null && !s.closed && s.out != null) return
     if (s == null || s.closed) {
-      s = new Session(member, this.init)
+      s = new OutSession(member, this.init)
       this.sessions.set(peerId, s)
     }
     const session = s
     try {
-      const stream = await this.c.libp2p.dialProtocol(peerIdFromString(peerId), GOSSIP_PROTOCOL, { signal: AbortSignal.timeout(this.init.ioTimeoutMs) })
+      const signal = AbortSignal.any([this.stopping!.signal, AbortSignal.timeout(this.init.ioTimeoutMs)])
+      const stream = await this.c.registrar.dialProtocol(peerIdFromString(peerId), GOSSIP_PROTOCOL, { signal })
       if (session.closed || !this.running) { stream.abort(new Error('session closed')); return }
       session.out = new FramedStream(stream, { maxFrameBytes: this.init.maxFrameBytes, ioTimeoutMs: this.init.ioTimeoutMs })
-      stream.addEventListener('close', () => { if (this.sessions.get(peerId) === session) this.closeSession(peerId) })
+      stream.addEventListener('close', () => { if (this.sessions.get(peerId) === session) this.closeSession(peerId, true) })
       this.schedule(session)
     } catch (err: any) {
       this.c.log.debug({ peer: peerId, err: err.message }, 'cannot open gossip stream')
@@ -174,12 +199,21 @@ export class Gossip {
     }
   }
 
-  private closeSession (peerId: string): void {
+  /** Ends our stream to a peer; if it is still connected (a write timed out, the stream reset), a new one is opened later. */
+  private closeSession (peerId: string, retry = false): void {
     const s = this.sessions.get(peerId)
     if (s == null) return
     s.closed = true
     this.sessions.delete(peerId)
-    s.out?.abort(new Error('peer disconnected'))
+    s.out?.abort(new DragnetError('DRAGNET_NODE_UNREACHABLE', 'gossip session closed'))
+    if (!retry) { this.pruned.delete(peerId); return }
+    if (!this.running || this.reopen.has(peerId)) return
+    const t = setTimeout(() => {
+      this.reopen.delete(peerId)
+      if (this.c.peers.connectedPeers().includes(peerId)) void this.openSession(peerId)
+    }, Math.min(30_000, this.init.ioTimeoutMs))
+    t.unref?.()
+    this.reopen.set(peerId, t)
   }
 
   // ------------------------------------------------------------------ sending
@@ -187,45 +221,32 @@ export class Gossip {
   /** Called for every stored record, whatever its source: decide per edge, then push or announce. */
   private forward (v: Stored): void {
     if (!this.running) return
-    const r = v.record.record
-    const author = r.author
-    const amber = r.tlp === 'amber' || r.tlp === 'amber+strict'
-    const policy = this.c.policy()
-    const self = this.c.roster.self
-    const authorMember = this.c.roster.get(author)
+    const author = v.record.record.author
+    const tlp = v.record.record.tlp
+    const amber = tlp === 'amber' || tlp === 'amber+strict'
     const now = Date.now()
     this.seen.add(v.id)
-    const m = this.missing.get(v.id)
-    if (m != null) { if (m.timer != null) clearTimeout(m.timer); this.missing.delete(v.id) }
+    this.missing.delete(v.id)
     for (const s of this.sessions.values()) {
       if (s.closed || s.peerId === v.from || s.knows.has(v.id)) continue
-      const d = policy.outbound(v.subject, { self, peer: s.member, author: authorMember, now, peerOnRoster: true })
-      if (d.verdict !== 'send') {
-        this.withheld(v.subject, s, d.rule, d.reason)
-        continue
-      }
+      if (!this.c.edge.maySend(v.subject, s.member, 'gossip', this.counters, now)) continue
       s.knows.add(v.id)
-      if (amber || !s.lazyAuthors.has(author)) this.push(s, v.record.bytes, author, v.id)
+      if (amber || !s.lazyAuthors.has(author)) this.push(s, { bytes: v.record.bytes, author, id: v.id, amber })
       else this.announce(s, author, v.id)
     }
   }
 
-  private withheld (subject: PolicySubject, s: Session, rule: string, reason: string): void {
-    this.c.peers.count(s.peerId, { withheld: 1 })
-    this.c.audit({ at: Date.now(), direction: 'outbound', verdict: 'withhold', rule, reason, record: subject.id, peer: s.peerId, source: 'gossip' })
-  }
-
-  private push (s: Session, bytes: Uint8Array, author: string, id: string): void {
+  private push (s: OutSession, q: Queued): void {
     if (s.pushQueue.length >= this.init.queueRecords) {
       // A peer that cannot keep up gets ids instead of payload; anti-entropy covers what it misses.
-      this.announce(s, author, id)
+      this.announce(s, q.author, q.id)
       return
     }
-    s.pushQueue.push(bytes)
+    s.pushQueue.push(q)
     this.schedule(s)
   }
 
-  private announce (s: Session, author: string, id: string): void {
+  private announce (s: OutSession, author: string, id: string): void {
     if (s.announceCount >= this.init.queueRecords) return
     let list = s.announceQueue.get(author)
     if (list == null) { list = []; s.announceQueue.set(author, list) }
@@ -237,74 +258,71 @@ export class Gossip {
     for (const s of this.sessions.values()) if (s.announceCount > 0) this.schedule(s)
   }
 
-  private schedule (s: Session): void {
+  private schedule (s: OutSession): void {
     if (s.flushScheduled || s.writing || s.out == null) return
     s.flushScheduled = true
     // Coalesce everything queued in this tick into as few frames as the limits allow.
     setImmediate(() => { s.flushScheduled = false; void this.drain(s) })
   }
 
-  private async drain (s: Session): Promise<void> {
+  private async drain (s: OutSession): Promise<void> {
     if (s.writing || s.closed || s.out == null) return
     s.writing = true
     try {
       while (!s.closed && (s.pushQueue.length > 0 || s.announceCount > 0)) {
         if (s.pushQueue.length > 0) {
-          const w = new Writer(4096)
-          w.byte(RECORDS)
-          const batch: Uint8Array[] = []
-          let size = 16
-          while (s.pushQueue.length > 0 && batch.length < this.init.maxBatchRecords) {
-            const next = s.pushQueue[0]
-            if (batch.length > 0 && size + next.length + 8 > this.init.maxFrameBytes) break
-            batch.push(s.pushQueue.shift()!)
-            size += next.length + 8
-          }
-          w.varint(batch.length)
-          let payload = 0
-          for (const b of batch) { w.varint(b.length).bytes(b); payload += b.length }
-          const frame = w.finish()
-          await s.out.write(frame)
-          this.stats.payloadBytesOut += payload
-          this.stats.protocolBytesOut += frame.length
-          this.stats.recordsOut += batch.length
-          this.c.peers.count(s.peerId, { recordsOut: batch.length, bytesOut: frame.length })
+          await this.writeRecords(s, this.takeBatch(s))
           continue
         }
-        const frame = this.encodeIds(IHAVE, s.announceQueue)
+        const groups = [...s.announceQueue].map(([author, ids]) => ({ key: publicKeyOfPeerId(author), digests: ids.map(digestOf) }))
+        this.counters.announcedOut += s.announceCount
         s.announceQueue.clear()
-        this.stats.ihaveOut += s.announceCount
         s.announceCount = 0
-        await s.out.write(frame)
-        this.stats.protocolBytesOut += frame.length
-        this.c.peers.count(s.peerId, { bytesOut: frame.length })
+        for (const frame of encodeIdFrames(IHAVE, groups)) await this.write(s, frame)
       }
-    } catch (err: any) {
-      this.c.log.debug({ peer: s.peerId, err: err.message }, 'gossip write failed')
-      this.closeSession(s.peerId)
+    } catch (err: unknown) {
+      this.c.edge.fail(s.peerId, err, 'gossip', this.counters)
+      this.closeSession(s.peerId, true)
     } finally {
       s.writing = false
     }
   }
 
-  private encodeIds (type: number, groups: Map<string, string[]>): Uint8Array {
-    const w = new Writer(64)
-    w.byte(type).varint(groups.size)
-    for (const [author, ids] of groups) {
-      w.bytes(publicKeyOfPeerId(author)).varint(ids.length)
-      for (const id of ids) w.bytes(digestOf(id))
+  /** The head of the push queue, as much as one frame carries. */
+  private takeBatch (s: OutSession): Queued[] {
+    let size = 16
+    let n = 0
+    while (n < s.pushQueue.length && n < this.init.maxBatchRecords) {
+      const next = s.pushQueue[n].bytes.length + 8
+      if (n > 0 && size + next > this.init.maxFrameBytes) break
+      size += next
+      n++
     }
-    return w.finish()
+    return s.pushQueue.splice(0, n)
   }
 
-  private async sendControl (s: Session, frame: Uint8Array): Promise<void> {
+  private async writeRecords (s: OutSession, batch: Queued[]): Promise<void> {
+    const frame = encodeRecords(batch.map(q => q.bytes))
+    await this.write(s, frame)
+    let payload = 0
+    for (const q of batch) payload += q.bytes.length
+    this.c.edge.sent(s.peerId, batch.length, 'gossip', this.counters, payload)
+  }
+
+  private async write (s: OutSession, frame: Uint8Array): Promise<void> {
     if (s.out == null || s.closed) return
+    await s.out.write(frame, AbortSignal.any([this.stopping!.signal, AbortSignal.timeout(this.init.ioTimeoutMs)]))
+    this.counters.protocolBytesOut += frame.length
+    this.c.peers.count(s.peerId, { bytesOut: frame.length })
+  }
+
+  /** Control frames jump no queue but never fail the caller: a failed write closes the session. */
+  private async sendControl (s: OutSession, frames: Uint8Array[]): Promise<void> {
     try {
-      await s.out.write(frame)
-      this.stats.protocolBytesOut += frame.length
-      this.c.peers.count(s.peerId, { bytesOut: frame.length })
-    } catch (err: any) {
-      this.c.log.debug({ peer: s.peerId, err: err.message }, 'gossip control write failed')
+      for (const f of frames) await this.write(s, f)
+    } catch (err: unknown) {
+      this.c.edge.fail(s.peerId, err, 'gossip', this.counters)
+      this.closeSession(s.peerId, true)
     }
   }
 
@@ -317,188 +335,184 @@ export class Gossip {
     if (this.session(peerId) == null) void this.openSession(peerId)
     const delay = this.init.linkDelay
     const framed = new FramedStream(stream, { maxFrameBytes: this.init.maxFrameBytes, ioTimeoutMs: this.init.ioTimeoutMs, ...(delay != null ? { delay: () => delay(peerId) } : {}) })
+    this.inbound.add(framed)
+    const signal = this.stopping!.signal
+    const guard = this.c.edge.guard(peerId)
     try {
-      while (this.running) {
+      while (!signal.aborted) {
         const frame = await framed.next()
         if (frame == null) break
-        this.stats.protocolBytesIn += frame.length
+        this.counters.protocolBytesIn += frame.length
         this.c.peers.count(peerId, { bytesIn: frame.length })
-        const s = this.session(peerId) ?? this.sessions.get(peerId)
-        await this.onFrame(peerId, s, frame)
-        if (s != null) {
-          const wait = Math.max(s.recordsBucket.delay(), s.bytesBucket.delay())
-          if (wait > 0) await new Promise(resolve => setTimeout(resolve, Math.min(wait, 5000)))
-        }
+        guard.frame(frame.length)
+        await this.onFrame(peerId, frame, signal)
+        await throttle(guard, signal)
       }
       await framed.close()
-    } catch (err: any) {
-      const protocolViolation = err instanceof DragnetError && (err.code === 'DRAGNET_BAD_REQUEST' || err.code === 'DRAGNET_TOO_LARGE')
-      if (protocolViolation) this.c.peers.penalize(peerId, `gossip protocol violation: ${err.message}`, err.code)
-      else this.c.log.debug({ peer: peerId, err: err.message }, 'gossip stream ended')
+    } catch (err: unknown) {
+      if (!signal.aborted) this.c.edge.fail(peerId, err, 'gossip', this.counters)
       framed.abort(err instanceof Error ? err : new Error(String(err)))
+    } finally {
+      this.inbound.delete(framed)
     }
   }
 
-  private async onFrame (peerId: string, s: Session | undefined, frame: Uint8Array): Promise<void> {
-    const r = new Reader(frame, 'gossip frame')
-    const type = r.byte()
-    switch (type) {
-      case RECORDS: {
-        const n = r.varint()
-        if (n > this.init.maxBatchRecords) throw new DragnetError('DRAGNET_BAD_REQUEST', `gossip batch of ${n} records exceeds ${this.init.maxBatchRecords}`)
-        const items: Uint8Array[] = []
-        for (let i = 0; i < n; i++) items.push(r.bytes(r.varint()).slice())
-        r.end()
-        let payload = 0
-        for (const b of items) payload += b.length
-        this.stats.payloadBytesIn += payload
-        this.stats.recordsIn += items.length
-        s?.recordsBucket.take(items.length)
-        s?.bytesBucket.take(frame.length)
-        await this.onRecords(peerId, s, items)
-        return
-      }
-      case IHAVE:
-      case GRAFT: {
-        const groups = r.varint()
-        if (groups > 4096) throw new DragnetError('DRAGNET_BAD_REQUEST', `gossip frame with ${groups} author groups`)
-        const entries: Array<{ author: string, ids: string[] }> = []
-        for (let g = 0; g < groups; g++) {
-          const key = r.bytes(32)
-          const count = r.varint()
-          if (count * 32 > r.remaining) throw new DragnetError('DRAGNET_BAD_REQUEST', 'gossip frame: truncated id list')
-          const ids: string[] = []
-          for (let i = 0; i < count; i++) ids.push(idOfDigest(r.bytes(32)))
-          const author = this.authorOfKey(key)
-          if (author != null) entries.push({ author, ids })
-        }
-        r.end()
-        if (type === IHAVE) await this.onIHave(peerId, s, entries)
-        else await this.onGraft(peerId, s, entries)
-        return
-      }
-      case PRUNE: {
-        const n = r.varint()
-        if (n * 32 > r.remaining) throw new DragnetError('DRAGNET_BAD_REQUEST', 'gossip frame: truncated prune')
-        for (let i = 0; i < n; i++) {
-          const author = this.authorOfKey(r.bytes(32))
-          if (author != null && s != null) s.lazyAuthors.add(author)
-        }
-        r.end()
-        return
-      }
-      default:
-        throw new DragnetError('DRAGNET_BAD_REQUEST', `unknown gossip frame type ${type}`)
+  private async onFrame (peerId: string, frame: Uint8Array, signal: AbortSignal): Promise<void> {
+    const f = decodeGossipFrame(frame, { maxRecords: this.init.maxBatchRecords })
+    switch (f.type) {
+      case RECORDS: return await this.onRecords(peerId, f.records, signal)
+      case IHAVE: return await this.onIHave(peerId, f.groups, f.ids)
+      case GRAFT: return await this.onGraft(peerId, f.groups, f.ids)
+      case PRUNE: return this.onPrune(peerId, f.keys)
     }
   }
 
-  private readonly keyToAuthor = new Map<string, string | null>()
-
-  private authorOfKey (key: Uint8Array): string | undefined {
-    const k = Buffer.from(key).toString('hex')
-    let author = this.keyToAuthor.get(k)
-    if (author === undefined) {
-      author = null
-      for (const m of this.c.roster.all()) {
-        if (Buffer.from(publicKeyOfPeerId(m.peerId)).toString('hex') === k) { author = m.peerId; break }
-      }
-      this.keyToAuthor.set(k, author)
-    }
-    return author ?? undefined
-  }
-
-  private async onRecords (peerId: string, s: Session | undefined, items: Uint8Array[]): Promise<void> {
-    const verdicts: Verdict[] = await this.c.ingest.receive(items.map(bytes => ({ bytes, from: peerId, source: 'gossip' as const })))
-    const pruneAuthors = new Set<string>()
-    let stored = 0
-    for (let i = 0; i < verdicts.length; i++) {
-      const v = verdicts[i]
-      if (v.status === 'rejected') {
-        this.c.peers.count(peerId, { rejected: 1 })
-        if (v.penalize) {
-          this.c.peers.penalize(peerId, `sent a bad record: ${v.reason}`, v.code)
-          throw new DragnetError('DRAGNET_FORBIDDEN', `peer ${peerId} sent a bad record`)
-        }
-        if (v.id != null) s?.knows.add(v.id)
-        continue
-      }
-      s?.knows.add(v.id)
-      if (v.status === 'stored') { stored++; continue }
-      // A duplicate pushed whole: this edge is redundant for the author's tree.
-      this.stats.duplicatesIn++
-      let author: string
-      try { author = authorOfEnvelope(items[i]) } catch { continue }
-      if (s != null && !s.lazyAuthors.has(author)) {
-        s.lazyAuthors.add(author)
-        pruneAuthors.add(author)
-      }
-    }
-    if (stored > 0) this.c.peers.count(peerId, { recordsIn: stored })
-    if (pruneAuthors.size > 0 && s != null) {
-      const w = new Writer(8 + 32 * pruneAuthors.size)
-      w.byte(PRUNE).varint(pruneAuthors.size)
-      for (const a of pruneAuthors) w.bytes(publicKeyOfPeerId(a))
-      this.stats.prunesOut += pruneAuthors.size
-      await this.sendControl(s, w.finish())
+  private async onRecords (peerId: string, records: Uint8Array[], signal: AbortSignal): Promise<void> {
+    this.c.edge.guard(peerId).records.take(records.length)
+    const h = await this.c.edge.handOff(peerId, records, 'gossip', this.counters, signal)
+    if (h.violation != null) throw new DragnetError('DRAGNET_FORBIDDEN', `gossip from ${peerId} ended: ${h.violation}`)
+    const s = this.session(peerId)
+    const prune: string[] = []
+    h.verdicts.forEach((v, i) => {
+      if (v.id != null) s?.knows.add(v.id)
+      if (v.status !== 'duplicate') return
+      const author = this.keys.member(records[i].subarray(1, 33))?.peerId
+      if (author == null) return
+      if (this.noteDuplicate(peerId, author)) prune.push(author)
+      s?.lazyAuthors.add(author)
+    })
+    if (prune.length > 0 && s != null) {
+      this.counters.prunesOut += prune.length
+      await this.sendControl(s, encodePrune(prune.map(a => publicKeyOfPeerId(a))))
     }
   }
 
-  private async onIHave (peerId: string, s: Session | undefined, entries: Array<{ author: string, ids: string[] }>): Promise<void> {
-    const all = entries.flatMap(e => e.ids.map(id => ({ author: e.author, id })))
-    const unknown = all.filter(e => !this.seen.has(e.id))
-    const present = await this.c.store.hasMany(unknown.map(e => e.id))
-    for (const e of all) s?.knows.add(e.id)
-    unknown.forEach((e, i) => {
+  /**
+   * A record we hold, pushed whole: this edge is redundant for the author's tree, so the peer
+   * is told to stop (PRUNE; true = send one). A peer that keeps pushing duplicates of that
+   * author once it had time to act on the PRUNE (one write deadline) is replaying; beyond a
+   * batch's worth of them it is a violation.
+   */
+  private noteDuplicate (peerId: string, author: string): boolean {
+    let p = this.pruned.get(peerId)
+    if (p == null) { p = new Map(); this.pruned.set(peerId, p) }
+    const e = p.get(author)
+    const now = Date.now()
+    if (e == null) { p.set(author, { at: now, dupes: 0 }); return true }
+    if (now - e.at <= this.init.ioTimeoutMs) return false
+    if (++e.dupes > this.init.maxBatchRecords) throw protocolViolation(`kept pushing records of ${author} that we hold after we pruned it (${e.dupes} since)`)
+    return false
+  }
+
+  /** Author of an id group; an unknown key is a strike (IHAVE) or a violation. */
+  private authorOfGroup (peerId: string, g: IdGroup, strict: boolean): string | undefined {
+    const m = this.keys.member(g.key)
+    if (m != null) return m.peerId
+    if (strict) throw protocolViolation(`named author key ${keyHex(g.key)}, not on the roster, in a GRAFT or PRUNE`)
+    if (this.c.edge.strike(peerId, `author:${keyHex(g.key)}`, 'gossip', this.counters, `announced records of unknown author key ${keyHex(g.key)}`)) {
+      throw new DragnetError('DRAGNET_FORBIDDEN', `gossip from ${peerId} ended: too many unknown authors`)
+    }
+    return undefined
+  }
+
+  private async onIHave (peerId: string, groups: IdGroup[], count: number): Promise<void> {
+    this.c.edge.guard(peerId).ids.take(count)
+    const s = this.session(peerId)
+    const fresh: Array<{ author: string, id: string }> = []
+    for (const g of groups) {
+      const author = this.authorOfGroup(peerId, g, false)
+      if (author == null) continue
+      for (const d of g.digests) {
+        const id = idOfDigest(d)
+        s?.knows.add(id)
+        if (!this.seen.has(id)) fresh.push({ author, id })
+      }
+    }
+    if (fresh.length === 0) return
+    const present = await this.c.store.hasMany(fresh.map(e => e.id))
+    const due = Date.now() + this.init.treeRepairMs
+    fresh.forEach((e, i) => {
       if (present[i]) { this.seen.add(e.id); return }
-      let m = this.missing.get(e.id)
-      if (m == null) {
-        m = { author: e.author, announcers: [], timer: null }
-        this.missing.set(e.id, m)
-        this.armRepair(e.id, m)
-      }
-      if (!m.announcers.includes(peerId)) m.announcers.push(peerId)
+      const m = this.missing.get(e.id)
+      if (m != null) { if (!m.announcers.includes(peerId)) m.announcers.push(peerId); return }
+      // Beyond the cap, announcements are dropped: anti-entropy finds those records anyway.
+      if (this.missing.size < this.maxMissing) this.missing.set(e.id, { author: e.author, announcers: [peerId], due })
     })
   }
 
-  /** If the record does not arrive whole in time, ask an announcer for it and rejoin its tree. */
-  private armRepair (id: string, m: Missing): void {
-    m.timer = setTimeout(() => {
-      m.timer = null
-      if (!this.missing.has(id) || !this.running) return
-      const announcer = m.announcers.shift()
-      if (announcer == null) { this.missing.delete(id); return }
-      const s = this.session(announcer)
-      if (s != null) {
-        s.lazyAuthors.delete(m.author)
-        this.stats.graftsOut++
-        void this.sendControl(s, this.encodeIds(GRAFT, new Map([[m.author, [id]]])))
-      }
-      this.armRepair(id, m)
-    }, this.init.treeRepairMs)
-    m.timer.unref?.()
-  }
-
-  private async onGraft (peerId: string, s: Session | undefined, entries: Array<{ author: string, ids: string[] }>): Promise<void> {
-    if (s == null) return
-    const policy = this.c.policy()
-    const self = this.c.roster.self
+  /**
+   * Ids announced to us that did not arrive whole in time: ask an announcer for them (one GRAFT
+   * per announcer), which puts it back on the author's tree; ask the next one if it does not
+   * deliver either.
+   */
+  private repair (): void {
+    if (!this.running) return
     const now = Date.now()
-    for (const e of entries) {
-      s.lazyAuthors.delete(e.author)
-      const ids = e.ids.slice(0, this.init.maxBatchRecords)
-      const recs = await Promise.all(ids.map(async id => await this.c.store.getRecord(id).catch(() => undefined)))
-      for (const rec of recs) {
-        if (rec == null) continue
-        const subject = this.c.ingest.subjectOf(rec.record)
-        const d = policy.outbound(subject, { self, peer: s.member, author: this.c.roster.get(rec.record.record.author), now, peerOnRoster: true })
-        if (d.verdict !== 'send') { this.withheld(subject, s, d.rule, d.reason); continue }
-        s.knows.add(rec.record.id)
-        this.push(s, rec.record.bytes, rec.record.record.author, rec.record.id)
+    const asks = new Map<string, Map<string, string[]>>()
+    for (const [id, m] of this.missing) {
+      if (m.due > now) break
+      this.missing.delete(id)
+      const announcer = m.announcers.shift()
+      if (announcer == null) continue
+      let byAuthor = asks.get(announcer)
+      if (byAuthor == null) { byAuthor = new Map(); asks.set(announcer, byAuthor) }
+      let ids = byAuthor.get(m.author)
+      if (ids == null) { ids = []; byAuthor.set(m.author, ids) }
+      ids.push(id)
+      // Kept for one more round: if this announcer does not deliver either, the next one is asked.
+      m.due = now + this.init.treeRepairMs
+      this.missing.set(id, m)
+    }
+    for (const [announcer, byAuthor] of asks) {
+      const s = this.session(announcer)
+      if (s == null) continue
+      for (const author of byAuthor.keys()) {
+        s.lazyAuthors.delete(author)
+        // We asked for this author's pushes again: its duplicates are no replay.
+        this.pruned.get(announcer)?.delete(author)
       }
+      const groups = [...byAuthor].map(([author, ids]) => ({ key: publicKeyOfPeerId(author), digests: ids.map(digestOf) }))
+      for (const g of groups) this.counters.requestedOut += g.digests.length
+      void this.sendControl(s, encodeIdFrames(GRAFT, groups))
     }
   }
 
-  peerSummary (): Array<{ peerId: string, lazyAuthors: number, queued: number }> {
-    return [...this.sessions.values()].map(s => ({ peerId: s.peerId, lazyAuthors: s.lazyAuthors.size, queued: s.pushQueue.length }))
+  /** A peer asks for ids we announced to it, and for pushes of their authors again. */
+  private async onGraft (peerId: string, groups: IdGroup[], count: number): Promise<void> {
+    this.c.edge.guard(peerId).ids.take(count)
+    const asked: Array<{ author: string, id: string }> = []
+    for (const g of groups) {
+      const author = this.authorOfGroup(peerId, g, true)!
+      for (const d of g.digests) asked.push({ author, id: idOfDigest(d) })
+    }
+    const s = this.session(peerId)
+    if (s == null) return
+    for (const a of asked) s.lazyAuthors.delete(a.author)
+    // Only ids we offered this peer are read; anything else is not ours to answer.
+    const ids = asked.filter(a => s.knows.has(a.id)).slice(0, this.init.maxBatchRecords).map(a => a.id)
+    const recs = await Promise.all(ids.map(async id => await this.c.store.getRecord(id).catch(() => undefined)))
+    const now = Date.now()
+    for (const rec of recs) {
+      if (rec == null) continue
+      const subject = this.c.edge.subjectOf(rec.record)
+      if (!this.c.edge.maySend(subject, s.member, 'gossip', this.counters, now)) continue
+      const tlp = rec.record.record.tlp
+      this.push(s, { bytes: rec.record.bytes, author: rec.record.record.author, id: rec.record.id, amber: tlp === 'amber' || tlp === 'amber+strict' })
+    }
+  }
+
+  /** Stop pushing these authors eagerly; what is queued for them goes out as announcements. */
+  private onPrune (peerId: string, keys: Uint8Array[]): void {
+    const authors = new Set<string>()
+    for (const key of keys) authors.add(this.authorOfGroup(peerId, { key, digests: [] }, true)!)
+    const s = this.session(peerId)
+    if (s == null) return
+    for (const a of authors) s.lazyAuthors.add(a)
+    const keep: Queued[] = []
+    for (const q of s.pushQueue) {
+      if (authors.has(q.author) && !q.amber) this.announce(s, q.author, q.id)
+      else keep.push(q)
+    }
+    s.pushQueue = keep
   }
 }

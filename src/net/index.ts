@@ -1,5 +1,6 @@
 export * from './libp2p.js'
 export * from './peers.js'
 export * from './gossip.js'
+export * from './gossip-wire.js'
 export * from './framing.js'
 export * from './protocols.js'

@@ -15,6 +15,10 @@ export interface SyncSummary {
   ms: number
   ok: boolean
   error?: string
+  /** why it failed: `violation` (the peer was penalised), `timeout` or `gone` (tried again later, no penalty) */
+  failure?: 'violation' | 'timeout' | 'gone'
+  /** reconciliation stopped at `sync.maxIdsPerSession`; the next session continues */
+  partial?: boolean
 }
 
 /** Counters kept per member; persisted so `dragnet peers` shows them across restarts. */
@@ -64,6 +68,11 @@ export interface PeerManagerComponents {
 
 type ConnectListener = (peerId: string) => void
 
+function listen (list: ConnectListener[], fn: ConnectListener): () => void {
+  list.push(fn)
+  return () => { const i = list.indexOf(fn); if (i >= 0) list.splice(i, 1) }
+}
+
 function emptyStats (): PeerStats {
   return { recordsIn: 0, recordsOut: 0, bytesIn: 0, bytesOut: 0, withheld: 0, rejected: 0, penalties: 0, syncRecordsIn: 0, syncRecordsOut: 0, syncBytesIn: 0, syncBytesOut: 0 }
 }
@@ -84,6 +93,7 @@ export class PeerManager implements Admission {
   private readonly connectListeners: ConnectListener[] = []
   private readonly disconnectListeners: ConnectListener[] = []
   private running = false
+  private stopping: AbortController | null = null
 
   constructor (components: PeerManagerComponents, init: PeerManagerInit) {
     this.c = components
@@ -101,8 +111,10 @@ export class PeerManager implements Admission {
     return s.penalizedUntil == null || s.penalizedUntil <= Date.now()
   }
 
-  onConnect (fn: ConnectListener): void { this.connectListeners.push(fn) }
-  onDisconnect (fn: ConnectListener): void { this.disconnectListeners.push(fn) }
+  /** Adds a listener for new connections to roster members; returns its removal. */
+  onConnect (fn: ConnectListener): () => void { return listen(this.connectListeners, fn) }
+  /** Adds a listener for lost connections; returns its removal. */
+  onDisconnect (fn: ConnectListener): () => void { return listen(this.disconnectListeners, fn) }
 
   state (peerId: string): PeerState | undefined {
     return this.states.get(peerId)
@@ -124,8 +136,10 @@ export class PeerManager implements Admission {
       const s = this.states.get(id)
       if (s != null) Object.assign(s, stats)
     }
-    libp2p.addEventListener('peer:connect', (evt) => { this.connected(evt.detail.toString()) })
-    libp2p.addEventListener('peer:disconnect', (evt) => { this.disconnected(evt.detail.toString()) })
+    this.stopping = new AbortController()
+    const { signal } = this.stopping
+    libp2p.addEventListener('peer:connect', (evt) => { this.connected(evt.detail.toString()) }, { signal })
+    libp2p.addEventListener('peer:disconnect', (evt) => { this.disconnected(evt.detail.toString()) }, { signal })
     // Members with addresses are dialled at once, then whenever their backoff expires.
     for (const s of this.states.values()) s.nextDialAt = Date.now()
     this.timer = setInterval(() => { this.dialDue() }, 250)
@@ -137,6 +151,7 @@ export class PeerManager implements Admission {
 
   async stop (): Promise<void> {
     this.running = false
+    this.stopping?.abort()
     if (this.timer != null) clearInterval(this.timer)
     if (this.persistTimer != null) clearInterval(this.persistTimer)
     await this.persist()

@@ -1,3 +1,4 @@
 /** Protocol ids, versioned: a change to a wire format gets a new id, never a silent reinterpretation. */
 export const GOSSIP_PROTOCOL = '/dragnet/gossip/1.0.0'
-export const SYNC_PROTOCOL = '/dragnet/sync/1.0.0'
+// 2.0.0: amber reconciled per recipient; scopes named by index in OPEN
+export const SYNC_PROTOCOL = '/dragnet/sync/2.0.0'

@@ -104,7 +104,7 @@ export class RawPeer {
         const f = await framed.next()
         if (f == null) break
         this.frames.push({ protocol: 'sync', from, frame: f.slice() })
-        const frame = decodeFrame(f, { maxItems: 1 << 20, scopes: Math.max(scopes, 1) })
+        const frame = decodeFrame(f, { maxItems: 1 << 20, scopes: scopes > 0 ? scopes : 6 })
         if (frame.type === 0x10) {
           scopes = frame.scopes.length
           sessions = frame.scopes.map(() => createResponder(new ReconIndex()))
@@ -137,7 +137,7 @@ export class RawPeer {
     const sessions = scopes.map(() => createInitiator(new ReconIndex(), { maxMessageBytes: (1 << 20) - 1024 }))
     let outgoing: ScopedMessage[] = sessions.map((s, i) => ({ scope: i, message: s.initiate() }))
     const need: Uint8Array[] = []
-    await f.write(encodeOpen(scopes, outgoing))
+    await f.write(encodeOpen(scopes.map((_, i) => i), outgoing))
     while (outgoing.length > 0) {
       const raw = await f.read(AbortSignal.timeout(30_000))
       if (raw == null) return 0

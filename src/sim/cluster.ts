@@ -57,13 +57,14 @@ export function outcomes (verdicts: Verdict[]): PublishOutcome[] {
 export async function nodeStats (node: DragnetNode): Promise<NodeSimStats> {
   const counts = node.store.counts()
   const status = await node.status()
+  const replication = node.replicationStats()
   let penalties = 0
   for (const s of node.peers?.list() ?? []) penalties += s.penalties
   return {
     records: counts.records,
     byTlp: counts.byTlp,
-    payloadBytesIn: (node.gossip?.stats.payloadBytesIn ?? 0) + (node.sync?.totals.payloadBytesIn ?? 0),
-    protocolBytesIn: (node.gossip?.stats.protocolBytesIn ?? 0) + (node.sync?.totals.bytesIn ?? 0),
+    payloadBytesIn: replication.payloadBytesIn,
+    protocolBytesIn: replication.protocolBytesIn,
     rejected: Object.fromEntries(node.decisions.rejected),
     withheld: Object.fromEntries(node.decisions.withheld),
     penalties,

@@ -1,4 +1,4 @@
-import { decodeRecord, scopeOf } from '../record/index.js'
+import { decodeRecord, scopesOf } from '../record/index.js'
 import { hexTs, pad } from './buckets.js'
 import type { RecordInfo, Store } from './store.js'
 
@@ -20,6 +20,7 @@ export async function checkConsistency (store: Store, opts: { maxProblems?: numb
   const problem = (p: string): void => { if (problems.length < max) problems.push(p) }
   const records = new Map<string, RecordInfo>()
   const infos = new Map<string, RecordInfo>()
+  const scopes = new Map<string, string[]>()
   for await (const [id, v] of store.iterateRaw('info')) infos.set(id, JSON.parse(dec.decode(v)) as RecordInfo)
   let count = 0
   for await (const [id, bytes] of store.iterateRaw('records')) {
@@ -29,6 +30,7 @@ export async function checkConsistency (store: Store, opts: { maxProblems?: numb
       const r = decodeRecord(bytes, { maxRecordBytes: Number.MAX_SAFE_INTEGER, maxDepth: 10_000 })
       if (r.id !== id) problem(`record ${id} is stored under the wrong id (${r.id})`)
       author = r.record.author
+      scopes.set(id, scopesOf(r.record))
     } catch (err: any) {
       problem(`record ${id} does not decode: ${err.message}`)
       continue
@@ -72,7 +74,7 @@ export async function checkConsistency (store: Store, opts: { maxProblems?: numb
   for await (const [k] of store.iterateRaw('sync')) {
     const id = k.slice(k.lastIndexOf('!') + 1)
     if (!records.has(id)) problem(`sync entry ${k} points at a missing record`)
-    synced.add(id)
+    synced.add(`${k.slice(0, k.indexOf('!'))}!${id}`)
   }
   for (const bucket of ['observables', 'ips'] as const) {
     for await (const [k] of store.iterateRaw(bucket)) {
@@ -84,8 +86,9 @@ export async function checkConsistency (store: Store, opts: { maxProblems?: numb
     if (!arrivals.has(id)) problem(`record ${id} is missing from the arrival index`)
     if (!versions.has(id)) problem(`record ${id} is missing from the version index`)
     if (!slots.has(id)) problem(`record ${id} is missing from the author+seq index`)
-    const scope = scopeOf(info)
-    if (scope != null && !synced.has(id)) problem(`record ${id} is missing from the sync index (${scope}!${hexTs(info.ts)})`)
+    for (const scope of scopes.get(id) ?? []) {
+      if (!synced.has(`${scope}!${id}`)) problem(`record ${id} is missing from the sync index (${scope}!${hexTs(info.ts)})`)
+    }
   }
   const counters = store.counts()
   if (counters.records !== count) problem(`counter says ${counters.records} records, the store holds ${count}`)

@@ -4,9 +4,10 @@ import type { Observable } from '../stix/types.js'
 import type { RecordInfo, Store, VersionEntry } from './store.js'
 
 /**
- * Which stored records of one STIX object are current: those carrying the newest version its
- * owner published (copies of that version by other members included), unless that version is
- * revoked or an indicator past its valid_until.
+ * Which stored records of one STIX object are current: the owner's records of the newest
+ * version the owner published, unless that version is revoked or an indicator past its
+ * valid_until. Only the owner's records count: a copy by another member (kept by stores written
+ * before such records were refused) can neither revoke nor supersede the object.
  */
 export function currentIds (versions: VersionEntry[], owner: string | undefined, now: number): Set<string> {
   const out = new Set<string>()
@@ -16,7 +17,7 @@ export function currentIds (versions: VersionEntry[], owner: string | undefined,
   // By instant, not text: `…:00.500Z` is newer than `…:00Z`, and one instant written two ways is one version.
   let newest = pool[0].modified
   for (const v of pool) if (compareVersionNames(v.modified, newest) > 0) newest = v.modified
-  const head = versions.filter(v => compareVersionNames(v.modified, newest) === 0)
+  const head = pool.filter(v => compareVersionNames(v.modified, newest) === 0)
   if (head.some(v => v.revoked)) return out
   for (const v of head) {
     if (v.validUntil != null && v.validUntil <= now) continue

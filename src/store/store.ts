@@ -1,7 +1,7 @@
 import { mkdir } from 'node:fs/promises'
 import { Level } from 'level'
 import { DragnetError } from '../errors.js'
-import { decodeRecord, type SignedRecord, type Tlp, TLP_LEVELS } from '../record/index.js'
+import { decodeRecord, isLegacyAmberScope, scopesOf, type SignedRecord, type Tlp, TLP_LEVELS } from '../record/index.js'
 import type { Observable } from '../stix/types.js'
 import { parseIpNet, maskBytes } from '../stix/ip.js'
 import { readSnapshot, writeSnapshot } from '../util/snapshot.js'
@@ -10,8 +10,11 @@ import { SeqIntervals } from './seq-set.js'
 import { BUCKETS, key, range, prefixRange, pad, hexTs } from './buckets.js'
 import { migrateVersionKeys, versionKey } from './migrate.js'
 
-/** 2: version keys by instant (1: by `modified` text; migrated at open, see migrate.ts) */
-export const STORE_FORMAT = 2
+/**
+ * 3: amber records indexed for sync per recipient (`amber:<author>:<recipient>`), no longer per author
+ * 2: version keys by instant (1: by `modified` text); older formats are migrated at open
+ */
+export const STORE_FORMAT = 3
 
 export type RecordSource = 'local' | 'import' | 'gossip' | 'sync'
 
@@ -64,11 +67,11 @@ export interface RecordWrite {
   revoked: boolean
   validUntil?: number
   observables: Observable[]
-  /** the sync scope this record is reconciled in; absent for records never synced (red) */
-  scope?: string
+  /** the sync scopes this record is reconciled in; none for records never synced (red) */
+  scopes?: string[]
   /** this record makes its author the owner of its STIX id */
   newOwner: boolean
-  /** equivocation evidence to record: every id now known under (author, seq) */
+  /** equivocation evidence to record: the first id under (author, seq) and this one (two, never more) */
   equivocation?: string[]
   audit?: AuditEntry[]
 }
@@ -136,6 +139,8 @@ export class Store {
   private bloom = new IdBloom()
   private ownerBloom = new StringBloom()
   private seqs = new SeqIntervals()
+  /** `author!seq` → records refused since start because the slot already holds its evidence pair */
+  private readonly equivocationRefusals = new Map<string, number>()
   private writeChain: Promise<unknown> = Promise.resolve()
   private closed = false
 
@@ -162,14 +167,20 @@ export class Store {
 
   private async load (): Promise<void> {
     const format = await this.db.get(key('meta', 'format'))
-    if (format != null && parse<number>(format) === 1) {
-      await migrateVersionKeys(this.db)
-    } else if (format != null && parse<number>(format) !== STORE_FORMAT) {
-      throw new DragnetError('DRAGNET_INTERNAL', `store ${this.dir} has format ${parse<number>(format)}, this dragnet reads ${STORE_FORMAT}`)
-    }
-    if (format == null || parse<number>(format) !== STORE_FORMAT) await this.db.put(key('meta', 'format'), json(STORE_FORMAT))
     const c = await this.db.get(key('meta', 'counters'))
     if (c != null) this.counters = { ...emptyCounters(), ...parse<StoreCounters>(c) }
+    let at = format == null ? STORE_FORMAT : parse<number>(format)
+    if (at === 1) {
+      await migrateVersionKeys(this.db)
+      await this.db.put(key('meta', 'format'), json(2))
+      at = 2
+    }
+    if (at === 2) {
+      await this.migrateAmberScopes()
+      at = 3
+    }
+    if (at !== STORE_FORMAT) throw new DragnetError('DRAGNET_INTERNAL', `store ${this.dir} has format ${at}, this dragnet reads ${STORE_FORMAT}`)
+    if (format == null) await this.db.put(key('meta', 'format'), json(STORE_FORMAT))
     if (await this.loadSnapshot()) return
     // Ids from the arrival index (small values) rather than record keys, whose blocks hold whole
     // records: a rebuild after a crash then reads a tenth of the bytes.
@@ -182,6 +193,33 @@ export class Store {
         this.seqs.add(rest.slice(0, bang), Number(rest.slice(bang + 1)))
       }
     }
+  }
+
+  /**
+   * Formats 1 and 2 filed every amber record of an author under one scope, `amber:<author>`, which was
+   * reconciled with every peer (a non-recipient learnt amber ids, timestamps and counts). Each
+   * such sync key becomes one per recipient scope; "known" entries under the old scopes are
+   * dropped (they are learnt again). Amber records are few, so this reads each once.
+   */
+  private async migrateAmberScopes (): Promise<void> {
+    const batch = this.db.batch()
+    const cut = BUCKETS.sync.length + 1
+    for await (const k of this.db.keys(range('sync', 'amber:'))) {
+      const [scope, ts, id] = k.slice(cut).split('!')
+      if (!isLegacyAmberScope(scope)) continue
+      batch.del(k)
+      const bytes = await this.db.get(key('records', id))
+      if (bytes == null) continue
+      for (const s of scopesOf(decodeRecord(bytes, { maxRecordBytes: Number.MAX_SAFE_INTEGER, maxDepth: 10_000 }).record)) batch.put(key('sync', `${s}!${ts}!${id}`), EMPTY)
+    }
+    const kcut = BUCKETS.known.length + 1
+    for await (const k of this.db.keys(range('known'))) {
+      if (isLegacyAmberScope(k.slice(kcut).split('!')[1])) batch.del(k)
+    }
+    this.counters.generation++
+    batch.put(key('meta', 'counters'), json(this.counters))
+    batch.put(key('meta', 'format'), json(STORE_FORMAT))
+    await batch.write()
   }
 
   /** Where the in-memory indexes are saved on a clean close, beside the LevelDB directory. */
@@ -285,9 +323,9 @@ export class Store {
         if (w.newOwner) batch.put(key('owners', r.body.id), enc.encode(r.author))
         for (const o of w.observables) batch.put(observableKey(o, id), EMPTY)
         // The first id under (author, seq) keeps the slot; a second is evidence, kept beside it.
-        if (w.equivocation != null) batch.put(key('equivocations', `${r.author}!${pad(r.seq)}`), json({ ids: w.equivocation, at: now }))
+        if (w.equivocation != null) batch.put(key('equivocations', `${r.author}!${pad(r.seq)}`), json({ ids: w.equivocation.slice(0, 2), at: now }))
         else batch.put(key('authorSeq', `${r.author}!${pad(r.seq)}`), enc.encode(id))
-        if (w.scope != null) batch.put(key('sync', `${w.scope}!${hexTs(r.ts)}!${id}`), EMPTY)
+        for (const scope of w.scopes ?? []) batch.put(key('sync', `${scope}!${hexTs(r.ts)}!${id}`), EMPTY)
         for (const a of w.audit ?? []) this.putAudit(batch, counters, a)
         counters.records++
         counters.byTlp[r.tlp]++
@@ -483,7 +521,7 @@ export class Store {
   async idsBySeq (author: string, seq: number): Promise<string[]> {
     this.assertOpen()
     const [first, evidence] = await this.db.getMany([key('authorSeq', `${author}!${pad(seq)}`), key('equivocations', `${author}!${pad(seq)}`)])
-    if (evidence != null) return parse<{ ids: string[] }>(evidence).ids
+    if (evidence != null) return parse<{ ids: string[] }>(evidence).ids.slice(0, 2)
     return first == null ? [] : [dec.decode(first)]
   }
 
@@ -499,7 +537,7 @@ export class Store {
     const vals = await this.db.getMany(keys)
     probe.forEach(([, i], j) => {
       const evidence = vals[2 * j + 1]
-      if (evidence != null) { out[i] = parse<{ ids: string[] }>(evidence).ids; return }
+      if (evidence != null) { out[i] = parse<{ ids: string[] }>(evidence).ids.slice(0, 2); return }
       const first = vals[2 * j]
       out[i] = first == null ? [] : [dec.decode(first)]
     })
@@ -518,14 +556,31 @@ export class Store {
   }
 
 
-  async equivocations (): Promise<Array<{ author: string, seq: number, ids: string[], at: number }>> {
+  /**
+   * Every (author, seq) with two different records: the evidence pair, when it was found, and
+   * how many further records under it were refused since this node started.
+   */
+  async equivocations (): Promise<Array<{ author: string, seq: number, ids: string[], at: number, refused: number }>> {
     this.assertOpen()
-    const out: Array<{ author: string, seq: number, ids: string[], at: number }> = []
+    const out: Array<{ author: string, seq: number, ids: string[], at: number, refused: number }> = []
     for await (const [k, v] of this.db.iterator(range('equivocations'))) {
       const [author, seq] = k.slice(BUCKETS.equivocations.length + 1).split('!')
-      out.push({ author, seq: Number(seq), ...parse<{ ids: string[], at: number }>(v) })
+      const e = parse<{ ids: string[], at: number }>(v)
+      out.push({ author, seq: Number(seq), ids: e.ids.slice(0, 2), at: e.at, refused: this.equivocationRefusals.get(`${author}!${Number(seq)}`) ?? 0 })
     }
     return out
+  }
+
+  /**
+   * Counts a record refused under an (author, seq) that already holds its evidence pair; in
+   * memory only, so a flood of them costs no write. Returns the count so far.
+   */
+  noteEquivocationRefused (author: string, seq: number): number {
+    const k = `${author}!${seq}`
+    const n = (this.equivocationRefusals.get(k) ?? 0) + 1
+    // Bounded by the evidence pairs stored, which are records.
+    this.equivocationRefusals.set(k, n)
+    return n
   }
 
   /** Record ids indexed under an observable. IPs also match CIDRs that contain them and, for a CIDR, everything inside it. */

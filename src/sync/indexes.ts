@@ -1,15 +1,11 @@
+import { amberScope } from '../record/index.js'
+import { digestOf, idOfDigest } from '../replication/index.js'
 import type { Store } from '../store/index.js'
 import { readSnapshot, writeSnapshot } from '../util/snapshot.js'
 import { ReconIndex, type ReconItem, type ReconView } from './recon/index.js'
 import { UnionView } from './union-view.js'
 
-export function digestOf (id: string): Uint8Array {
-  return Buffer.from(id.slice(4), 'hex')
-}
-
-export function idOfDigest (d: Uint8Array): string {
-  return '1220' + Buffer.from(d).toString('hex')
-}
+export { digestOf, idOfDigest }
 
 /** Growable (ts, id) columns for bulk loading. */
 class Columns {
@@ -38,11 +34,13 @@ class Columns {
 }
 
 /**
- * Scopes two members reconcile: what either may hold of the other's records. Amber travels only
- * author → recipient, so of the amber scopes only each side's own are shared.
+ * Scopes two members reconcile: what both may hold. Amber travels only author → recipient, so
+ * of the amber scopes only those where one side is the author and the other a recipient are
+ * shared (addressed to the other side, or to every roster peer). Amber addressed to anyone else
+ * is in none of them: a non-recipient never sees its id, timestamp or count.
  */
 export function scopesBetween (self: string, peer: string): string[] {
-  return ['clear', 'green', `amber:${self}`, `amber:${peer}`]
+  return ['clear', 'green', amberScope(self, peer), amberScope(self, '*'), amberScope(peer, self), amberScope(peer, '*')]
 }
 
 /**
@@ -57,8 +55,8 @@ export class SyncIndexes {
   private readonly declined = new Map<string, Map<string, ReconIndex>>()
   /** when each declined id was learned (`peer|id` → ms), for expiry and to answer for it */
   private readonly declinedAt = new Map<string, { at: number, scope: string, ts: number }>()
-  /** ids this node rejected (id → scope, ts): counted as held, but there is no record to send */
-  private readonly rejected = new Map<string, { scope: string, ts: number }>()
+  /** ids this node rejected (id → scopes, ts): counted as held, but there is no record to send */
+  private readonly rejected = new Map<string, { scopes: string[], ts: number }>()
 
   scopeIndex (scope: string): ReconIndex {
     let idx = this.main.get(scope)
@@ -92,7 +90,7 @@ export class SyncIndexes {
       scopes.push({ scope, count: cols.ts.length })
       blobs.push(new Uint8Array(cols.ts.buffer), cols.ids)
     }
-    const rejected = [...this.rejected].map(([id, r]) => [id, r.scope, r.ts])
+    const rejected = [...this.rejected].map(([id, r]) => [id, r.scopes, r.ts])
     await writeSnapshot(file, { kind: 'sync', generation, scopes, rejected }, blobs)
   }
 
@@ -112,8 +110,10 @@ export class SyncIndexes {
       this.scopeIndex(s.scope).bulkLoad({ ts, ids: snap.blobs[2 * i + 1] })
       records += s.count
     })
-    for (const [id, scope, ts] of snap.header.rejected as Array<[string, string, number]>) this.rejected.set(id, { scope, ts })
-    return records - this.rejected.size
+    for (const [id, scopes, ts] of snap.header.rejected as Array<[string, string[], number]>) this.rejected.set(id, { scopes: Array.isArray(scopes) ? scopes : [scopes], ts })
+    let rejectedEntries = 0
+    for (const r of this.rejected.values()) rejectedEntries += r.scopes.length
+    return records - rejectedEntries
   }
 
   /** Rebuilds everything from the store's sync and known keyspaces (bulk-loaded, sorted already), or from a snapshot. */
@@ -165,26 +165,33 @@ export class SyncIndexes {
     }
   }
 
-  /** An id this node rejected: counted as held, in every peer's view. */
+  /** An id this node rejected: counted as held in that scope, in every peer's view. */
   addRejected (scope: string, ts: number, id: string): void {
     this.scopeIndex(scope).insert({ ts, id: digestOf(id) })
-    this.rejected.set(id, { scope, ts })
+    const r = this.rejected.get(id)
+    if (r == null) this.rejected.set(id, { scopes: [scope], ts })
+    else if (!r.scopes.includes(scope)) r.scopes.push(scope)
   }
 
   /**
    * Where an id we count but do not hold lives, as presented to `peer`: one we rejected, or one
    * that peer declined to us. Undefined when we know nothing of it.
    */
-  phantom (peer: string, id: string): { scope: string, ts: number } | undefined {
-    return this.rejected.get(id) ?? this.declinedAt.get(`${peer}|${id}`)
+  phantom (peer: string, id: string): { scopes: string[], ts: number } | undefined {
+    const r = this.rejected.get(id)
+    if (r != null) return r
+    const d = this.declinedAt.get(`${peer}|${id}`)
+    return d == null ? undefined : { scopes: [d.scope], ts: d.ts }
   }
 
   /** Forgets every rejection (after a policy change the records may be acceptable now). */
   clearRejected (): Array<{ peer: string, scope: string, ts: number, id: string }> {
     const out: Array<{ peer: string, scope: string, ts: number, id: string }> = []
     for (const [id, r] of this.rejected) {
-      this.scopeIndex(r.scope).delete({ ts: r.ts, id: digestOf(id) })
-      out.push({ peer: '*', scope: r.scope, ts: r.ts, id })
+      for (const scope of r.scopes) {
+        this.scopeIndex(scope).delete({ ts: r.ts, id: digestOf(id) })
+        out.push({ peer: '*', scope, ts: r.ts, id })
+      }
     }
     this.rejected.clear()
     return out

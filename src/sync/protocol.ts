@@ -1,11 +1,13 @@
-import { DragnetError } from '../errors.js'
+import { decodeRecordsBody, encodeRecordsFrame, protocolViolation } from '../replication/index.js'
 import { Reader, Writer } from '../util/varint.js'
 
 /*
- * /dragnet/sync/1.0.0 — one stream per session, opened by the initiator. Frames (length-prefixed
+ * /dragnet/sync/2.0.0 — one stream per session, opened by the initiator. Frames (length-prefixed
  * by FramedStream), first byte the type:
  *
- *   OPEN     0x10  version, scopes (count, (len, utf8)*), first reconciliation message per scope
+ *   OPEN     0x10  version, scopes (count, index*), first reconciliation message per scope. A
+ *                  scope is named by its index in the list both sides derive from their two
+ *                  PeerIds (`scopesBetween(initiator, responder)`): no names on the wire.
  *   RECON    0x11  (count, (scope index, len, message)*): the next reconciliation messages;
  *                  a scope missing from a RECON is settled on the sender's side
  *   WANT     0x12  count, digest 32B *: send me these records
@@ -18,7 +20,7 @@ import { Reader, Writer } from '../util/varint.js'
  * lacks (WANT → RECORDS + DECLINE, pipelined) and pushes what the responder lacks.
  */
 
-export const SYNC_VERSION = 1
+export const SYNC_VERSION = 2
 export const OPEN = 0x10
 export const RECON = 0x11
 export const WANT = 0x12
@@ -27,28 +29,22 @@ export const DECLINE = 0x14
 export const DONE = 0x15
 
 export const MAX_SCOPES = 64
-export const MAX_SCOPE_NAME = 128
 
 export interface ScopedMessage { scope: number, message: Uint8Array }
 export interface Declined { scope: number, ts: number, digest: Uint8Array }
 
 export type SyncFrame =
-  | { type: typeof OPEN, version: number, scopes: string[], messages: ScopedMessage[] }
+  | { type: typeof OPEN, version: number, scopes: number[], messages: ScopedMessage[] }
   | { type: typeof RECON, messages: ScopedMessage[] }
   | { type: typeof WANT, digests: Uint8Array[] }
   | { type: typeof RECORDS, records: Uint8Array[] }
   | { type: typeof DECLINE, declined: Declined[] }
   | { type: typeof DONE }
 
-const enc = new TextEncoder()
-const dec = new TextDecoder('utf-8', { fatal: true })
-
-export function encodeOpen (scopes: string[], messages: ScopedMessage[]): Uint8Array {
+/** `scopes`: indices into the shared scope list, each once. */
+export function encodeOpen (scopes: number[], messages: ScopedMessage[]): Uint8Array {
   const w = new Writer(256).byte(OPEN).varint(SYNC_VERSION).varint(scopes.length)
-  for (const s of scopes) {
-    const b = enc.encode(s)
-    w.varint(b.length).bytes(b)
-  }
+  for (const s of scopes) w.varint(s)
   writeMessages(w, messages)
   return w.finish()
 }
@@ -71,11 +67,7 @@ export function encodeWant (digests: Uint8Array[]): Uint8Array {
 }
 
 export function encodeRecords (records: Uint8Array[]): Uint8Array {
-  let size = 8
-  for (const r of records) size += r.length + 4
-  const w = new Writer(size).byte(RECORDS).varint(records.length)
-  for (const r of records) w.varint(r.length).bytes(r)
-  return w.finish()
+  return encodeRecordsFrame(RECORDS, records)
 }
 
 export function encodeDecline (declined: Declined[]): Uint8Array {
@@ -90,14 +82,18 @@ export function encodeDone (): Uint8Array {
 
 export interface DecodeLimits {
   maxItems: number
+  /** scopes of this session (for RECON and DECLINE), or, for OPEN, the size of the shared scope list */
   scopes: number
 }
 
-/** Strict decoding: every count is checked against the bytes left and the limits before allocating. */
+/**
+ * Strict and total decoding: every count is checked against the bytes left and the limits
+ * before allocating, and garbage only ever throws a protocol violation (DragnetError).
+ */
 export function decodeFrame (frame: Uint8Array, limits: DecodeLimits): SyncFrame {
   const r = new Reader(frame, 'sync frame')
   const type = r.byte()
-  const bad = (msg: string): never => { throw new DragnetError('DRAGNET_BAD_REQUEST', `sync frame: ${msg}`) }
+  const bad = (msg: string): never => { throw protocolViolation(`sync frame: ${msg}`) }
   const messages = (): ScopedMessage[] => {
     const n = r.varint()
     if (n > MAX_SCOPES) bad(`${n} scoped messages`)
@@ -115,14 +111,12 @@ export function decodeFrame (frame: Uint8Array, limits: DecodeLimits): SyncFrame
       const version = r.varint()
       if (version !== SYNC_VERSION) bad(`unsupported version ${version}`)
       const n = r.varint()
-      if (n > MAX_SCOPES) bad(`${n} scopes`)
-      const scopes: string[] = []
+      if (n > MAX_SCOPES || n > limits.scopes) bad(`${n} scopes`)
+      const scopes: number[] = []
       for (let i = 0; i < n; i++) {
-        const len = r.varint()
-        if (len > MAX_SCOPE_NAME) bad('scope name too long')
-        let name: string
-        try { name = dec.decode(r.bytes(len)) } catch { return bad('scope name is not UTF-8') }
-        scopes.push(name)
+        const idx = r.varint()
+        if (idx >= limits.scopes || scopes.includes(idx)) bad(`scope ${idx} out of range or named twice`)
+        scopes.push(idx)
       }
       const saved = limits.scopes
       limits.scopes = n
@@ -142,14 +136,9 @@ export function decodeFrame (frame: Uint8Array, limits: DecodeLimits): SyncFrame
       out = { type, digests }
       break
     }
-    case RECORDS: {
-      const n = r.varint()
-      if (n > limits.maxItems || n > r.remaining) bad(`batch of ${n} records`)
-      const records: Uint8Array[] = []
-      for (let i = 0; i < n; i++) records.push(r.bytes(r.varint()).slice())
-      out = { type, records }
-      break
-    }
+    case RECORDS:
+      // The shared records frame (it checks that nothing trails).
+      return { type, records: decodeRecordsBody(r, limits.maxItems) }
     case DECLINE: {
       const n = r.varint()
       if (n > limits.maxItems * 4 || n * 34 > r.remaining) bad(`decline of ${n} ids`)

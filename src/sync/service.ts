@@ -1,19 +1,28 @@
 import type { Connection, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { DragnetError, toDragnetError } from '../errors.js'
-import type { Member } from '../identity/index.js'
-import type { Verdict } from '../ingest/index.js'
-import type { NetComponents } from '../net/components.js'
+import { DragnetError } from '../errors.js'
+import type { Member, Roster } from '../identity/index.js'
+import type { Ingest, Verdict } from '../ingest/index.js'
+import type { Logger } from '../log.js'
 import { FramedStream } from '../net/framing.js'
-import type { SyncSummary } from '../net/peers.js'
+import type { DragnetLibp2p } from '../net/libp2p.js'
+import type { PeerManager, SyncSummary } from '../net/peers.js'
 import { SYNC_PROTOCOL } from '../net/protocols.js'
-import { decodeRecord, scopeOf } from '../record/index.js'
-import { idOfDigest, scopesBetween, SyncIndexes } from './indexes.js'
+import { decodeRecord, idOfEnvelope, scopesOf } from '../record/index.js'
 import {
-  DECLINE, OPEN, RECON, RECORDS, WANT, decodeFrame, encodeDecline, encodeDone, encodeOpen, encodeRecon, encodeRecords, encodeWant,
+  digestKey, emptyStats, idOfDigest, packRecordsFrames, peerTimeout, protocolViolation, throttle,
+  type FailureKind, type ReplicationEdge, type ReplicationStats
+} from '../replication/index.js'
+import type { Store } from '../store/index.js'
+import { scopesBetween, SyncIndexes } from './indexes.js'
+
+/** Scopes two members share (see scopesBetween): what an OPEN may name, by index. */
+const SHARED_SCOPES = 6
+import {
+  DECLINE, DONE, OPEN, RECON, RECORDS, WANT, decodeFrame, encodeDecline, encodeDone, encodeOpen, encodeRecon, encodeWant,
   type Declined, type ScopedMessage, type SyncFrame
 } from './protocol.js'
-import { createInitiator, createResponder, type ReconInitiator, type ReconSession } from './recon/index.js'
+import { createInitiator, createResponder, type ReconSession, type ReconStep } from './recon/index.js'
 
 export interface SyncInit {
   enabled: boolean
@@ -22,6 +31,11 @@ export interface SyncInit {
   maxRecordsPerBatch: number
   maxSessionMs: number
   maxRounds: number
+  /**
+   * ids one session may move in each direction (wanted, pushed or declined); reconciliation
+   * stops once it has found this many differences and the next session carries on
+   */
+  maxIdsPerSession: number
   /** declined ids are asked for again after this long (the peer's policy may have changed) */
   declinedTtlMs?: number
   /** deadline for each read and write */
@@ -30,53 +44,99 @@ export interface SyncInit {
   linkDelay?: (peerId: string) => number
 }
 
-export type SyncComponents = NetComponents
+/** What sync needs from the node, and nothing more. */
+export interface SyncComponents {
+  registrar: Pick<DragnetLibp2p, 'handle' | 'unhandle' | 'dialProtocol'>
+  peers: Pick<PeerManager, 'onConnect' | 'connectedPeers' | 'count' | 'recordSync'>
+  ingest: Pick<Ingest, 'onVerdict'>
+  store: Store
+  roster: Roster
+  edge: ReplicationEdge
+  log: Logger
+}
 
-interface SessionStats {
+/** One session, either side: its stream, scopes, fixed deadline and what it may still read. */
+interface Session {
+  peer: Member
+  f: FramedStream
+  scopes: string[]
+  /** aborts at the fixed deadline (started + maxSessionMs) or when the service stops */
+  signal: AbortSignal
+  deadline: number
+  /** frames other than RECORDS read so far (RECORDS are bounded by the ids asked for) */
+  controlFrames: number
   roundTrips: number
   recordsSent: number
   recordsReceived: number
-  declinedSent: number
-  declinedReceived: number
+  /** reconciliation stopped at the id budget: the next session continues */
+  partial: boolean
 }
 
-const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
+/** An id a session found, with the index of the scope it was found in. */
+interface Found { digest: Uint8Array, scope: number }
+
+/** The responder's differences as sets: what it may be asked for, and what it may be pushed or declined (digest → scope). */
+interface Found$ { have: Set<string>, need: Map<string, number>, kept: number }
 
 /**
  * Anti-entropy. On connect and every interval, the member with the smaller PeerId opens a
- * session: both sides reconcile every shared scope at once (range-based set reconciliation over
- * (ts, id); in-sync costs one round trip of a few hundred bytes), then the initiator pulls what
- * it lacks and pushes what the other lacks. Every record is checked against the sender's
+ * session: both sides reconcile every scope they share at once (range-based set reconciliation
+ * over (ts, id); in-sync costs one round trip of a few hundred bytes), then the initiator pulls
+ * what it lacks and pushes what the other lacks. Every record is checked against the sender's
  * outbound policy (TLP floor included) before it crosses; what is withheld is declined by id,
  * and the receiver counts declined ids as known for that peer so they are not offered again.
  * Received records go through ingest like any other, and gossip carries them on.
+ *
+ * Each side holds the other to what reconciliation found: a WANT may name only ids the asker
+ * lacks, a record or a decline only answers an id that was asked for (or, pushed by the
+ * initiator, one the responder lacks), each at most once, and at most `maxIdsPerSession` of
+ * them. A session has a fixed deadline (no frame extends it) and a frame budget. Breaking these
+ * rules is a violation; running out of time is not.
  */
 export class SyncService {
   private readonly c: SyncComponents
   private readonly init: Required<Omit<SyncInit, 'linkDelay'>> & Pick<SyncInit, 'linkDelay'>
   readonly indexes = new SyncIndexes()
   private readonly active = new Set<string>()
+  private readonly counters: ReplicationStats = emptyStats()
   private timer: ReturnType<typeof setInterval> | null = null
-  private running = false
+  private stopping: AbortController | null = null
+  private readonly unlisten: Array<() => void> = []
+  private readonly sessionsDone = new Set<Promise<unknown>>()
   private readonly pending = new Map<string, ReturnType<typeof setTimeout>>()
-  readonly totals = { sessions: 0, failures: 0, bytesIn: 0, bytesOut: 0, recordsIn: 0, recordsOut: 0, payloadBytesIn: 0 }
 
   constructor (components: SyncComponents, init: SyncInit) {
     this.c = components
     this.init = { declinedTtlMs: 24 * 3600_000, ioTimeoutMs: 30_000, ...init }
   }
 
+  private get running (): boolean {
+    return this.stopping != null && !this.stopping.signal.aborted
+  }
+
   private get reconOptions (): { maxMessageBytes: number, maxRounds: number } {
     return { maxMessageBytes: Math.max(512, this.init.maxFrameBytes - 1024), maxRounds: this.init.maxRounds }
   }
 
+  /** Frames other than RECORDS one session may read: every round, every WANT and DECLINE the id budget allows, and a few more. */
+  private get frameBudget (): number {
+    return this.init.maxRounds + 8 + 4 * Math.ceil(this.init.maxIdsPerSession / this.init.maxRecordsPerBatch)
+  }
+
+  /** Differences a responder keeps: the initiator's budget, and the one message either side may be ahead by. */
+  private get responderCap (): number {
+    return this.init.maxIdsPerSession + 2 * Math.ceil(this.reconOptions.maxMessageBytes / 32)
+  }
+
   async start (): Promise<void> {
-    this.running = true
+    this.stopping = new AbortController()
     const loaded = await this.indexes.load(this.c.store, { declinedTtlMs: this.init.declinedTtlMs, snapshotFile: this.snapshotFile })
     this.c.log.info(loaded, 'sync index loaded')
-    this.c.ingest.onVerdict((v) => { this.track(v) })
-    await this.c.libp2p.handle(SYNC_PROTOCOL, (stream, conn) => { void this.respond(stream, conn) }, { maxInboundStreams: 8, maxOutboundStreams: 8 })
-    this.c.peers.onConnect((peerId) => { this.schedule(peerId, 200) })
+    this.unlisten.push(
+      this.c.ingest.onVerdict((v) => { this.track(v) }),
+      this.c.peers.onConnect((peerId) => { this.schedule(peerId, 200) })
+    )
+    await this.c.registrar.handle(SYNC_PROTOCOL, (stream, conn) => { this.track$(this.respond(stream, conn)) }, { maxInboundStreams: 8, maxOutboundStreams: 8 })
     this.timer = setInterval(() => { this.tick() }, this.init.intervalMs)
     this.timer.unref?.()
   }
@@ -85,25 +145,35 @@ export class SyncService {
     return `${this.c.store.dir}.sync.snap`
   }
 
+  /** Ends every session (their signals abort), removes every listener and handler, saves the index snapshot. */
   async stop (): Promise<void> {
-    this.running = false
+    this.stopping?.abort(new DragnetError('DRAGNET_STOPPED', 'sync stopped'))
+    for (const off of this.unlisten.splice(0)) off()
     if (this.timer != null) clearInterval(this.timer)
     for (const t of this.pending.values()) clearTimeout(t)
     this.pending.clear()
-    await this.c.libp2p.unhandle(SYNC_PROTOCOL).catch(() => {})
-    const deadline = Date.now() + 5000
-    while (this.active.size > 0 && Date.now() < deadline) await sleep(20)
+    await this.c.registrar.unhandle(SYNC_PROTOCOL).catch(() => {})
+    await Promise.race([Promise.allSettled([...this.sessionsDone]), new Promise(resolve => setTimeout(resolve, 5000).unref?.())])
     // Only valid if nothing changes the store afterwards; the generation check sees to that.
     if (this.c.store.isOpen) await this.indexes.saveSnapshot(this.snapshotFile, this.c.store.counts().generation).catch((err: Error) => { this.c.log.warn({ err: err.message }, 'could not save the sync index snapshot') })
+  }
+
+  private track$ (p: Promise<unknown>): void {
+    this.sessionsDone.add(p)
+    void p.finally(() => this.sessionsDone.delete(p))
+  }
+
+  /** A copy of the counters (one shape for every replication service). */
+  stats (): ReplicationStats {
+    return { ...this.counters }
   }
 
   /** Keeps the reconciliation index current with what ingest stored or rejected. */
   private track (v: Verdict): void {
     if (v.status === 'stored') {
-      const scope = scopeOf(v.record.record)
-      if (scope != null) this.indexes.addRecord(scope, v.record.record.ts, v.id)
+      for (const scope of scopesOf(v.record.record)) this.indexes.addRecord(scope, v.record.record.ts, v.id)
     } else if (v.status === 'rejected' && v.known != null && v.id != null) {
-      this.indexes.addRejected(v.known.scope, v.known.ts, v.id)
+      for (const scope of v.known.scopes) this.indexes.addRejected(scope, v.known.ts, v.id)
     }
   }
 
@@ -121,10 +191,16 @@ export class SyncService {
     if (!this.running || !this.initiates(peerId) || this.pending.has(peerId)) return
     const t = setTimeout(() => {
       this.pending.delete(peerId)
-      void this.syncNow(peerId).catch(() => {})
+      this.track$(this.syncNow(peerId).catch(() => {}))
     }, delayMs)
     t.unref?.()
     this.pending.set(peerId, t)
+  }
+
+  private member (peerId: string): Member {
+    const m = this.c.roster.get(peerId)
+    if (m == null) throw new DragnetError('DRAGNET_FORBIDDEN', `${peerId} is not on the roster`)
+    return m
   }
 
   private framed (stream: Stream, peerId: string): FramedStream {
@@ -137,237 +213,240 @@ export class SyncService {
     })
   }
 
-  private async read (f: FramedStream, scopes: number, deadline: number): Promise<SyncFrame> {
-    const frame = await f.read(AbortSignal.timeout(Math.max(1, Math.min(this.init.ioTimeoutMs, deadline - Date.now()))))
-    if (frame == null) throw new DragnetError('DRAGNET_BAD_REQUEST', 'sync stream ended early')
-    return decodeFrame(frame, { maxItems: this.init.maxRecordsPerBatch * 4, scopes })
+  private session (peer: Member, f: FramedStream, signal: AbortSignal, deadline: number): Session {
+    return { peer, f, scopes: [], signal, deadline, controlFrames: 0, roundTrips: 0, recordsSent: 0, recordsReceived: 0, partial: false }
   }
 
-  private member (peerId: string): Member {
-    const m = this.c.roster.get(peerId)
-    if (m == null) throw new DragnetError('DRAGNET_FORBIDDEN', `${peerId} is not on the roster`)
-    return m
+  /** The next frame within the session's fixed deadline and frame budget; the peer's buckets are charged. */
+  private async read (s: Session): Promise<SyncFrame> {
+    const left = s.deadline - Date.now()
+    if (left <= 0) throw peerTimeout(`sync session exceeded its ${this.init.maxSessionMs} ms deadline`)
+    const raw = await s.f.read(AbortSignal.any([s.signal, AbortSignal.timeout(Math.min(this.init.ioTimeoutMs, left))]))
+    if (raw == null) throw new DragnetError('DRAGNET_NODE_UNREACHABLE', 'sync stream ended early')
+    // Frames and requests are charged; records and bytes are not: a session only carries what
+    // one side asked for, which the id budget bounds.
+    const guard = this.c.edge.guard(s.peer.peerId)
+    guard.frames.take(1)
+    const frame = decodeFrame(raw, { maxItems: this.init.maxRecordsPerBatch * 4, scopes: s.scopes.length > 0 ? s.scopes.length : SHARED_SCOPES })
+    if (frame.type !== RECORDS && ++s.controlFrames > this.frameBudget) throw protocolViolation(`sync session exceeded its budget of ${this.frameBudget} frames`)
+    if (frame.type === WANT) guard.ids.take(frame.digests.length)
+    await throttle(guard, s.signal)
+    return frame
+  }
+
+  private async write (s: Session, frame: Uint8Array): Promise<void> {
+    await s.f.write(frame, AbortSignal.any([s.signal, AbortSignal.timeout(this.init.ioTimeoutMs)]))
   }
 
   // ------------------------------------------------------------------ initiator
 
-  /** Runs one session with `peerId` now (whichever side would initiate); resolves with its summary. */
-  async syncNow (peerId: string): Promise<SyncSummary> {
+  /**
+   * Runs one session with `peerId` now (whichever side would initiate); resolves with its
+   * summary. A violation by the peer penalises it; a timeout or a closed stream does not.
+   */
+  async syncNow (peerId: string, signal?: AbortSignal): Promise<SyncSummary> {
+    if (!this.running) throw new DragnetError('DRAGNET_STOPPED', 'sync is not running')
     if (this.active.has(peerId)) throw new DragnetError('DRAGNET_CONFLICT', `a sync session with ${peerId} is already running`)
     const member = this.member(peerId)
     this.active.add(peerId)
     const started = Date.now()
     const deadline = started + this.init.maxSessionMs
-    const stats: SessionStats = { roundTrips: 0, recordsSent: 0, recordsReceived: 0, declinedSent: 0, declinedReceived: 0 }
-    let f: FramedStream | undefined
-    let summary: SyncSummary
+    const sessionSignal = AbortSignal.any([this.stopping!.signal, AbortSignal.timeout(this.init.maxSessionMs), ...(signal != null ? [signal] : [])])
+    let s: Session | undefined
+    let failure: { kind: FailureKind, error: string } | undefined
     try {
-      const stream = await this.c.libp2p.dialProtocol(peerIdFromString(peerId), SYNC_PROTOCOL, { signal: AbortSignal.timeout(this.init.ioTimeoutMs) })
-      f = this.framed(stream, peerId)
-      await this.initiate(f, member, deadline, stats)
-      summary = { at: started, ms: Date.now() - started, ok: true, roundTrips: stats.roundTrips, bytesSent: f.bytesOut, bytesReceived: f.bytesIn, recordsSent: stats.recordsSent, recordsReceived: stats.recordsReceived }
-      this.totals.sessions++
+      const stream = await this.c.registrar.dialProtocol(peerIdFromString(peerId), SYNC_PROTOCOL, { signal: AbortSignal.any([sessionSignal, AbortSignal.timeout(this.init.ioTimeoutMs)]) })
+      s = this.session(member, this.framed(stream, peerId), sessionSignal, deadline)
+      await this.initiate(s)
+      this.counters.sessions++
     } catch (err) {
-      const e = toDragnetError(err)
-      f?.abort(e)
-      summary = { at: started, ms: Date.now() - started, ok: false, error: `${e.code}: ${e.message}`, roundTrips: stats.roundTrips, bytesSent: f?.bytesOut ?? 0, bytesReceived: f?.bytesIn ?? 0, recordsSent: stats.recordsSent, recordsReceived: stats.recordsReceived }
-      this.totals.failures++
-      this.c.log.debug({ peer: peerId, err: e.message }, 'sync session failed')
-      if (e.code === 'DRAGNET_BAD_REQUEST' || e.code === 'DRAGNET_TOO_LARGE') this.c.peers.penalize(peerId, `sync protocol violation: ${e.message}`, e.code)
+      failure = this.failed(peerId, err, s)
     } finally {
       this.active.delete(peerId)
     }
+    const summary = this.summary(started, s, failure)
     this.account(peerId, summary)
-    // A session cut short by its time bound that still moved records continues at once.
-    if (summary.ok === false && summary.recordsReceived + summary.recordsSent > 0 && this.running) this.schedule(peerId, 100)
+    // A session cut short (time, or the id budget) that still moved records continues at once.
+    if ((failure != null || s?.partial === true) && summary.recordsReceived + summary.recordsSent > 0 && this.running) this.schedule(peerId, 100)
     return summary
   }
 
-  private account (peerId: string, s: SyncSummary): void {
-    this.totals.bytesIn += s.bytesReceived
-    this.totals.bytesOut += s.bytesSent
-    this.totals.recordsIn += s.recordsReceived
-    this.totals.recordsOut += s.recordsSent
-    this.c.peers.recordSync(peerId, s)
-    this.c.peers.count(peerId, { bytesIn: s.bytesReceived, bytesOut: s.bytesSent, syncBytesIn: s.bytesReceived, syncBytesOut: s.bytesSent, syncRecordsIn: s.recordsReceived, syncRecordsOut: s.recordsSent })
+  private failed (peerId: string, err: unknown, s: Session | undefined): { kind: FailureKind, error: string } {
+    const kind = this.c.edge.fail(peerId, err, 'sync', this.counters)
+    const e = err instanceof DragnetError ? err : new DragnetError('DRAGNET_INTERNAL', (err as Error)?.message ?? String(err))
+    s?.f.abort(e)
+    return { kind, error: `${e.code}: ${e.message}` }
   }
 
-  private async initiate (f: FramedStream, peer: Member, deadline: number, stats: SessionStats): Promise<void> {
-    const self = this.c.roster.self.peerId
-    const scopes = scopesBetween(self, peer.peerId)
-    const sessions: ReconInitiator[] = scopes.map(s => createInitiator(this.indexes.view(s, peer.peerId), this.reconOptions))
-    const have = scopes.map(() => [] as Uint8Array[])
-    const need = scopes.map(() => [] as Uint8Array[])
-    let outgoing: ScopedMessage[] = sessions.map((s, i) => ({ scope: i, message: s.initiate() }))
-    await f.write(encodeOpen(scopes, outgoing))
+  private summary (started: number, s: Session | undefined, failure?: { kind: FailureKind, error: string }): SyncSummary {
+    const out: SyncSummary = { at: started, ms: Date.now() - started, ok: failure == null, roundTrips: s?.roundTrips ?? 0, bytesSent: s?.f.bytesOut ?? 0, bytesReceived: s?.f.bytesIn ?? 0, recordsSent: s?.recordsSent ?? 0, recordsReceived: s?.recordsReceived ?? 0 }
+    if (failure != null) { out.error = failure.error; out.failure = failure.kind }
+    if (s?.partial === true) out.partial = true
+    return out
+  }
+
+  private account (peerId: string, summary: SyncSummary): void {
+    this.counters.protocolBytesIn += summary.bytesReceived
+    this.counters.protocolBytesOut += summary.bytesSent
+    this.c.peers.recordSync(peerId, summary)
+    this.c.peers.count(peerId, { bytesIn: summary.bytesReceived, bytesOut: summary.bytesSent, syncBytesIn: summary.bytesReceived, syncBytesOut: summary.bytesSent })
+  }
+
+  private async initiate (s: Session): Promise<void> {
+    s.scopes = scopesBetween(this.c.roster.self.peerId, s.peer.peerId)
+    const recon = s.scopes.map(scope => createInitiator(this.indexes.view(scope, s.peer.peerId), this.reconOptions))
+    const found = new Differences(this.init.maxIdsPerSession)
+    let outgoing: ScopedMessage[] = recon.map((r, i) => ({ scope: i, message: r.initiate() }))
+    await this.write(s, encodeOpen(s.scopes.map((_, i) => i), outgoing))
     while (outgoing.length > 0) {
-      if (Date.now() > deadline) throw new DragnetError('DRAGNET_BAD_REQUEST', 'reconciliation exceeded the session time limit')
-      const reply = await this.read(f, scopes.length, deadline)
-      if (reply.type !== RECON) throw new DragnetError('DRAGNET_BAD_REQUEST', `expected RECON, got frame ${reply.type}`)
-      stats.roundTrips++
-      const answered = new Map(reply.messages.map(m => [m.scope, m.message]))
-      const next: ScopedMessage[] = []
-      for (const m of outgoing) {
-        const answer = answered.get(m.scope)
-        answered.delete(m.scope)
-        if (answer == null) {
-          if (!sessions[m.scope].done) throw new DragnetError('DRAGNET_BAD_REQUEST', `peer left scope ${scopes[m.scope]} unanswered`)
-          continue
-        }
-        const step = sessions[m.scope].consume(answer)
-        have[m.scope].push(...step.have)
-        need[m.scope].push(...step.need)
-        if (step.message != null) next.push({ scope: m.scope, message: step.message })
-      }
-      if (answered.size > 0) throw new DragnetError('DRAGNET_BAD_REQUEST', 'peer answered a scope it was not asked about')
-      outgoing = next
-      if (next.length > 0) await f.write(encodeRecon(next))
+      const reply = await this.read(s)
+      if (reply.type !== RECON) throw protocolViolation(`expected RECON, got frame ${reply.type}`)
+      s.roundTrips++
+      outgoing = this.step(recon, outgoing, reply.messages, s.scopes, found)
+      if (found.full) { s.partial = true; break }
+      if (outgoing.length > 0) await this.write(s, encodeRecon(outgoing))
     }
-    await this.pull(f, scopes, need, peer, deadline, stats)
-    await this.push(f, scopes, have, peer, stats)
-    await f.write(encodeDone())
+    await this.pull(s, found.need)
+    await this.push(s, found.have)
+    await this.write(s, encodeDone())
     // The responder closes once it has ingested everything we pushed.
-    const end = await f.read(AbortSignal.timeout(Math.max(1, Math.min(this.init.ioTimeoutMs * 4, deadline - Date.now()))))
-    if (end != null) throw new DragnetError('DRAGNET_BAD_REQUEST', 'responder sent data after DONE')
-    await f.close()
+    const end = await s.f.read(AbortSignal.any([s.signal, AbortSignal.timeout(Math.max(1, Math.min(this.init.ioTimeoutMs * 4, s.deadline - Date.now())))]))
+    if (end != null) throw protocolViolation('responder sent data after DONE')
+    await s.f.close()
+  }
+
+  /** Feeds one RECON reply to the scopes' sessions; returns the next messages to send. */
+  private step (recon: ReconSession[], outgoing: ScopedMessage[], replies: ScopedMessage[], scopes: string[], found: Differences): ScopedMessage[] {
+    const answered = new Map(replies.map(m => [m.scope, m.message]))
+    const next: ScopedMessage[] = []
+    for (const m of outgoing) {
+      const answer = answered.get(m.scope)
+      answered.delete(m.scope)
+      if (answer == null) {
+        if (!recon[m.scope].done) throw protocolViolation(`peer left scope ${scopes[m.scope]} unanswered`)
+        continue
+      }
+      const step = recon[m.scope].consume(answer)
+      found.add(m.scope, step)
+      if (step.message != null) next.push({ scope: m.scope, message: step.message })
+    }
+    if (answered.size > 0) throw protocolViolation('peer answered a scope it was not asked about')
+    return next
   }
 
   /** Asks for what we lack, a few batches ahead, ingesting each answer while the next is on its way. */
-  private async pull (f: FramedStream, scopes: string[], need: Uint8Array[][], peer: Member, deadline: number, stats: SessionStats): Promise<void> {
-    const wanted = need.flat()
-    if (wanted.length === 0) return
-    const requested = new Set<string>()
+  private async pull (s: Session, need: Found[]): Promise<void> {
+    if (need.length === 0) return
+    // What is asked and not yet answered: digest → scope index. A record or decline for
+    // anything else is a violation.
+    const requested = new Map<string, number>()
     const batch = this.init.maxRecordsPerBatch
     const ingesting: Array<Promise<void>> = []
     let next = 0
     let outstanding = 0
     const sendWant = async (): Promise<void> => {
-      const slice = wanted.slice(next, next + batch)
+      const slice = need.slice(next, next + batch)
       next += slice.length
-      for (const d of slice) requested.add(Buffer.from(d).toString('hex'))
+      for (const d of slice) requested.set(digestKey(d.digest), d.scope)
       outstanding++
-      await f.write(encodeWant(slice))
+      this.counters.requestedOut += slice.length
+      await this.write(s, encodeWant(slice.map(d => d.digest)))
     }
     const AHEAD = 3
-    while (next < wanted.length && outstanding < AHEAD) await sendWant()
+    while (next < need.length && outstanding < AHEAD) await sendWant()
     while (outstanding > 0) {
-      if (Date.now() > deadline) throw new DragnetError('DRAGNET_BAD_REQUEST', 'sync exceeded the session time limit')
       // One answer is RECORDS frames and then exactly one DECLINE frame, which closes it.
-      const frame = await this.read(f, scopes.length, deadline)
+      const frame = await this.read(s)
       if (frame.type === RECORDS) {
-        stats.recordsReceived += frame.records.length
-        ingesting.push(this.ingestBatch(frame.records, peer.peerId, requested))
+        claim(frame.records, requested, 'sent a record that was not asked for')
+        s.recordsReceived += frame.records.length
+        ingesting.push(this.ingest(s, frame.records))
         while (ingesting.length > 2) await ingesting.shift()
         continue
       }
-      if (frame.type !== DECLINE) throw new DragnetError('DRAGNET_BAD_REQUEST', `expected RECORDS or DECLINE, got frame ${frame.type}`)
-      this.declined(peer.peerId, scopes, frame.declined, stats)
+      if (frame.type !== DECLINE) throw protocolViolation(`expected RECORDS or DECLINE, got frame ${frame.type}`)
+      this.declined(s, frame.declined, requested)
       outstanding--
-      if (next < wanted.length) await sendWant()
+      if (next < need.length) await sendWant()
     }
     await Promise.all(ingesting)
   }
 
-  /** Ingests a batch; with `requested`, every record must answer one of our WANTs (checked on the ids ingest computes anyway). */
-  private async ingestBatch (records: Uint8Array[], from: string, requested?: Set<string>): Promise<void> {
-    for (const r of records) this.totals.payloadBytesIn += r.length
-    const verdicts = await this.c.ingest.receive(records.map(bytes => ({ bytes, from, source: 'sync' as const })))
-    let stored = 0
-    for (const v of verdicts) {
-      if (requested != null && v.id != null && !requested.delete(v.id.slice(4))) {
-        this.c.peers.penalize(from, 'sync: sent a record that was not asked for', 'DRAGNET_BAD_REQUEST')
-        throw new DragnetError('DRAGNET_BAD_REQUEST', 'peer sent a record that was not asked for')
-      }
-      if (v.status === 'stored') stored++
-      else if (v.status === 'rejected') {
-        this.c.peers.count(from, { rejected: 1 })
-        if (v.penalize) {
-          this.c.peers.penalize(from, `sent a bad record by sync: ${v.reason}`, v.code)
-          throw new DragnetError('DRAGNET_FORBIDDEN', `peer ${from} sent a bad record`)
-        }
-      }
-    }
-    if (stored > 0) this.c.peers.count(from, { recordsIn: stored })
+  /** Hands records to ingest through the edge; a violation (already penalised) ends the session. */
+  private async ingest (s: Session, records: Uint8Array[]): Promise<void> {
+    const h = await this.c.edge.handOff(s.peer.peerId, records, 'sync', this.counters, s.signal)
+    if (h.violation != null) throw new DragnetError('DRAGNET_FORBIDDEN', `sync with ${s.peer.peerId} ended: ${h.violation}`)
   }
 
-  private declined (peerId: string, scopes: string[], list: Declined[], stats: SessionStats): void {
+  /**
+   * Ids the peer will not hand over: each must answer one of `open` (asked for, or lacked) in
+   * the scope it was found in. They are remembered as known for that peer, up to
+   * `maxIdsPerSession` per peer (beyond, they simply show up as differences again).
+   */
+  private declined (s: Session, list: Declined[], open: Map<string, number>): void {
     if (list.length === 0) return
+    for (const d of list) {
+      const k = digestKey(d.digest)
+      if (open.get(k) !== d.scope) throw protocolViolation(`declined ${idOfDigest(d.digest)}, which was not asked for in that scope`)
+      open.delete(k)
+    }
+    this.counters.declinedIn += list.length
+    const peerId = s.peer.peerId
     const known = []
     for (const d of list) {
+      if (this.indexes.declinedCount(peerId) >= this.init.maxIdsPerSession) break
       const id = idOfDigest(d.digest)
-      if (this.indexes.addDeclined(peerId, scopes[d.scope], d.ts, id)) known.push({ peer: peerId, scope: scopes[d.scope], ts: d.ts, id, why: 'declined by peer' })
+      const scope = s.scopes[d.scope]
+      if (this.indexes.addDeclined(peerId, scope, d.ts, id)) known.push({ peer: peerId, scope, ts: d.ts, id, why: 'declined by peer' })
     }
-    stats.declinedReceived += list.length
     if (known.length > 0) void this.c.store.writeDecisions([], known).catch(() => {})
   }
 
   /** Sends what the other side lacks and we may give it; declines the rest by id. */
-  private async push (f: FramedStream, scopes: string[], have: Uint8Array[][], peer: Member, stats: SessionStats): Promise<void> {
-    const items = have.flat()
-    for (let i = 0; i < items.length; i += this.init.maxRecordsPerBatch) {
-      const { records, declined } = await this.serve(items.slice(i, i + this.init.maxRecordsPerBatch), scopes, peer)
-      for (const frame of this.recordFrames(records)) await f.write(frame)
-      if (declined.length > 0) await f.write(encodeDecline(declined))
-      stats.recordsSent += records.length
-      stats.declinedSent += declined.length
-      this.c.peers.count(peer.peerId, { recordsOut: records.length })
+  private async push (s: Session, have: Found[]): Promise<void> {
+    for (let i = 0; i < have.length; i += this.init.maxRecordsPerBatch) {
+      const { records, declined } = await this.serve(s, have.slice(i, i + this.init.maxRecordsPerBatch))
+      await this.sendRecords(s, records)
+      if (declined.length > 0) await this.write(s, encodeDecline(declined))
     }
   }
 
-  private recordFrames (records: Uint8Array[]): Uint8Array[] {
-    const frames: Uint8Array[] = []
-    let cur: Uint8Array[] = []
-    let size = 16
-    for (const r of records) {
-      if (cur.length > 0 && size + r.length + 8 > this.init.maxFrameBytes) {
-        frames.push(encodeRecords(cur))
-        cur = []
-        size = 16
-      }
-      cur.push(r)
-      size += r.length + 8
-    }
-    if (cur.length > 0) frames.push(encodeRecords(cur))
-    return frames
+  private async sendRecords (s: Session, records: Uint8Array[]): Promise<void> {
+    for (const frame of packRecordsFrames(RECORDS, records, { maxFrameBytes: this.init.maxFrameBytes, maxRecords: this.init.maxRecordsPerBatch })) await this.write(s, frame)
+    let payload = 0
+    for (const r of records) payload += r.length
+    s.recordsSent += records.length
+    this.c.edge.sent(s.peer.peerId, records.length, 'sync', this.counters, payload)
   }
 
   /**
-   * Which of these ids may go to `peer`: held records its outbound policy (and the TLP floor)
+   * Which of these ids may go to the peer: held records its outbound policy (and the TLP floor)
    * lets through are returned whole; the rest — withheld, or ids we only count as known — are
    * declined with their scope and ts. Ids we know nothing of are left out.
    */
-  private async serve (digests: Uint8Array[], scopes: string[], peer: Member): Promise<{ records: Uint8Array[], declined: Declined[] }> {
-    const ids = digests.map(d => idOfDigest(d))
+  private async serve (s: Session, items: Found[]): Promise<{ records: Uint8Array[], declined: Declined[] }> {
+    const ids = items.map(d => idOfDigest(d.digest))
     const bytes = await this.c.store.getManyBytes(ids)
-    const policy = this.c.policy()
-    const self = this.c.roster.self
     const now = Date.now()
     const records: Uint8Array[] = []
     const declined: Declined[] = []
     for (let i = 0; i < ids.length; i++) {
       const b = bytes[i]
       if (b == null) {
-        const p = this.indexes.phantom(peer.peerId, ids[i])
-        const scopeIdx = p != null ? scopes.indexOf(p.scope) : -1
-        if (p != null && scopeIdx >= 0) declined.push({ scope: scopeIdx, ts: p.ts, digest: digests[i] })
+        const p = this.indexes.phantom(s.peer.peerId, ids[i])
+        const scope = p?.scopes.find(x => s.scopes.includes(x))
+        if (p != null && scope != null) declined.push({ scope: s.scopes.indexOf(scope), ts: p.ts, digest: items[i].digest })
         continue
       }
       const signed = decodeRecord(b, { maxRecordBytes: Number.MAX_SAFE_INTEGER, maxDepth: 10_000 })
-      const scope = scopeOf(signed.record)
-      const scopeIdx = scope != null ? scopes.indexOf(scope) : -1
-      // A record outside the scopes we share with this peer (red, someone else's amber) is never
+      // A record outside the scopes we share with this peer (red, amber for others) is never
       // named to it, not even by a decline.
-      if (scopeIdx < 0) continue
-      const subject = this.c.ingest.subjectOf(signed)
-      const d = policy.outbound(subject, { self, peer, author: this.c.roster.get(signed.record.author), now, peerOnRoster: true })
-      if (d.verdict === 'send') {
-        records.push(b)
-      } else {
-        declined.push({ scope: scopeIdx, ts: signed.record.ts, digest: digests[i] })
-        this.c.peers.count(peer.peerId, { withheld: 1 })
-        this.c.audit({ at: now, direction: 'outbound', verdict: 'withhold', rule: d.rule, reason: d.reason, record: ids[i], peer: peer.peerId, source: 'sync' })
-      }
+      const scope = scopesOf(signed.record).find(x => s.scopes.includes(x))
+      if (scope == null) continue
+      if (this.c.edge.maySend(this.c.edge.subjectOf(signed), s.peer, 'sync', this.counters, now)) records.push(b)
+      else declined.push({ scope: s.scopes.indexOf(scope), ts: signed.record.ts, digest: items[i].digest })
     }
+    this.counters.declinedOut += declined.length
     return { records, declined }
   }
 
@@ -380,65 +459,110 @@ export class SyncService {
     if (this.active.has(peerId)) { stream.abort(new DragnetError('DRAGNET_CONFLICT', 'a sync session with this peer is already running')); return }
     this.active.add(peerId)
     const started = Date.now()
-    const deadline = started + this.init.maxSessionMs
-    const f = this.framed(stream, peerId)
-    const stats: SessionStats = { roundTrips: 0, recordsSent: 0, recordsReceived: 0, declinedSent: 0, declinedReceived: 0 }
-    let ok = true
-    let error: string | undefined
+    const signal = AbortSignal.any([this.stopping!.signal, AbortSignal.timeout(this.init.maxSessionMs)])
+    const s = this.session(member, this.framed(stream, peerId), signal, started + this.init.maxSessionMs)
+    let failure: { kind: FailureKind, error: string } | undefined
     try {
-      await this.answer(f, member, deadline, stats)
+      await this.answer(s)
+      this.counters.sessions++
     } catch (err) {
-      const e = toDragnetError(err)
-      ok = false
-      error = `${e.code}: ${e.message}`
-      f.abort(e)
-      this.c.log.debug({ peer: peerId, err: e.message }, 'sync session (responder) failed')
-      if (e.code === 'DRAGNET_BAD_REQUEST' || e.code === 'DRAGNET_TOO_LARGE') this.c.peers.penalize(peerId, `sync protocol violation: ${e.message}`, e.code)
+      failure = this.failed(peerId, err, s)
     } finally {
       this.active.delete(peerId)
     }
-    this.account(peerId, { at: started, ms: Date.now() - started, ok, ...(error != null ? { error } : {}), roundTrips: stats.roundTrips, bytesSent: f.bytesOut, bytesReceived: f.bytesIn, recordsSent: stats.recordsSent, recordsReceived: stats.recordsReceived })
+    this.account(peerId, this.summary(started, s, failure))
   }
 
-  private async answer (f: FramedStream, peer: Member, deadline: number, stats: SessionStats): Promise<void> {
-    let frame = await this.read(f, 0, deadline)
-    if (frame.type !== OPEN) throw new DragnetError('DRAGNET_BAD_REQUEST', `expected OPEN, got frame ${frame.type}`)
-    const allowed = new Set(scopesBetween(this.c.roster.self.peerId, peer.peerId))
-    for (const s of frame.scopes) if (!allowed.has(s)) throw new DragnetError('DRAGNET_BAD_REQUEST', `scope ${s} is not shared between us`)
-    const scopes = frame.scopes
-    const sessions: ReconSession[] = scopes.map(s => createResponder(this.indexes.view(s, peer.peerId), this.reconOptions))
+  private async answer (s: Session): Promise<void> {
+    const open = await this.read(s)
+    if (open.type !== OPEN) throw protocolViolation(`expected OPEN, got frame ${open.type}`)
+    // The initiator numbers the scopes from its side: scopesBetween(initiator, responder).
+    const shared = scopesBetween(s.peer.peerId, this.c.roster.self.peerId)
+    s.scopes = open.scopes.map(i => shared[i])
+    const recon = s.scopes.map(scope => createResponder(this.indexes.view(scope, s.peer.peerId), this.reconOptions))
+    // The other side may ask only for what we have and it lacks, and push or decline only what
+    // we lack: the differences found, up to the responder's cap.
+    const found: Found$ = { have: new Set(), need: new Map(), kept: 0 }
     const ingesting: Array<Promise<void>> = []
+    let frame: SyncFrame = open
     while (true) {
       if (frame.type === OPEN || frame.type === RECON) {
-        // Every reconciliation frame gets an answer, empty when all its ranges matched.
-        const replies: ScopedMessage[] = []
-        for (const m of frame.messages) {
-          const step = sessions[m.scope].consume(m.message)
-          if (step.message != null) replies.push({ scope: m.scope, message: step.message })
-        }
-        await f.write(encodeRecon(replies))
-        stats.roundTrips++
+        await this.answerRecon(s, recon, frame.messages, found)
       } else if (frame.type === WANT) {
-        const { records, declined } = await this.serve(frame.digests, scopes, peer)
-        for (const out of this.recordFrames(records)) await f.write(out)
-        await f.write(encodeDecline(declined))
-        stats.recordsSent += records.length
-        stats.declinedSent += declined.length
-        this.c.peers.count(peer.peerId, { recordsOut: records.length })
+        await this.answerWant(s, frame.digests, found.have)
       } else if (frame.type === RECORDS) {
-        stats.recordsReceived += frame.records.length
-        ingesting.push(this.ingestBatch(frame.records, peer.peerId))
+        claim(frame.records, found.need, 'pushed a record this node did not lack')
+        s.recordsReceived += frame.records.length
+        ingesting.push(this.ingest(s, frame.records))
         while (ingesting.length > 2) await ingesting.shift()
       } else if (frame.type === DECLINE) {
-        this.declined(peer.peerId, scopes, frame.declined, stats)
-      } else {
+        this.declined(s, frame.declined, found.need)
+      } else if (frame.type === DONE) {
         await Promise.all(ingesting)
-        await f.close()
+        await s.f.close()
         return
       }
-      frame = await this.read(f, scopes.length, Math.max(deadline, Date.now() + this.init.ioTimeoutMs))
+      frame = await this.read(s)
+      if (frame.type === OPEN) throw protocolViolation('OPEN in the middle of a session')
     }
   }
 
+  /** Every reconciliation frame gets an answer, empty when all its ranges matched. */
+  private async answerRecon (s: Session, recon: ReconSession[], messages: ScopedMessage[], found: Found$): Promise<void> {
+    const replies: ScopedMessage[] = []
+    const cap = this.responderCap
+    for (const m of messages) {
+      const step = recon[m.scope].consume(m.message)
+      for (const d of step.have) if (found.kept < cap) { found.have.add(digestKey(d)); found.kept++ }
+      for (const d of step.need) if (found.kept < cap) { found.need.set(digestKey(d), m.scope); found.kept++ }
+      if (step.message != null) replies.push({ scope: m.scope, message: step.message })
+    }
+    await this.write(s, encodeRecon(replies))
+    s.roundTrips++
+  }
 
+  private async answerWant (s: Session, digests: Uint8Array[], have: Set<string>): Promise<void> {
+    const items: Found[] = []
+    for (const d of digests) {
+      const k = digestKey(d)
+      if (!have.delete(k)) throw protocolViolation(`asked for ${idOfDigest(d)}, which it does not lack (or asked twice)`)
+      items.push({ digest: d, scope: 0 })
+    }
+    const { records, declined } = await this.serve(s, items)
+    await this.sendRecords(s, records)
+    // Always sent: it closes this WANT's answer.
+    await this.write(s, encodeDecline(declined))
+  }
+}
+
+/**
+ * What a session found: ids we have and the other side lacks, and ids we lack, with their
+ * scopes, up to `cap` in all. Past the cap further differences are ignored (`full`).
+ */
+class Differences {
+  readonly have: Found[] = []
+  readonly need: Found[] = []
+
+  constructor (private readonly cap: number) {}
+
+  get size (): number {
+    return this.have.length + this.need.length
+  }
+
+  get full (): boolean {
+    return this.size >= this.cap
+  }
+
+  add (scope: number, step: ReconStep): void {
+    for (const d of step.have) { if (this.full) return; this.have.push({ digest: d, scope }) }
+    for (const d of step.need) { if (this.full) return; this.need.push({ digest: d, scope }) }
+  }
+}
+
+/** Every record must answer one open id (computed from its bytes, before ingest); each answers it once. */
+function claim (records: Uint8Array[], open: Map<string, number>, what: string): void {
+  for (const r of records) {
+    const k = idOfEnvelope(r).slice(4)
+    if (!open.delete(k)) throw protocolViolation(what)
+  }
 }

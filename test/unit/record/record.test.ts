@@ -4,7 +4,7 @@ import fc from 'fast-check'
 import { NodeIdentity } from '../../../src/identity/index.js'
 import {
   HEADER_BYTES, SIGNING_DOMAIN, canonicalJson, createRecord, decodeRecord, encodeUnsigned, idOfEnvelope, openRecord,
-  recordId, scopeOf, verifyEnvelope, type UnsignedRecord
+  recordId, scopesOf, verifyEnvelope, type UnsignedRecord
 } from '../../../src/record/index.js'
 import { indicator } from '../../../src/sim/stix-factory.js'
 import { isDragnetError } from '../../../src/errors.js'
@@ -151,10 +151,10 @@ describe('record', () => {
   })
 
   it('files records into sharing scopes by TLP and author', () => {
-    assert.equal(scopeOf({ tlp: 'clear', author: 'a' }), 'clear')
-    assert.equal(scopeOf({ tlp: 'green', author: 'a' }), 'green')
-    assert.equal(scopeOf({ tlp: 'amber', author: 'a' }), 'amber:a')
-    assert.equal(scopeOf({ tlp: 'amber+strict', author: 'a' }), 'amber:a')
-    assert.equal(scopeOf({ tlp: 'red', author: 'a' }), undefined)
+    assert.deepEqual(scopesOf({ tlp: 'clear', author: 'a' }), ['clear'])
+    assert.deepEqual(scopesOf({ tlp: 'green', author: 'a' }), ['green'])
+    assert.deepEqual(scopesOf({ tlp: 'amber', author: 'a' }), ['amber:a:*'])
+    assert.deepEqual(scopesOf({ tlp: 'amber+strict', author: 'a', to: ['b', 'c'] }), ['amber:a:b', 'amber:a:c'])
+    assert.deepEqual(scopesOf({ tlp: 'red', author: 'a' }), [])
   })
 })

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { NodeIdentity } from '../../../src/identity/index.js'
-import { createRecord, scopeOf } from '../../../src/record/index.js'
+import { createRecord, scopesOf } from '../../../src/record/index.js'
 import { malware } from '../../../src/sim/stix-factory.js'
 import { Store } from '../../../src/store/index.js'
 import { SyncIndexes } from '../../../src/sync/index.js'
@@ -15,7 +15,7 @@ async function fill (store: Store, author: NodeIdentity, from: number, n: number
   for (let i = from; i < from + n; i++) {
     const r = createRecord(author, { seq: i, ts: 1_700_000_000_000 + i, tlp: i % 5 === 0 ? 'clear' : 'green', body: malware(`s${i}`) })
     ids.push(r.id)
-    writes.push({ record: r, source: 'local' as const, modified: '2026-01-01T00:00:00.000Z', revoked: false, observables: [], newOwner: true, scope: scopeOf(r.record) })
+    writes.push({ record: r, source: 'local' as const, modified: '2026-01-01T00:00:00.000Z', revoked: false, observables: [], newOwner: true, scopes: scopesOf(r.record) })
   }
   await store.write(writes)
   return ids

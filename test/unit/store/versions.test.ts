@@ -4,7 +4,7 @@ import { Level } from 'level'
 import { NodeIdentity } from '../../../src/identity/index.js'
 import type { Stored, Verdict } from '../../../src/ingest/index.js'
 import type { DragnetNode } from '../../../src/node.js'
-import { createRecord, scopeOf } from '../../../src/record/index.js'
+import { createRecord, scopesOf } from '../../../src/record/index.js'
 import { indicator, malware } from '../../../src/sim/stix-factory.js'
 import { classifyValue, compareVersionNames, stixInstantKey } from '../../../src/stix/index.js'
 import { Store } from '../../../src/store/index.js'
@@ -73,15 +73,18 @@ describe('versions: ordered by instant, not by text', function () {
       assert.deepEqual((await lookup(node.store, classifyValue('versions.example')!)).map(h => h.id), [later.id])
     })
 
-    it('a member that does not own an object may carry an older version, never a newer instant', async () => {
+    it('another member\'s record for an owned object is refused; only a newer instant counts as a takeover', async () => {
       const base = malware('carried')
       const v1 = { ...base, modified: T500 }
       stored((await node.ingest.receive([{ bytes: createRecord(owner, { seq: 1, ts: Date.now(), tlp: 'green', body: v1 }).bytes, from: owner.peerId, source: 'gossip' }]))[0])
-      // ":00Z" is half a second older than the owner's version, though it sorts after it as text.
-      const older = await node.ingest.receive([{ bytes: createRecord(carrier, { seq: 1, ts: Date.now(), tlp: 'green', body: { ...base, modified: T0 } }).bytes, from: carrier.peerId, source: 'gossip' }])
-      stored(older[0])
-      const newer = await node.ingest.receive([{ bytes: createRecord(carrier, { seq: 2, ts: Date.now(), tlp: 'green', body: { ...base, modified: '2026-01-01T05:00:00.600+05:00' } }).bytes, from: carrier.peerId, source: 'gossip' }])
-      assert.equal(newer[0].status === 'rejected' ? newer[0].code : newer[0].status, 'DRAGNET_NOT_OWNER')
+      // ":00Z" is half a second older than the owner's version, though it sorts after it as text:
+      // refused, but no takeover (nothing it could supersede).
+      const [older] = await node.ingest.receive([{ bytes: createRecord(carrier, { seq: 1, ts: Date.now(), tlp: 'green', body: { ...base, modified: T0 } }).bytes, from: carrier.peerId, source: 'gossip' }])
+      assert.equal(older.status === 'rejected' ? older.code : older.status, 'DRAGNET_NOT_OWNER')
+      assert.equal(older.status === 'rejected' && older.penalize, false)
+      const [newer] = await node.ingest.receive([{ bytes: createRecord(carrier, { seq: 2, ts: Date.now(), tlp: 'green', body: { ...base, modified: '2026-01-01T05:00:00.600+05:00' } }).bytes, from: carrier.peerId, source: 'gossip' }])
+      assert.equal(newer.status === 'rejected' ? newer.code : newer.status, 'DRAGNET_NOT_OWNER')
+      assert.equal(newer.status === 'rejected' && newer.penalize, true, 'a newer instant from its own author is a takeover attempt')
     })
   })
 
@@ -96,7 +99,7 @@ describe('versions: ordered by instant, not by text', function () {
       for (const [i, modified] of names.entries()) {
         const r = createRecord(author, { seq: i + 1, ts: 1_700_000_000_000 + i, tlp: 'green', body: { ...malware('migrated'), modified } })
         ids.push(r.id)
-        await store.write([{ record: r, source: 'local', modified, revoked: false, observables: [], newOwner: i === 0, scope: scopeOf(r.record) }])
+        await store.write([{ record: r, source: 'local', modified, revoked: false, observables: [], newOwner: i === 0, scopes: scopesOf(r.record) }])
       }
       await store.close()
 
@@ -125,7 +128,7 @@ describe('versions: ordered by instant, not by text', function () {
       assert.deepEqual(raw, [], 'no format-1 keys are left')
       await store.close()
       store = await Store.open(dir)
-      assert.equal((await store.versions(malware('migrated').id)).length, 4, 'a migrated store opens as format 2')
+      assert.equal((await store.versions(malware('migrated').id)).length, 4, 'a migrated store opens at the current format')
       await store.close()
     } finally {
       await tmp.cleanup()
