@@ -58,6 +58,8 @@ export class Link {
 export interface HostileInit {
   /** never consume what victims push on streams they open to us (gossip, sync) */
   slowReader?: boolean
+  /** reset every gossip stream a victim opens to us (we still send on ours) */
+  refuseGossip?: boolean
 }
 
 export class HostileMember {
@@ -66,10 +68,12 @@ export class HostileMember {
   /** sync sessions victims opened to us, as they ended: how many frames each sent before it closed */
   readonly syncSessions: Array<{ from: string, frames: number, closedBy: 'victim' | 'us' }> = []
   slowReader: boolean
+  refuseGossip: boolean
   private readonly held: Stream[] = []
 
   private constructor (readonly identity: NodeIdentity, readonly libp2p: DragnetLibp2p, init: HostileInit) {
     this.slowReader = init.slowReader ?? false
+    this.refuseGossip = init.refuseGossip ?? false
   }
 
   static async start (identity: NodeIdentity, init: HostileInit = {}): Promise<HostileMember> {
@@ -123,13 +127,13 @@ export class HostileMember {
   }
 
   private async onGossip (stream: Stream, from: string): Promise<void> {
+    if (this.refuseGossip) { stream.abort(new Error('refused')); return }
+    const framed = new FramedStream(stream, { maxFrameBytes: 16 << 20, ioTimeoutMs: 600_000 })
     if (this.slowReader) {
-      // Never read: the muxer stops granting the victim window, and its writes back up.
+      // Not read until resume(): the muxer stops granting the victim window, and its writes back up.
       stream.pause()
       this.held.push(stream)
-      return
     }
-    const framed = new FramedStream(stream, { maxFrameBytes: 16 << 20, ioTimeoutMs: 600_000 })
     try {
       while (true) {
         const f = await framed.next()
