@@ -25,6 +25,7 @@ interface Init {
 }
 
 let node: DragnetNode | null = null
+let api: { close: () => Promise<void> } | null = null
 
 function send (msg: unknown): void {
   process.send?.(msg)
@@ -58,7 +59,16 @@ async function handle (msg: any): Promise<unknown> {
     case 'disconnect': await node!.peers?.disconnect(msg.peerId); return null
     case 'connected': return node!.peers?.connectedPeers() ?? []
     case 'stats': return await nodeStats(node!)
+    case 'peer': return node!.peers?.state(msg.peerId) ?? null
+    case 'api': {
+      // The HTTP API on loopback (benchmarks probe /health while the member is under load).
+      const { startApi } = await import('../api/server.js')
+      const started = await startApi(node!, '127.0.0.1:0', { token: 'x'.repeat(32) })
+      api = started
+      return started.address
+    }
     case 'stop':
+      await api?.close()
       await node?.stop()
       node = null
       setImmediate(() => process.exit(0))

@@ -2,6 +2,7 @@ import { fork, type ChildProcess } from 'node:child_process'
 import { join } from 'node:path'
 import type { Role } from '../identity/index.js'
 import type { PublishOptions } from '../ingest/index.js'
+import type { PeerState } from '../net/peers.js'
 import type { NodeSimStats, PublishOutcome, SimCluster } from './cluster.js'
 import { seedFor } from './federation.js'
 import type { Edge } from './topology.js'
@@ -199,6 +200,16 @@ export class ProcessCluster implements SimCluster {
 
   async stats (i: number): Promise<NodeSimStats> {
     return await this.call(i, 'stats')
+  }
+
+  /** What member `i` knows of a peer (counters, penalties), as `dragnet peers` shows it. */
+  async peerState (i: number, peerId: string): Promise<PeerState | null> {
+    return await this.call(i, 'peer', { peerId })
+  }
+
+  /** Starts member `i`'s HTTP API on 127.0.0.1 (a free port); returns host:port. */
+  async startApi (i: number): Promise<string> {
+    return await this.call(i, 'api')
   }
 
   async stop (): Promise<void> {

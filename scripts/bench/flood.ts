@@ -1,0 +1,176 @@
+import { request } from 'node:http'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { NodeIdentity } from '../../src/identity/index.js'
+import { FramedStream } from '../../src/net/framing.js'
+import { encodeRecords } from '../../src/net/gossip-wire.js'
+import { GOSSIP_PROTOCOL } from '../../src/net/protocols.js'
+import { createRecord } from '../../src/record/index.js'
+import { RawPeer, junkRecords } from '../../src/sim/actors.js'
+import { seedFor } from '../../src/sim/federation.js'
+import { ProcessCluster } from '../../src/sim/process-cluster.js'
+import { topology } from '../../src/sim/topology.js'
+import { benchIndicators } from './data.js'
+import { percentile } from './propagation.js'
+
+/*
+ * npm run bench -- flood [--nodes 5] [--records 60] [--interval 100] [--junk 200] [--json]
+ *
+ * A federation, one OS process per member over TCP (so the victim's API and memory are its own),
+ * publishes honest records twice: once quietly, once while a member (a roster key, its own libp2p
+ * node) pushes the victim its own valid records as fast as the victim reads them, then junk.
+ * Reported: honest records' p99 (publish → stored on every member) under the flood against the
+ * quiet run (target ≤ 2), /health p99 on the victim during the flood (target < 100 ms), the
+ * victim's RSS, and whether the flooder was penalised.
+ */
+
+interface Options { nodes: number, records: number, intervalMs: number, junk: number, seed: string }
+
+function parse (args: string[]): Options {
+  const get = (name: string, dflt: string): string => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1] : dflt }
+  return { nodes: Number(get('nodes', '5')), records: Number(get('records', '60')), intervalMs: Number(get('interval', '100')), junk: Number(get('junk', '200')), seed: get('seed', '1') }
+}
+
+const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
+const VICTIM = 1
+
+/** GET /health once; resolves with the round trip in ms. */
+async function health (address: string): Promise<number> {
+  const [host, port] = [address.slice(0, address.lastIndexOf(':')), Number(address.slice(address.lastIndexOf(':') + 1))]
+  const t0 = performance.now()
+  await new Promise<void>((resolve, reject) => {
+    const req = request({ host, port, path: '/health', method: 'GET', timeout: 10_000 }, (res) => { res.resume(); res.on('end', () => { resolve() }) })
+    req.on('error', reject)
+    req.on('timeout', () => { req.destroy(new Error('timeout')) })
+    req.end()
+  })
+  return performance.now() - t0
+}
+
+/** Probes /health every 20 ms until stopped; returns the latencies. */
+function probe (address: string): { stop: () => Promise<number[]> } {
+  const out: number[] = []
+  let running = true
+  const loop = (async () => {
+    while (running) {
+      out.push(await health(address).catch(() => 10_000))
+      await sleep(20)
+    }
+  })()
+  return { stop: async () => { running = false; await loop; return out } }
+}
+
+/** Publishes honest records one every interval from rotating members; p99 of publish → stored everywhere. */
+const who = new Map<string, number[]>()
+async function honestRun (cluster: ProcessCluster, arrivals: Map<string, number[]>, bodies: any[], o: Options): Promise<number[]> {
+  const started: Array<{ id: string, t0: number }> = []
+  for (let i = 0; i < bodies.length; i++) {
+    const publisher = [0, 2, 3, 4].filter(x => x < o.nodes)[i % Math.min(4, o.nodes - 1)]
+    const t0 = performance.timeOrigin + performance.now()
+    const [v] = await cluster.publish(publisher, [bodies[i]], { tlp: 'green' })
+    if (v.status !== 'stored') throw new Error(`publish failed: ${v.reason}`)
+    started.push({ id: v.id!, t0 })
+    await sleep(o.intervalMs)
+  }
+  const deadline = Date.now() + 120_000
+  while (Date.now() < deadline && started.some(s => (arrivals.get(s.id)?.length ?? 0) < o.nodes)) await sleep(50)
+  return started.map(s => {
+    const a = arrivals.get(s.id) ?? []
+    if (a.length < o.nodes) throw new Error(`honest record ${s.id} reached ${a.length} of ${o.nodes} members (${(who.get(s.id) ?? []).join(',')})`)
+    return Math.max(...a) - s.t0
+  })
+}
+
+/** Pushes the flooder's own valid records on one stream as fast as the victim reads them, until `until` resolves; then junk. */
+async function flood (flooder: RawPeer, victimId: string, until: Promise<unknown>, junk: number, bodies: any[]): Promise<{ sent: number }> {
+  const stream = await flooder.libp2p.dialProtocol(peerIdFromString(victimId), GOSSIP_PROTOCOL, { signal: AbortSignal.timeout(10_000) })
+  const out = new FramedStream(stream, { maxFrameBytes: 1 << 20, ioTimeoutMs: 60_000 })
+  let done = false
+  void until.then(() => { done = true })
+  let seq = 1
+  let sent = 0
+  try {
+    while (!done) {
+      const batch = []
+      for (let i = 0; i < 256; i++, seq++) batch.push(createRecord(flooder.identity, { seq, ts: Date.now(), tlp: 'green', body: bodies[seq % bodies.length] }).bytes)
+      await out.write(encodeRecords(batch))
+      sent += batch.length
+    }
+    await out.write(encodeRecords(junkRecords(junk)))
+  } catch { /* cut off: the penalty */ }
+  return { sent }
+}
+
+export async function run (args: string[]): Promise<Record<string, unknown>> {
+  const o = parse(args)
+  const dir = await mkdtemp(join(tmpdir(), 'dragnet-flood-'))
+  const flooderId = await NodeIdentity.fromSeed(seedFor(`flood-${o.seed}`, 'flooder'))
+  const members = Array.from({ length: o.nodes }, (_, i) => ({ name: `n${i}`, country: 'DE', role: 'bureau' as const, policy: null }))
+  const arrivals = new Map<string, number[]>()
+  const cluster = new ProcessCluster({
+    dir,
+    members,
+    edges: topology('ring', o.nodes, o.seed),
+    seed: `flood-${o.seed}`,
+    // Production defaults but for the sync interval (quiet runs should not overlap a round).
+    config: { sync: { intervalMs: 30_000 }, ingest: { verifyWorkers: 2 }, log: { level: 'silent' } },
+    extraRoster: [{ peerId: flooderId.peerId, name: 'flooder', country: 'ZZ', role: 'bureau' }],
+    onStored: (i, id, _from, at) => { const a = arrivals.get(id); if (a != null) a.push(at); else arrivals.set(id, [at]); who.set(id, [...(who.get(id) ?? []), i]) }
+  })
+  const bodies = await benchIndicators(2 * o.records + 512)
+  console.log(`flood: ${o.nodes} members in a ring (one process each, TCP), victim n${VICTIM}; ${o.records} honest records per run, one every ${o.intervalMs} ms; content: ${process.env.BENCH_DATA_SOURCE}`)
+  let flooder: RawPeer | undefined
+  try {
+    await cluster.start()
+    await cluster.waitConnected(60_000)
+    const api = await cluster.startApi(VICTIM)
+    await sleep(1000)
+
+    const quietProbe = probe(api)
+    const quiet = await honestRun(cluster, arrivals, bodies.slice(0, o.records), o)
+    await quietProbe.stop()
+
+    flooder = await RawPeer.start(flooderId)
+    await flooder.dial(cluster.addrs(VICTIM))
+    const floodProbe = probe(api)
+    let honestDone!: () => void
+    const honestOver = new Promise<void>(resolve => { honestDone = resolve })
+    const flooding = flood(flooder, cluster.peerId(VICTIM), honestOver, o.junk, bodies.slice(2 * o.records))
+    const loud = await honestRun(cluster, arrivals, bodies.slice(o.records, 2 * o.records), o).finally(() => { honestDone() })
+    const { sent } = await flooding
+    const apiLat = await floodProbe.stop()
+    let penalised = false
+    // The junk sits behind what the victim still has to read of the flood (its stream window).
+    const deadline = Date.now() + 60_000
+    while (!penalised && Date.now() < deadline) {
+      penalised = ((await cluster.peerState(VICTIM, flooderId.peerId))?.penalties ?? 0) > 0
+      if (!penalised) await sleep(100)
+    }
+    const victim = await cluster.stats(VICTIM)
+    const sorted = (xs: number[]): number[] => [...xs].sort((a, b) => a - b)
+    const p99q = percentile(sorted(quiet), 99)
+    const p99l = percentile(sorted(loud), 99)
+    const apiP99 = percentile(sorted(apiLat), 99)
+    const r = (x: number): number => Math.round(x * 10) / 10
+    console.log(`honest p99 (publish → every member): quiet ${r(p99q)} ms, under the flood ${r(p99l)} ms, ratio ${(p99l / p99q).toFixed(2)} (target ≤ 2)`)
+    console.log(`/health on the victim during the flood: p50 ${r(percentile(sorted(apiLat), 50))} ms, p99 ${r(apiP99)} ms (${apiLat.length} probes; target p99 < 100 ms)`)
+    console.log(`flooder: ${sent} valid records pushed, then ${o.junk} junk; penalised: ${penalised}; victim RSS ${victim.rssMb} MB`)
+    return {
+      nodes: o.nodes,
+      records: o.records,
+      flood_records: sent,
+      honest_p99_quiet_ms: r(p99q),
+      honest_p99_flood_ms: r(p99l),
+      honest_p99_ratio: Math.round((p99l / p99q) * 100) / 100,
+      api_p99_ms: r(apiP99),
+      rss_mb: victim.rssMb,
+      flooder_penalised: penalised
+    }
+  } finally {
+    await flooder?.stop().catch(() => {})
+    await cluster.stop().catch(() => {})
+    await rm(dir, { recursive: true, force: true })
+  }
+}
