@@ -8,7 +8,7 @@ import { generateKey } from '@libp2p/pnet'
 import type { Command } from 'commander'
 import { DragnetError } from '../../errors.js'
 
-const BENCHES = ['record', 'propagation', 'sync', 'sync-recon', 'policy', 'taxii']
+const BENCHES = ['record', 'propagation', 'sync', 'sync-recon', 'policy', 'taxii', 'flood']
 
 /** The checkout this CLI runs from (src/cli/commands or dist/src/cli/commands). */
 function repoRoot (): string {
