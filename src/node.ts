@@ -8,9 +8,10 @@ import { createNodeLibp2p, Gossip, PeerManager, type DragnetLibp2p } from './net
 import { defaultPolicy, loadPolicy, type Decision, type Policy } from './policy/index.js'
 import type { SignedRecord } from './record/index.js'
 import { ReplicationEdge, sumStats, type ReplicationStats } from './replication/index.js'
-import { Store, type AuditEntry } from './store/index.js'
+import { Store, type AuditEntry, type StoreInit } from './store/index.js'
 import { SyncService } from './sync/index.js'
 import { LruSet } from './util/lru.js'
+import { privateUmask } from './util/private-file.js'
 
 /** Strikes against a peer (unknown authors it relays, takeovers it relays) are counted over this window. */
 const STRIKE_WINDOW_MS = 10 * 60_000
@@ -27,6 +28,13 @@ export interface DragnetNodeInit {
   metadata?: NodeMetadata
   /** simulated per-link latency in ms for frames from a peer (simulations only) */
   linkDelay?: (peerId: string) => number
+  /**
+   * initialise a data dir that holds no node key (default true: `start`); false refuses it with
+   * DRAGNET_NO_NODE (every CLI command but `init` and `start`)
+   */
+  create?: boolean
+  /** store options (recovery interval, LevelDB write buffer) */
+  store?: StoreInit
 }
 
 export interface NodeStatus {
@@ -74,6 +82,7 @@ export class DragnetNode {
   private readonly pendingAudit: AuditEntry[] = []
   private readonly auditedRecently = new LruSet<string>(50_000)
   private auditTimer: ReturnType<typeof setInterval> | null = null
+  private pruneTimer: ReturnType<typeof setInterval> | null = null
   private readonly stopHooks: Array<() => Promise<void>> = []
   private running = false
   private readonly network: boolean
@@ -109,15 +118,20 @@ export class DragnetNode {
     })
   }
 
-  /** Opens the data dir (initialising it if empty) and the store; nothing networked yet. */
+  /**
+   * Opens the data dir (initialising it if empty, unless `create` is false) and the store;
+   * nothing networked yet. Sets the process umask to 077: the files LevelDB creates as it runs
+   * (new .log and .ldb files) hold records, and LevelDB leaves their mode to the umask.
+   */
   static async open (init: DragnetNodeInit): Promise<DragnetNode> {
+    privateUmask()
     const { identity, metadata } = await openDataDir(init.dataDir, {
       name: init.metadata?.name ?? init.config.name,
       country: init.metadata?.country ?? init.config.country,
       role: init.metadata?.role ?? init.config.role
-    })
+    }, { create: init.create !== false })
     const policy = init.policy ?? (init.config.policy != null ? await loadPolicy(init.config.policy) : defaultPolicy())
-    const store = await Store.open(join(init.dataDir, FILES.store))
+    const store = await Store.open(join(init.dataDir, FILES.store), init.store)
     try {
       return new DragnetNode(init, identity, metadata, store, policy)
     } catch (err) {
@@ -149,6 +163,10 @@ export class DragnetNode {
         if (this.auditTimer != null) clearInterval(this.auditTimer)
         await this.flushAudit()
       })
+      // Retention holds whatever writes the audit log (ingest writes an entry with every record).
+      this.pruneTimer = setInterval(() => { void this.pruneAudit() }, this.config.audit.pruneIntervalMs)
+      this.pruneTimer.unref?.()
+      this.stopHooks.push(async () => { if (this.pruneTimer != null) clearInterval(this.pruneTimer) })
       if (this.network) await this.startNetwork()
       if (opts.api != null) {
         const api = await opts.api(this)
@@ -275,9 +293,24 @@ export class DragnetNode {
     const entries = this.pendingAudit.splice(0)
     try {
       await this.store.writeDecisions(entries)
-      await this.store.pruneAudit(this.config.audit.maxEntries)
     } catch (err: any) {
       this.log.warn({ err: err.message }, 'could not write audit entries')
+    }
+  }
+
+  private pruning = false
+
+  /** Drops the oldest audit entries beyond audit.maxEntries. */
+  async pruneAudit (): Promise<number> {
+    if (this.pruning || !this.store.isOpen) return 0
+    this.pruning = true
+    try {
+      return await this.store.pruneAudit(this.config.audit.maxEntries)
+    } catch (err: any) {
+      this.log.warn({ err: err.message }, 'could not prune the audit log')
+      return 0
+    } finally {
+      this.pruning = false
     }
   }
 

@@ -73,8 +73,19 @@ export const configSchema = z.object({
     maxIdsPerSession: z.number().int().min(1)
   }).strict(),
   ingest: z.object({ verifyWorkers: z.number().int().min(0).max(64) }).strict(),
-  audit: z.object({ maxEntries: z.number().int().min(100) }).strict(),
+  audit: z.object({ maxEntries: z.number().int().min(100), pruneIntervalMs: z.number().int().min(100) }).strict(),
   taxii: z.object({ publicClear: z.boolean(), readTokens: z.array(z.string().min(16)) }).strict(),
+  http: z.object({
+    hosts: z.array(z.string().regex(/^[A-Za-z0-9._-]+$|^\[[0-9a-fA-F:.]+\]$/, 'a host name or IP address (no port, no scheme)')),
+    publicUrl: z.string().regex(/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/, 'an http(s) URL such as https://dragnet.example.org').nullable(),
+    requestTimeoutMs: z.number().int().min(100),
+    headersTimeoutMs: z.number().int().min(100),
+    keepAliveTimeoutMs: z.number().int().min(100),
+    idleTimeoutMs: z.number().int().min(100),
+    maxConnections: z.number().int().min(1),
+    maxBodyBytes: z.number().int().min(1024).max(1024 * 1024 * 1024),
+    closeGraceMs: z.number().int().min(0)
+  }).strict().refine(h => h.headersTimeoutMs <= h.requestTimeoutMs, { message: 'headersTimeoutMs must not exceed requestTimeoutMs', path: ['headersTimeoutMs'] }),
   log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) }).strict()
 }).strict()
 

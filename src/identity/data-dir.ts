@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto'
-import { mkdir, readFile, rm, writeFile, rename } from 'node:fs/promises'
+import { mkdir, readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { z } from 'zod'
 import { DragnetError } from '../errors.js'
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, restrictMode, restrictTree, writePrivateFile } from '../util/private-file.js'
 import { NodeIdentity, keyFileExists, loadIdentity, saveIdentity } from './identity.js'
 import { ROLES, type Role } from './roster.js'
 
@@ -11,6 +12,7 @@ import { ROLES, type Role } from './roster.js'
  *   node.key       Ed25519 libp2p private key (protobuf), mode 0600 — the member identity
  *   node.json      metadata written by `init`: name, country, role, peerId, createdAt
  *   api-token      bearer token for the local API's writes, mode 0600
+ *   read-tokens.json  read tokens with a TLP ceiling, SHA-256 hashed, mode 0600
  *   store/         the LevelDB replica
  *   runtime.json   present while a node runs: pid and API address (the CLI finds the node by it)
  *   config.yaml    optional node config picked up when --config is not given
@@ -19,9 +21,13 @@ export const FILES = {
   key: 'node.key',
   metadata: 'node.json',
   token: 'api-token',
+  readTokens: 'read-tokens.json',
   store: 'store',
   runtime: 'runtime.json'
 } as const
+
+/** Files the node writes beside its store, snapshots of the store's indexes included. */
+const NODE_FILES = [FILES.key, FILES.metadata, FILES.token, FILES.readTokens, FILES.runtime, 'store.index.snap', 'store.sync.snap']
 
 export const metadataSchema = z.object({
   name: z.string(),
@@ -42,10 +48,28 @@ export interface InitOptions {
   seed?: Uint8Array
 }
 
-async function writePrivate (file: string, data: string | Uint8Array): Promise<void> {
-  const tmp = `${file}.tmp-${process.pid}`
-  await writeFile(tmp, data, { mode: 0o600 })
-  await rename(tmp, file)
+/**
+ * The data dir 0700 and what the node keeps in it 0600, the LevelDB files included: the store
+ * holds RED records, the key is the member. Run by `init` and whenever a node opens the dir, so
+ * a directory made by hand (or by an older dragnet) with 0755 and 0644 is tightened.
+ */
+export async function restrictDataDir (dir: string): Promise<void> {
+  await restrictMode(dir, PRIVATE_DIR_MODE)
+  for (const f of NODE_FILES) await restrictMode(join(dir, f), PRIVATE_FILE_MODE)
+  await restrictTree(join(dir, FILES.store))
+}
+
+/**
+ * Commands other than `init` and `start` work on an existing node only: a mistyped `--data`
+ * must not answer "no records" from an empty store, or sign with a fresh, unknown key.
+ */
+export async function requireNode (dir: string): Promise<void> {
+  if (await keyFileExists(dir)) return
+  throw new DragnetError('DRAGNET_NO_NODE', `no dragnet node in ${dir} (no ${FILES.key}): check --data, or create a node there with: dragnet init --data ${dir}`, { dataDir: dir })
+}
+
+async function writeMetadata (dir: string, metadata: NodeMetadata): Promise<void> {
+  await writePrivateFile(join(dir, FILES.metadata), JSON.stringify(metadata, null, 2) + '\n')
 }
 
 export async function initDataDir (dir: string, opts: InitOptions = {}): Promise<{ identity: NodeIdentity, metadata: NodeMetadata }> {
@@ -53,15 +77,16 @@ export async function initDataDir (dir: string, opts: InitOptions = {}): Promise
   if (!/^[A-Z]{2}$/.test(country)) throw new DragnetError('DRAGNET_BAD_CONFIG', `country must be an ISO 3166 alpha-2 code such as DE, got ${opts.country}`, { property: 'country' })
   const role = opts.role ?? 'bureau'
   if (!(ROLES as readonly string[]).includes(role)) throw new DragnetError('DRAGNET_BAD_CONFIG', `role must be one of ${ROLES.join(', ')}, got ${role}`, { property: 'role' })
-  await mkdir(dir, { recursive: true, mode: 0o700 })
+  await mkdir(dir, { recursive: true, mode: PRIVATE_DIR_MODE })
   if (opts.force !== true && await keyFileExists(dir)) {
     throw new DragnetError('DRAGNET_KEY_EXISTS', `${join(dir, FILES.key)} already exists; pass --force to replace this node's identity`)
   }
   const identity = opts.seed != null ? await NodeIdentity.fromSeed(opts.seed) : await NodeIdentity.generate()
   await saveIdentity(dir, identity, { force: true })
   const metadata: NodeMetadata = { name: opts.name ?? '', country, role, peerId: identity.peerId, createdAt: new Date().toISOString() }
-  await writeFile(join(dir, FILES.metadata), JSON.stringify(metadata, null, 2) + '\n')
-  await writePrivate(join(dir, FILES.token), randomBytes(24).toString('base64url') + '\n')
+  await writeMetadata(dir, metadata)
+  await writePrivateFile(join(dir, FILES.token), randomBytes(24).toString('base64url') + '\n')
+  await restrictDataDir(dir)
   return { identity, metadata }
 }
 
@@ -78,17 +103,22 @@ export async function readMetadata (dir: string): Promise<NodeMetadata | undefin
   return parsed.data
 }
 
-/** Opens a data dir, initialising it with defaults when it holds no key yet (`start` on an empty dir). */
-export async function openDataDir (dir: string, defaults: InitOptions = {}): Promise<{ identity: NodeIdentity, metadata: NodeMetadata, created: boolean }> {
+/**
+ * Opens a data dir, tightening its modes. With `create` (the default; `start` on an empty dir)
+ * a dir without a key is initialised with `defaults`; without it, it is refused (DRAGNET_NO_NODE).
+ */
+export async function openDataDir (dir: string, defaults: InitOptions = {}, opts: { create?: boolean } = {}): Promise<{ identity: NodeIdentity, metadata: NodeMetadata, created: boolean }> {
   if (!await keyFileExists(dir)) {
+    if (opts.create === false) await requireNode(dir)
     const { identity, metadata } = await initDataDir(dir, defaults)
     return { identity, metadata, created: true }
   }
+  await restrictDataDir(dir)
   const identity = await loadIdentity(dir)
   let metadata = await readMetadata(dir)
   if (metadata == null) {
     metadata = { name: defaults.name ?? '', country: (defaults.country ?? 'ZZ').toUpperCase(), role: defaults.role ?? 'bureau', peerId: identity.peerId, createdAt: new Date().toISOString() }
-    await writeFile(join(dir, FILES.metadata), JSON.stringify(metadata, null, 2) + '\n')
+    await writeMetadata(dir, metadata)
   }
   if (metadata.peerId !== identity.peerId) {
     throw new DragnetError('DRAGNET_BAD_KEY', `${join(dir, FILES.metadata)} names ${metadata.peerId} but node.key is ${identity.peerId}`)
@@ -104,7 +134,7 @@ export async function ensureToken (dir: string): Promise<string> {
     if (err.code !== 'ENOENT') throw err
   }
   const token = randomBytes(24).toString('base64url')
-  await writePrivate(join(dir, FILES.token), token + '\n')
+  await writePrivateFile(join(dir, FILES.token), token + '\n')
   return token
 }
 
@@ -126,7 +156,7 @@ export interface RuntimeInfo {
 }
 
 export async function writeRuntime (dir: string, info: RuntimeInfo): Promise<void> {
-  await writeFile(join(dir, FILES.runtime), JSON.stringify(info, null, 2) + '\n')
+  await writePrivateFile(join(dir, FILES.runtime), JSON.stringify(info, null, 2) + '\n')
 }
 
 export async function clearRuntime (dir: string): Promise<void> {

@@ -1,10 +1,11 @@
 import { createPrivateKey, sign as edSign, type KeyObject } from 'node:crypto'
-import { readFile, writeFile, stat, mkdir, rename } from 'node:fs/promises'
+import { readFile, stat, mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { generateKeyPair, generateKeyPairFromSeed, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
 import { DragnetError } from '../errors.js'
 import type { RecordSigner } from '../record/index.js'
+import { PRIVATE_DIR_MODE, writePrivateFile } from '../util/private-file.js'
 
 export const KEY_FILE = 'node.key'
 const PKCS8_ED25519_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex')
@@ -73,13 +74,11 @@ export async function loadIdentity (dataDir: string): Promise<NodeIdentity> {
   return NodeIdentity.fromProtobuf(buf)
 }
 
-/** Writes the key with mode 0600 via a temp file and rename, so a crash never leaves half a key. */
+/** Writes the key with mode 0600, atomically and fsync'd, so a crash never leaves half a key. */
 export async function saveIdentity (dataDir: string, identity: NodeIdentity, opts: { force?: boolean } = {}): Promise<void> {
-  await mkdir(dataDir, { recursive: true, mode: 0o700 })
+  await mkdir(dataDir, { recursive: true, mode: PRIVATE_DIR_MODE })
   if (opts.force !== true && await keyFileExists(dataDir)) {
     throw new DragnetError('DRAGNET_KEY_EXISTS', `${join(dataDir, KEY_FILE)} already exists; pass --force to replace this node's identity`)
   }
-  const tmp = join(dataDir, `${KEY_FILE}.tmp-${process.pid}`)
-  await writeFile(tmp, identity.toProtobuf(), { mode: 0o600 })
-  await rename(tmp, join(dataDir, KEY_FILE))
+  await writePrivateFile(join(dataDir, KEY_FILE), identity.toProtobuf())
 }

@@ -325,7 +325,15 @@ export class Ingest {
       }
       if (writes.length > 0) {
         // sync: a record we acknowledge as published survives a crash of the machine.
-        const infos = await this.c.store.write(writes, { sync: true })
+        let infos: RecordInfo[]
+        try {
+          infos = await this.c.store.write(writes, { sync: true })
+        } catch (err) {
+          // Nothing was stored or sent: the seqs signed in this batch are free again, so a
+          // failed write (a full disk) leaves no gap in this node's numbering.
+          this.nextSeq = writes[0].record.record.seq
+          throw err
+        }
         infos.forEach((info, j) => { stored[j].info = info })
       }
     })

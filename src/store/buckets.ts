@@ -26,6 +26,8 @@ export const BUCKETS = {
   observables: 'obs',
   /** `ip:<4|6>!<address hex>!<prefix 3 digits>!<id>` → '': IPs and CIDRs, sortable by address */
   ips: 'ip',
+  /** `dom:<labels reversed>.!<id>` → '': domains, so a name and its subdomains share a key prefix (`com.example.`) */
+  domains: 'dom',
   /** `aseq:<author>!<seq 16 digits>` → id: the first record under (author, seq) */
   authorSeq: 'aseq',
   /** `equiv:<author>!<seq 16 digits>` → JSON { ids, at }: every id seen under one (author, seq): equivocation evidence */

@@ -76,7 +76,7 @@ export async function checkConsistency (store: Store, opts: { maxProblems?: numb
     if (!records.has(id)) problem(`sync entry ${k} points at a missing record`)
     synced.add(`${k.slice(0, k.indexOf('!'))}!${id}`)
   }
-  for (const bucket of ['observables', 'ips'] as const) {
+  for (const bucket of ['observables', 'ips', 'domains'] as const) {
     for await (const [k] of store.iterateRaw(bucket)) {
       const id = k.slice(k.lastIndexOf('!') + 1)
       if (!records.has(id)) problem(`${bucket} entry ${k} points at a missing record`)

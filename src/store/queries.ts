@@ -1,7 +1,10 @@
-import { recordToJson } from '../record/index.js'
+import { createHash } from 'node:crypto'
+import { DragnetError } from '../errors.js'
+import { recordToJson, type Tlp } from '../record/index.js'
+import { analyzeStixObject } from '../stix/index.js'
 import { compareVersionNames } from '../stix/timestamp.js'
 import type { Observable } from '../stix/types.js'
-import type { RecordInfo, Store, VersionEntry } from './store.js'
+import { indexKeysOf, lookupPlan, phaseOf, type IndexEntry, type IndexRange, type RecordInfo, type ScanPosition, type Store, type VersionEntry } from './store.js'
 
 /**
  * Which stored records of one STIX object are current: the owner's records of the newest
@@ -45,26 +48,160 @@ export interface LookupHit {
 
 /** Every current record, any author, naming this observable (IPs also through CIDRs). */
 export async function lookup (store: Store, o: Observable, now = Date.now()): Promise<LookupHit[]> {
-  const ids = await store.lookupIds(o)
-  const infos = await store.getManyInfo(ids)
-  const currentByStix = new Map<string, Set<string>>()
-  const hits: LookupHit[] = []
-  for (let i = 0; i < ids.length; i++) {
-    const info = infos[i]
-    if (info == null) continue
-    let current = currentByStix.get(info.stixId)
-    if (current == null) {
-      const [versions, owner] = await Promise.all([store.versions(info.stixId), store.owner(info.stixId)])
-      current = currentIds(versions, owner, now)
-      currentByStix.set(info.stixId, current)
-    }
-    if (!current.has(ids[i])) continue
-    const rec = await store.getRecord(ids[i])
-    if (rec == null) continue
-    hits.push({ id: ids[i], author: info.author, tlp: info.tlp, type: info.type, stixId: info.stixId, modified: info.modified, ts: info.ts, addedAt: info.addedAt, body: rec.record.record.body })
+  const out: LookupHit[] = []
+  let cursor: string | undefined
+  do {
+    const page = await lookupPage(store, o, { limit: 10_000, now, ...(cursor != null ? { cursor } : {}) })
+    out.push(...page.records)
+    cursor = page.next
+  } while (cursor != null)
+  return out.sort(byTs)
+}
+
+function byTs (a: LookupHit, b: LookupHit): number {
+  return a.ts - b.ts || (a.id < b.id ? -1 : 1)
+}
+
+export const LOOKUP_DEFAULT_LIMIT = 1000
+export const LOOKUP_MAX_LIMIT = 10_000
+/** Index entries one lookup request reads at most before it answers with a cursor. */
+const LOOKUP_SCAN_BUDGET = 50_000
+
+export interface LookupOptions {
+  /** records per page (default 1000) */
+  limit?: number
+  /** the `next` of the previous page */
+  cursor?: string
+  /** a domain also finds its subdomains (default true) */
+  subdomains?: boolean
+  /** only records at these TLPs (a reader's ceiling) */
+  tlps?: ReadonlySet<Tlp>
+  now?: number
+}
+
+export interface LookupPage {
+  records: LookupHit[]
+  /** present when more records may follow: pass it back as `cursor` */
+  next?: string
+}
+
+/** The query a cursor belongs to, so a cursor cannot be replayed against another lookup. */
+function queryTag (o: Observable, subdomains: boolean, tlps: ReadonlySet<Tlp> | undefined): string {
+  return createHash('sha256').update(`${o.kind}\n${o.value}\n${String(subdomains)}\n${[...tlps ?? []].sort().join(',')}`).digest('base64url').slice(0, 12)
+}
+
+function encodeCursor (tag: string, pos: ScanPosition): string {
+  return Buffer.from(JSON.stringify({ v: 1, q: tag, p: pos.phase, k: pos.key })).toString('base64url')
+}
+
+function decodeCursor (text: string, tag: string): ScanPosition {
+  let c: any
+  try {
+    c = /^[A-Za-z0-9_-]{1,4000}$/.test(text) ? JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) : undefined
+  } catch {
+    c = undefined
   }
-  hits.sort((a, b) => a.ts - b.ts || (a.id < b.id ? -1 : 1))
-  return hits
+  if (c == null || c.v !== 1 || typeof c.p !== 'number' || !Number.isInteger(c.p) || c.p < 0 || typeof c.k !== 'string') {
+    throw new DragnetError('DRAGNET_BAD_REQUEST', 'cursor is not one this node issued; start again without it', { property: 'cursor' })
+  }
+  if (c.q !== tag) throw new DragnetError('DRAGNET_BAD_REQUEST', 'cursor belongs to another lookup (value, subdomains or access); start again without it', { property: 'cursor' })
+  return { phase: c.p, key: c.k }
+}
+
+/**
+ * One page of a lookup, bounded: at most `limit` records, and at most a fixed number of index
+ * entries read. The scan walks the lookup's index ranges in key order (IPs by address, domains
+ * by reversed name) and the cursor is the position of the last entry read, so paging through
+ * visits every matching record exactly once: a record found under several keys (an indicator
+ * naming two addresses in the range) counts at the first of them in scan order only.
+ */
+export async function lookupPage (store: Store, o: Observable, opts: LookupOptions = {}): Promise<LookupPage> {
+  const limit = opts.limit ?? LOOKUP_DEFAULT_LIMIT
+  const subdomains = opts.subdomains ?? true
+  const now = opts.now ?? Date.now()
+  const plan = lookupPlan(o, { subdomains })
+  const tag = queryTag(o, subdomains, opts.tlps)
+  let pos = opts.cursor != null ? decodeCursor(opts.cursor, tag) : undefined
+  const records: LookupHit[] = []
+  const current = new Map<string, Set<string>>()
+  let budget = LOOKUP_SCAN_BUDGET
+  while (budget > 0) {
+    // Read about as many entries as the page still needs (plus one to learn whether more follow).
+    const want = Math.max(16, 2 * (limit + 1 - records.length))
+    const entries = await store.scanIndex(plan, pos, Math.min(1000, budget, want))
+    if (entries.length === 0) return { records: records.sort(byTs) }
+    budget -= entries.length
+    const hits = await resolveEntries(store, plan, entries, { tlps: opts.tlps, now, current })
+    for (let i = 0; i < entries.length; i++) {
+      const hit = hits[i]
+      if (hit != null) {
+        // One more than asked for: there is a next page, starting at this entry.
+        if (records.length === limit) return { records: records.sort(byTs), next: encodeCursor(tag, pos!) }
+        records.push(hit)
+      }
+      pos = entries[i]
+    }
+  }
+  return { records: records.sort(byTs), next: encodeCursor(tag, pos!) }
+}
+
+/**
+ * For each index entry, the hit it contributes: none when the record is gone, above the
+ * caller's TLP, not current, or counted at an earlier entry of the same scan.
+ */
+async function resolveEntries (store: Store, plan: IndexRange[], entries: IndexEntry[], ctx: { tlps?: ReadonlySet<Tlp>, now: number, current: Map<string, Set<string>> }): Promise<Array<LookupHit | undefined>> {
+  const infos = await store.getManyInfo(entries.map(e => e.id))
+  const out: Array<LookupHit | undefined> = entries.map(() => undefined)
+  const candidates: number[] = []
+  for (let i = 0; i < entries.length; i++) {
+    const info = infos[i]
+    if (info == null || (ctx.tlps != null && !ctx.tlps.has(info.tlp))) continue
+    let cur = ctx.current.get(info.stixId)
+    if (cur == null) {
+      const [versions, owner] = await Promise.all([store.versions(info.stixId), store.owner(info.stixId)])
+      cur = currentIds(versions, owner, ctx.now)
+      ctx.current.set(info.stixId, cur)
+    }
+    if (cur.has(entries[i].id)) candidates.push(i)
+  }
+  const earlier = await earlierEntries(store, plan, candidates.map(i => entries[i]))
+  for (let j = 0; j < candidates.length; j++) {
+    const i = candidates[j]
+    const rec = earlier[j].record
+    if (earlier[j].counted || rec == null) continue
+    const info = infos[i]!
+    out[i] = { id: entries[i].id, author: info.author, tlp: info.tlp, type: info.type, stixId: info.stixId, modified: info.modified, ts: info.ts, addedAt: info.addedAt, body: rec.record.record.body }
+  }
+  return out
+}
+
+/**
+ * Whether each entry's record also sits under an index key that comes earlier in the scan (then
+ * it was counted there), with the record itself. The record's keys are derived again from its
+ * body, and only keys that exist in the index count.
+ */
+async function earlierEntries (store: Store, plan: IndexRange[], entries: IndexEntry[]): Promise<Array<{ counted: boolean, record?: Awaited<ReturnType<Store['getRecord']>> }>> {
+  const out: Array<{ counted: boolean, record?: Awaited<ReturnType<Store['getRecord']>> }> = []
+  const probes: Array<{ at: number, key: string }> = []
+  for (const e of entries) {
+    const record = await store.getRecord(e.id)
+    out.push({ counted: false, ...(record != null ? { record } : {}) })
+    if (record == null) continue
+    let observables: Observable[]
+    try {
+      observables = analyzeStixObject(record.record.record.body).observables
+    } catch {
+      continue
+    }
+    for (const k of indexKeysOf(observables, e.id)) {
+      const phase = phaseOf(plan, k)
+      if (phase == null || k === e.key) continue
+      if (phase < e.phase || (phase === e.phase && k < e.key)) probes.push({ at: out.length - 1, key: k })
+    }
+  }
+  const exist = await store.keysExist(probes.map(p => p.key))
+  probes.forEach((p, i) => { if (exist[i]) out[p.at].counted = true })
+  return out
 }
 
 /** A record as JSON for `get` and `GET /api/records/:id`: the signed fields plus local facts. */

@@ -1,9 +1,10 @@
-import { mkdir } from 'node:fs/promises'
+import { mkdir, statfs } from 'node:fs/promises'
 import { Level } from 'level'
 import { DragnetError } from '../errors.js'
 import { decodeRecord, isLegacyAmberScope, scopesOf, type SignedRecord, type Tlp, TLP_LEVELS } from '../record/index.js'
 import type { Observable } from '../stix/types.js'
 import { parseIpNet, maskBytes } from '../stix/ip.js'
+import { restrictTree } from '../util/private-file.js'
 import { readSnapshot, writeSnapshot } from '../util/snapshot.js'
 import { BLOOM_SCHEME, IdBloom, StringBloom } from './bloom.js'
 import { SeqIntervals } from './seq-set.js'
@@ -98,6 +99,30 @@ export interface StoreCounters {
 export interface StoreInit {
   /** records per arrival-order page read ahead by iterators */
   readAhead?: number
+  /** after a failed write, how often to try writing again (and reopen LevelDB), ms; default 5000 */
+  recoverMs?: number
+  /** LevelDB's write buffer (memtable) in bytes; default LevelDB's 4 MiB (tests use small ones) */
+  writeBufferSize?: number
+}
+
+/** Whether the store can write; after a storage failure, what failed and since when. */
+export interface StoreHealth {
+  ok: boolean
+  /** the failure that made the store degraded */
+  error?: string
+  /** when it became degraded (ms) */
+  since?: number
+  /** writes that failed for storage reasons since the store was opened */
+  errors: number
+}
+
+/** Free bytes the filesystem must have before a degraded store is reopened. */
+const REOPEN_MIN_FREE = 1024 * 1024
+
+function isStorageFailure (err: any): boolean {
+  if (err instanceof DragnetError) return false
+  const text = `${String(err?.message ?? '')} ${String(err?.cause?.message ?? '')}`
+  return err?.code === 'LEVEL_IO_ERROR' || /IO error|No space left|ENOSPC|EDQUOT|EROFS|read-only file system/i.test(text)
 }
 
 const enc = new TextEncoder()
@@ -113,6 +138,86 @@ function parse<T> (bytes: Uint8Array): T {
 
 function emptyCounters (): StoreCounters {
   return { arrival: 0, records: 0, byTlp: Object.fromEntries(TLP_LEVELS.map(t => [t, 0])) as Record<Tlp, number>, audit: 0, auditSeq: 0, generation: 0 }
+}
+
+/** A domain with its labels reversed: `x.y.example.com` → `com.example.y.x`. */
+export function reverseDomain (domain: string): string {
+  return domain.split('.').reverse().join('.')
+}
+
+/** The `dom:` key of a domain observable: a name and its subdomains share the prefix `<reversed>.` */
+export function domainKey (domain: string, id: string): string {
+  return key('domains', `${reverseDomain(domain)}.!${id}`)
+}
+
+/**
+ * One range of an index that answers a lookup. `minPrefix`: IP keys in the range count only with
+ * a prefix length of at least this (the addresses and networks inside a CIDR).
+ */
+export interface IndexRange {
+  gte: string
+  lt: string
+  minPrefix?: number
+}
+
+/** A position in a lookup scan: the range (phase) and the last key read in it. */
+export interface ScanPosition {
+  phase: number
+  key: string
+}
+
+export interface IndexEntry extends ScanPosition {
+  id: string
+}
+
+/** Does this key, of a record, fall in the plan? Its phase when it does. */
+export function phaseOf (plan: IndexRange[], k: string): number | undefined {
+  for (let p = 0; p < plan.length; p++) {
+    const r = plan[p]
+    if (k < r.gte || k >= r.lt) continue
+    if (r.minPrefix != null && Number(k.split('!')[2]) < r.minPrefix) continue
+    return p
+  }
+  return undefined
+}
+
+/** Every index key of a record naming these observables (observableKey plus the domain index). */
+export function indexKeysOf (observables: Observable[], id: string): string[] {
+  const out: string[] = []
+  for (const o of observables) {
+    out.push(observableKey(o, id))
+    if (o.kind === 'domain') out.push(domainKey(o.value, id))
+  }
+  return out
+}
+
+/**
+ * The index ranges that answer a lookup of `o`, in the order a scan reads them. An IP or CIDR:
+ * first the networks that contain it (one exact range per shorter prefix length), then every
+ * address and network inside it. A domain: the name, and with `subdomains` every name under it.
+ */
+export function lookupPlan (o: Observable, opts: { subdomains?: boolean } = {}): IndexRange[] {
+  if (o.kind === 'ipv4' || o.kind === 'ipv6' || o.kind === 'ipv4-cidr' || o.kind === 'ipv6-cidr') {
+    const net = parseIpNet(o.value)
+    if (net == null) return []
+    const base = `${net.version}!`
+    const plan: IndexRange[] = []
+    for (let p = 0; p < net.prefix; p++) {
+      const hex = Buffer.from(maskBytes(net.bytes, p)).toString('hex')
+      plan.push(range('ips', `${base}${hex}!${pad(p, 3)}!`))
+    }
+    const first = Buffer.from(net.bytes).toString('hex')
+    const lastBytes = net.bytes.slice()
+    for (let i = 0; i < lastBytes.length; i++) {
+      const bits = Math.max(0, Math.min(8, net.prefix - i * 8))
+      lastBytes[i] |= (0xff >> bits) & 0xff
+    }
+    const last = Buffer.from(lastBytes).toString('hex')
+    plan.push({ gte: key('ips', `${base}${first}!`), lt: prefixRange(key('ips', `${base}${last}!`)).lt, minPrefix: net.prefix })
+    return plan
+  }
+  if (o.kind === 'domain') return [range('domains', `${reverseDomain(o.value)}.${opts.subdomains === true ? '' : '!'}`)]
+  return [range('observables', `${o.kind}!${o.value}!`)]
 }
 
 /** Observable keys: IPs by address bytes (so CIDR containment is a range scan), the rest by text. */
@@ -143,15 +248,20 @@ export class Store {
   private readonly equivocationRefusals = new Map<string, number>()
   private writeChain: Promise<unknown> = Promise.resolve()
   private closed = false
+  private degraded: { error: string, since: number } | null = null
+  private storageErrors = 0
+  private recoverTimer: ReturnType<typeof setInterval> | null = null
+  private readonly recoverMs: number
 
-  private constructor (dir: string) {
+  private constructor (dir: string, init: StoreInit) {
     this.dir = dir
-    this.db = new Level<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' })
+    this.recoverMs = init.recoverMs ?? 5000
+    this.db = new Level<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view', ...(init.writeBufferSize != null ? { writeBufferSize: init.writeBufferSize } : {}) })
   }
 
-  static async open (dir: string, _init: StoreInit = {}): Promise<Store> {
-    await mkdir(dir, { recursive: true })
-    const store = new Store(dir)
+  static async open (dir: string, init: StoreInit = {}): Promise<Store> {
+    await mkdir(dir, { recursive: true, mode: 0o700 })
+    const store = new Store(dir, init)
     try {
       await store.db.open()
     } catch (err: any) {
@@ -161,6 +271,8 @@ export class Store {
       }
       throw new DragnetError('DRAGNET_INTERNAL', `cannot open store ${dir}: ${cause}`, {}, { cause: err })
     }
+    // What opening created (a new log, a manifest) is private even without the node's umask.
+    await restrictTree(dir)
     await store.load()
     return store
   }
@@ -181,6 +293,7 @@ export class Store {
     }
     if (at !== STORE_FORMAT) throw new DragnetError('DRAGNET_INTERNAL', `store ${this.dir} has format ${at}, this dragnet reads ${STORE_FORMAT}`)
     if (format == null) await this.db.put(key('meta', 'format'), json(STORE_FORMAT))
+    await this.indexDomains()
     if (await this.loadSnapshot()) return
     // Ids from the arrival index (small values) rather than record keys, whose blocks hold whole
     // records: a rebuild after a crash then reads a tenth of the bytes.
@@ -220,6 +333,25 @@ export class Store {
     batch.put(key('meta', 'counters'), json(this.counters))
     batch.put(key('meta', 'format'), json(STORE_FORMAT))
     await batch.write()
+  }
+
+  /**
+   * The domain index (`dom:`) came after the observable index: a store written before it gets
+   * it built once from the `obs:domain!` keys, in batches.
+   */
+  private async indexDomains (): Promise<void> {
+    if (await this.db.get(key('meta', 'domainIndex')) != null) return
+    const cut = BUCKETS.observables.length + 1 + 'domain!'.length
+    let batch = this.db.batch()
+    let n = 0
+    for await (const k of this.db.keys(range('observables', 'domain!'))) {
+      const rest = k.slice(cut)
+      const bang = rest.lastIndexOf('!')
+      batch.put(domainKey(rest.slice(0, bang), rest.slice(bang + 1)), EMPTY)
+      if (++n % 10_000 === 0) { await this.commit(batch); batch = this.db.batch() }
+    }
+    batch.put(key('meta', 'domainIndex'), json(1))
+    await this.commit(batch)
   }
 
   /** Where the in-memory indexes are saved on a clean close, beside the LevelDB directory. */
@@ -266,6 +398,8 @@ export class Store {
   async close (): Promise<void> {
     if (this.closed) return
     this.closed = true
+    if (this.recoverTimer != null) clearInterval(this.recoverTimer)
+    this.recoverTimer = null
     await this.writeChain.catch(() => {})
     await this.saveSnapshot().catch(() => {})
     await this.db.close()
@@ -284,6 +418,83 @@ export class Store {
 
   counts (): StoreCounters {
     return structuredClone(this.counters)
+  }
+
+  // ---------------------------------------------------------------- storage failures
+
+  health (): StoreHealth {
+    return this.degraded == null
+      ? { ok: true, errors: this.storageErrors }
+      : { ok: false, error: this.degraded.error, since: this.degraded.since, errors: this.storageErrors }
+  }
+
+  /** Every write goes through here: a storage failure becomes DRAGNET_STORAGE and degrades the store. */
+  private async commit (batch: ReturnType<Level<string, Uint8Array>['batch']>, opts: { sync?: boolean } = {}): Promise<void> {
+    try {
+      await (opts.sync === true ? batch.write({ sync: true }) : batch.write())
+    } catch (err) {
+      throw this.failed(err)
+    }
+    if (this.degraded != null) this.recovered()
+  }
+
+  private failed (err: any): Error {
+    if (!isStorageFailure(err)) return err
+    this.storageErrors++
+    const message = String(err?.cause?.message ?? err?.message ?? err)
+    if (this.degraded == null) {
+      this.degraded = { error: message, since: Date.now() }
+      // Retries run until a write succeeds again: space freed, LevelDB reopened if it must be.
+      this.recoverTimer = setInterval(() => { void this.recover() }, this.recoverMs)
+      this.recoverTimer.unref?.()
+    }
+    return new DragnetError('DRAGNET_STORAGE', `the store cannot write (${message}); nothing was stored. The node retries by itself and accepts writes again once the disk has room`, {}, { cause: err })
+  }
+
+  private recovered (): void {
+    this.degraded = null
+    if (this.recoverTimer != null) clearInterval(this.recoverTimer)
+    this.recoverTimer = null
+  }
+
+  /**
+   * One recovery attempt: a synced probe write; if LevelDB still refuses (it keeps a failed
+   * background write as its state until reopened) and the filesystem has room, reopen it and
+   * probe again. Reads in flight during the reopen fail (DRAGNET_STORAGE) and may be retried.
+   */
+  async recover (): Promise<boolean> {
+    if (this.degraded == null) return true
+    return await this.exclusive(async () => {
+      if (this.degraded == null || this.closed) return this.degraded == null
+      if (this.db.status === 'open' && await this.probe()) { this.recovered(); return true }
+      if (!await this.hasRoom()) return false
+      try {
+        if (this.db.status === 'open') await this.db.close()
+        await this.db.open()
+      } catch {
+        return false
+      }
+      if (await this.probe()) { this.recovered(); return true }
+      return false
+    })
+  }
+
+  private async probe (): Promise<boolean> {
+    try {
+      await this.db.put(key('meta', 'probe'), json(Date.now()), { sync: true })
+      return true
+    } catch {
+      return false
+    }
+  }
+
+  private async hasRoom (): Promise<boolean> {
+    try {
+      const st = await statfs(this.dir)
+      return st.bavail * st.bsize >= REOPEN_MIN_FREE
+    } catch {
+      return true
+    }
   }
 
   // ---------------------------------------------------------------- writes
@@ -321,7 +532,7 @@ export class Store {
         if (w.validUntil != null) ver.validUntil = w.validUntil
         batch.put(versionKey(r.body.id, w.modified, id), json(ver))
         if (w.newOwner) batch.put(key('owners', r.body.id), enc.encode(r.author))
-        for (const o of w.observables) batch.put(observableKey(o, id), EMPTY)
+        for (const k of indexKeysOf(w.observables, id)) batch.put(k, EMPTY)
         // The first id under (author, seq) keeps the slot; a second is evidence, kept beside it.
         if (w.equivocation != null) batch.put(key('equivocations', `${r.author}!${pad(r.seq)}`), json({ ids: w.equivocation.slice(0, 2), at: now }))
         else batch.put(key('authorSeq', `${r.author}!${pad(r.seq)}`), enc.encode(id))
@@ -334,7 +545,7 @@ export class Store {
       for (const a of opts.audit ?? []) this.putAudit(batch, counters, a)
       if (writes.length > 0 || (opts.known?.length ?? 0) > 0) counters.generation++
       batch.put(key('meta', 'counters'), json(counters))
-      await (opts.sync === true ? batch.write({ sync: true }) : batch.write())
+      await this.commit(batch, { sync: opts.sync === true })
       this.counters = counters
       for (const w of writes) {
         this.bloom.add(w.record.id)
@@ -368,7 +579,7 @@ export class Store {
       for (const k of entries) batch.del(key('known', `${k.peer}!${k.scope}!${hexTs(k.ts)}!${k.id}`))
       const counters = { ...this.counters, generation: this.counters.generation + 1 }
       batch.put(key('meta', 'counters'), json(counters))
-      await batch.write()
+      await this.commit(batch)
       this.counters = counters
     })
   }
@@ -384,33 +595,40 @@ export class Store {
     }
   }
 
-  /** Drops the oldest audit entries beyond `maxEntries` (bounded retention). */
+  /** Drops the oldest audit entries beyond `maxEntries` (bounded retention), in batches of 10,000. */
   async pruneAudit (maxEntries: number): Promise<number> {
     this.assertOpen()
-    if (this.counters.audit <= maxEntries) return 0
-    return await this.exclusive(async () => {
-      const excess = this.counters.audit - maxEntries
-      const batch = this.db.batch()
-      let removed = 0
-      for await (const [k, v] of this.db.iterator({ ...range('audit'), limit: excess })) {
-        const a = parse<AuditEntry>(v)
-        const rest = k.slice(BUCKETS.audit.length + 1)
-        batch.del(k)
-        if (a.record != null) batch.del(key('auditByRecord', `${a.record}!${rest}`))
-        if (a.peer != null) batch.del(key('auditByPeer', `${a.peer}!${rest}`))
-        removed++
-      }
-      const counters = { ...this.counters, audit: this.counters.audit - removed }
-      batch.put(key('meta', 'counters'), json(counters))
-      await batch.write()
-      this.counters = counters
-      return removed
-    })
+    let removed = 0
+    while (this.counters.audit > maxEntries && !this.closed) {
+      const n = await this.exclusive(async () => await this.pruneAuditBatch(Math.min(10_000, this.counters.audit - maxEntries)))
+      if (n === 0) break
+      removed += n
+    }
+    return removed
+  }
+
+  private async pruneAuditBatch (excess: number): Promise<number> {
+    if (excess <= 0) return 0
+    const batch = this.db.batch()
+    let removed = 0
+    for await (const [k, v] of this.db.iterator({ ...range('audit'), limit: excess })) {
+      const a = parse<AuditEntry>(v)
+      const rest = k.slice(BUCKETS.audit.length + 1)
+      batch.del(k)
+      if (a.record != null) batch.del(key('auditByRecord', `${a.record}!${rest}`))
+      if (a.peer != null) batch.del(key('auditByPeer', `${a.peer}!${rest}`))
+      removed++
+    }
+    const counters = { ...this.counters, audit: this.counters.audit - removed }
+    batch.put(key('meta', 'counters'), json(counters))
+    await this.commit(batch)
+    this.counters = counters
+    return removed
   }
 
   async putMeta (name: string, value: unknown): Promise<void> {
     this.assertOpen()
-    await this.exclusive(async () => { await this.db.put(key('meta', name), json(value)) })
+    await this.exclusive(async () => { await this.commit(this.db.batch().put(key('meta', name), json(value))) })
   }
 
   async getMeta<T> (name: string): Promise<T | undefined> {
@@ -421,7 +639,7 @@ export class Store {
 
   async putPeer (peerId: string, value: unknown): Promise<void> {
     this.assertOpen()
-    await this.db.put(key('peers', peerId), json(value))
+    await this.commit(this.db.batch().put(key('peers', peerId), json(value)))
   }
 
   async getPeers<T> (): Promise<Map<string, T>> {
@@ -584,37 +802,56 @@ export class Store {
   }
 
   /** Record ids indexed under an observable. IPs also match CIDRs that contain them and, for a CIDR, everything inside it. */
-  async lookupIds (o: Observable): Promise<string[]> {
+  async lookupIds (o: Observable, opts: { subdomains?: boolean } = {}): Promise<string[]> {
     this.assertOpen()
     const ids = new Set<string>()
-    if (o.kind === 'ipv4' || o.kind === 'ipv6' || o.kind === 'ipv4-cidr' || o.kind === 'ipv6-cidr') {
-      const net = parseIpNet(o.value)
-      if (net == null) return []
-      const base = `${net.version}!`
-      // Networks that contain the value: one exact probe per shorter prefix length.
-      for (let p = 0; p < net.prefix; p++) {
-        const hex = Buffer.from(maskBytes(net.bytes, p)).toString('hex')
-        for await (const k of this.db.keys(range('ips', `${base}${hex}!${pad(p, 3)}!`))) ids.add(k.slice(k.lastIndexOf('!') + 1))
-      }
-      // The value itself and everything inside it: addresses from its first to its last.
-      const first = Buffer.from(net.bytes).toString('hex')
-      const lastBytes = net.bytes.slice()
-      for (let i = 0; i < lastBytes.length; i++) {
-        const bits = Math.max(0, Math.min(8, net.prefix - i * 8))
-        lastBytes[i] |= (0xff >> bits) & 0xff
-      }
-      const last = Buffer.from(lastBytes).toString('hex')
-      const lo = key('ips', `${base}${first}!`)
-      const hi = prefixRange(key('ips', `${base}${last}!`)).lt
-      for await (const k of this.db.keys({ gte: lo, lt: hi })) {
-        const parts = k.split('!')
-        if (Number(parts[2]) >= net.prefix) ids.add(parts[3])
-      }
-      return [...ids]
+    const plan = lookupPlan(o, opts)
+    let after: ScanPosition | undefined
+    while (true) {
+      const page = await this.scanIndex(plan, after, 4096)
+      if (page.length === 0) break
+      for (const e of page) ids.add(e.id)
+      after = page[page.length - 1]
     }
-    const prefix = `${o.kind}!${o.value}!`
-    for await (const k of this.db.keys(range('observables', prefix))) ids.add(k.slice(BUCKETS.observables.length + 1 + prefix.length))
     return [...ids]
+  }
+
+  /**
+   * Up to `limit` index entries of a lookup plan after `after` (exclusive), in scan order: range
+   * by range, keys in order within a range. A lookup resumes from the last entry it read.
+   */
+  async scanIndex (plan: IndexRange[], after: ScanPosition | undefined, limit: number): Promise<IndexEntry[]> {
+    this.assertOpen()
+    const out: IndexEntry[] = []
+    for (let phase = after?.phase ?? 0; phase < plan.length && out.length < limit; phase++) {
+      const r = plan[phase]
+      const from = after != null && after.phase === phase ? { gt: after.key } : { gte: r.gte }
+      const it = this.db.keys({ ...from, lt: r.lt })
+      try {
+        while (out.length < limit) {
+          const page = await it.nextv(Math.min(1000, limit - out.length))
+          if (page.length === 0) break
+          for (const k of page) {
+            if (r.minPrefix != null && Number(k.split('!')[2]) < r.minPrefix) {
+              // Skipped keys still advance the position, so a resumed scan does not read them again.
+              continue
+            }
+            out.push({ phase, key: k, id: k.slice(k.lastIndexOf('!') + 1) })
+          }
+        }
+      } finally {
+        await it.close()
+      }
+    }
+    return out
+  }
+
+  /** Which of these index keys exist (a lookup asks whether a record was already met under another key). */
+  async keysExist (keys: string[]): Promise<boolean[]> {
+    this.assertOpen()
+    if (keys.length === 0) return []
+    const vals = await this.db.getMany(keys)
+    return vals.map(v => v != null)
   }
 
   /** Records in local arrival order after `afterArrival` (exclusive). */

@@ -12,7 +12,8 @@ export async function writeSnapshot (file: string, header: Record<string, unknow
   const len = Buffer.alloc(4)
   len.writeUInt32BE(head.length)
   const tmp = `${file}.tmp-${process.pid}`
-  await writeFile(tmp, Buffer.concat([MAGIC, len, head, ...blobs.map(b => Buffer.from(b.buffer, b.byteOffset, b.byteLength))]))
+  // Mode 0600: the filters say which record ids the node holds.
+  await writeFile(tmp, Buffer.concat([MAGIC, len, head, ...blobs.map(b => Buffer.from(b.buffer, b.byteOffset, b.byteLength))]), { mode: 0o600 })
   await rename(tmp, file)
 }
 
