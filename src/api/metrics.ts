@@ -66,6 +66,23 @@ export function createMetrics (node: DragnetNode): Metrics {
     delay.observe({ source: v.source }, Math.max(0, Date.now() - v.record.record.ts) / 1000)
   })
 
+  new Counter({
+    name: 'dragnet_storage_errors_total',
+    help: 'Store writes that failed for storage reasons (disk full, I/O error) since the node started',
+    registers: [registry],
+    collect () {
+      this.reset()
+      if (node.store.isOpen) this.inc(node.store.health().errors)
+    }
+  })
+
+  new Gauge({
+    name: 'dragnet_storage_degraded',
+    help: '1 while the store cannot write (writes answer DRAGNET_STORAGE; the node retries by itself), else 0',
+    registers: [registry],
+    collect () { this.set(node.store.isOpen && !node.store.health().ok ? 1 : 0) }
+  })
+
   new Gauge({
     name: 'dragnet_peers_connected',
     help: 'Roster members connected now',

@@ -62,14 +62,15 @@ export function openApiDocument (init: { version: string, bodyLimit: number }): 
       title: 'dragnet node API',
       version: init.version,
       description: 'The local API of a dragnet node: records, lookup, peers, status, audit, export, Prometheus metrics, and a read-only TAXII 2.1 server. ' +
-        'Listens on 127.0.0.1 by default. Writes need the node\'s API token (<data dir>/api-token) as a bearer token. ' +
+        'Listens on 127.0.0.1 by default. Writes need the node\'s API token (<data dir>/api-token) as a bearer token; read tokens (dragnet token create) read records up to their TLP ceiling; ' +
+        'beyond loopback every route but /health needs a token. A Host that is not loopback, a configured name or the bound address is refused (DRAGNET_BAD_HOST, 421). ' +
         'Errors are JSON `{ code, message, details? }` with a stable DRAGNET_* code; each code has one HTTP status.'
     },
     servers: [{ url: '/' }],
     tags: [{ name: 'records' }, { name: 'node' }, { name: 'TAXII 2.1' }],
     components: {
       securitySchemes: {
-        bearer: { type: 'http', scheme: 'bearer', description: 'The API token (writes, all reads) or a TAXII read token' },
+        bearer: { type: 'http', scheme: 'bearer', description: 'The API token (writes, all reads) or a read token (reads up to its TLP ceiling)' },
         basic: { type: 'http', scheme: 'basic', description: 'TAXII only: any user name, a token as the password' }
       },
       schemas: {
@@ -116,7 +117,17 @@ export function openApiDocument (init: { version: string, bodyLimit: number }): 
       }
     },
     paths: {
-      '/health': { get: { tags: ['node'], summary: 'Liveness', responses: { 200: { description: 'OK', content: json({ type: 'object', properties: { ok: { type: 'boolean' }, peerId: { type: 'string' }, running: { type: 'boolean' } } }) } } } },
+      '/health': {
+        get: {
+          tags: ['node'],
+          summary: 'Liveness, and whether the store can write (no token needed)',
+          security: [],
+          responses: {
+            200: { description: 'OK', content: json({ type: 'object', properties: { ok: { type: 'boolean' }, peerId: { type: 'string' }, running: { type: 'boolean' } } }) },
+            503: { description: 'Degraded: the store cannot write (disk full); reads go on', content: json({ type: 'object', properties: { ok: { type: 'boolean' }, status: { type: 'string', enum: ['degraded'] }, peerId: { type: 'string' }, running: { type: 'boolean' }, storage: { type: 'object', properties: { ok: { type: 'boolean' }, error: { type: 'string' }, since: { type: 'integer' }, errors: { type: 'integer' } } } } }) }
+          }
+        }
+      },
       '/metrics': { get: { tags: ['node'], summary: 'Prometheus metrics (text exposition format)', responses: { 200: { description: 'OK', content: { 'text/plain': { schema: { type: 'string' } } } } } } },
       '/api/openapi.json': { get: { tags: ['node'], summary: 'This document', responses: { 200: { description: 'OK', content: json({ type: 'object' }) } } } },
       '/api/status': { get: { tags: ['node'], summary: 'Identity, record counts by TLP, peers, flagged (equivocating) authors', responses: { 200: { description: 'OK', content: json({ type: 'object' }) } } } },
@@ -158,7 +169,8 @@ export function openApiDocument (init: { version: string, bodyLimit: number }): 
             409: errorResponse('Another member owns the STIX id (DRAGNET_NOT_OWNER)'),
             413: errorResponse(`Body over ${init.bodyLimit} bytes (DRAGNET_TOO_LARGE)`),
             415: errorResponse('Body is not application/json (DRAGNET_UNSUPPORTED_MEDIA_TYPE)'),
-            422: errorResponse('A TLP given is looser than an object\'s TLP marking (DRAGNET_TLP_CONFLICT)')
+            422: errorResponse('A TLP given is looser than an object\'s TLP marking (DRAGNET_TLP_CONFLICT)'),
+            507: errorResponse('The store cannot write: disk full (DRAGNET_STORAGE); nothing stored')
           }
         }
       },
@@ -189,8 +201,14 @@ export function openApiDocument (init: { version: string, bodyLimit: number }): 
         get: {
           tags: ['records'],
           summary: 'Every current record, any author, naming an IP/CIDR, domain, URL, email or MD5/SHA-1/SHA-256 (IPs also through CIDRs)',
-          parameters: [{ ...query('value', 'the observable'), required: true }],
-          responses: { 200: { description: 'OK', content: json({ type: 'object', properties: { value: { type: 'string' }, kind: { type: 'string' }, records: { type: 'array', items: { type: 'object' } } } }) }, 400: errorResponse('No value, or not an observable') }
+          description: 'A domain also finds its subdomains unless exact=true. At most limit records a page; next, when present, continues after it (pass it as cursor). A read token sees records up to its TLP ceiling.',
+          parameters: [
+            { ...query('value', 'the observable'), required: true },
+            query('limit', 'records per page, 1-10000 (default 1000)', { type: 'integer', minimum: 1, maximum: 10000 }),
+            query('cursor', 'the next value of the previous page'),
+            query('exact', 'a domain finds exactly that name, not its subdomains', { type: 'boolean' })
+          ],
+          responses: { 200: { description: 'OK', content: json({ type: 'object', properties: { value: { type: 'string' }, kind: { type: 'string' }, records: { type: 'array', items: { type: 'object' } }, next: { type: 'string' } } }) }, 400: errorResponse('No value, not an observable, a bad limit or cursor') }
         }
       },
       '/api/peers': { get: { tags: ['node'], summary: 'Roster members with connection state and gossip/sync counters (offline: the roster and the last persisted counters, connected false)', responses: { 200: { description: 'OK', content: json({ type: 'object', properties: { running: { type: 'boolean' }, connected: { type: 'integer' }, peers: { type: 'array', items: { type: 'object' } }, gossip: { type: 'object' } } }) } } } },
@@ -222,7 +240,7 @@ export function openApiDocument (init: { version: string, bodyLimit: number }): 
       '/taxii2/': taxiiGet('TAXII discovery', [], { type: 'object', properties: { title: { type: 'string' }, description: { type: 'string' }, default: { type: 'string' }, api_roots: { type: 'array', items: { type: 'string' } } } }),
       '/taxii2/{root}/': taxiiGet('API root information', [path('root', `The API root (${API_ROOT})`)], { type: 'object', properties: { title: { type: 'string' }, versions: { type: 'array', items: { type: 'string' } }, max_content_length: { type: 'integer' } } }),
       '/taxii2/{root}/collections/': taxiiGet('Collections the caller may read', [path('root', `The API root (${API_ROOT})`)], { type: 'object', properties: { collections: { type: 'array', items: { type: 'object' } } } },
-        `One collection per TLP level: ${COLLECTIONS.map(c => `${c.title} ${c.id} (alias ${c.alias})`).join('; ')}. A token holder sees all; an anonymous caller sees TLP:CLEAR when the node serves it publicly (taxii.publicClear).`),
+        `One collection per TLP level: ${COLLECTIONS.map(c => `${c.title} ${c.id} (alias ${c.alias})`).join('; ')}. The API token sees all, a read token those up to its TLP ceiling; an anonymous caller sees TLP:CLEAR when the node serves it publicly (taxii.publicClear).`),
       '/taxii2/{root}/collections/{cid}/': taxiiGet('One collection', COLLECTION_PARAMS, { type: 'object' }),
       '/taxii2/{root}/collections/{cid}/objects/': {
         ...taxiiGet('Objects of a collection, oldest date_added first, paged with limit/next', [...COLLECTION_PARAMS, FILTERS.addedAfter, FILTERS.limit, FILTERS.next, FILTERS.id, FILTERS.type, FILTERS.version, FILTERS.specVersion], ref('Envelope')),

@@ -1,13 +1,16 @@
 import { Readable } from 'node:stream'
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import { DragnetError, ERROR_STATUS } from '../errors.js'
 import type { Verdict } from '../ingest/index.js'
 import type { DragnetNode } from '../node.js'
 import { decodeRecord, isTlp, recordToJson, TLP_LEVELS, type Tlp } from '../record/index.js'
 import { classifyValue, stixObjectsFromInput } from '../stix/index.js'
-import { getRecordJson, lookup } from '../store/queries.js'
+import { getRecordJson, LOOKUP_DEFAULT_LIMIT, LOOKUP_MAX_LIMIT, lookupPage } from '../store/queries.js'
 import { jsonDepth, MAX_DOCUMENT_DEPTH } from '../util/depth.js'
 import { arrivalInfoPage, type VersionIndex } from '../store/reads.js'
+import type { AuditEntry } from '../store/index.js'
+import { callerOf, type RouteAccess } from './access.js'
+import { sees, seesAll, visibleTlps, type Caller } from './auth.js'
 import { bundleChunks, exportPlan, RECORDS_MEDIA_TYPE, recordsExportOptions, recordsFileChunks, recordsWriter } from './export.js'
 import type { Metrics } from './metrics.js'
 import { STIX_MEDIA_TYPE } from './taxii-query.js'
@@ -105,23 +108,47 @@ function decodeListCursor (text: string): number {
 }
 
 export interface RestInit {
-  requireWrite: (req: FastifyRequest) => Promise<void>
   metrics: Metrics
   index: VersionIndex
+  /** largest body of an authenticated publish */
+  bodyLimit: number
   openapi: () => Record<string, unknown>
+}
+
+const PUBLIC: { config: RouteAccess } = { config: { access: 'public' } }
+const READ: { config: RouteAccess } = { config: { access: 'read' } }
+const WRITE: { config: RouteAccess } = { config: { access: 'write' } }
+
+/** Audit entries a caller may see: those naming no record, or a record it may see. */
+async function visibleAudit (node: DragnetNode, caller: Caller, entries: AuditEntry[]): Promise<AuditEntry[]> {
+  if (seesAll(caller)) return entries
+  const infos = await node.store.getManyInfo(entries.map(e => e.record ?? ''))
+  return entries.filter((e, i) => e.record == null || (infos[i] != null && sees(caller, infos[i]!.tlp)))
 }
 
 /** The node's REST API: records, lookup, peers, status, audit, export, metrics, health. */
 export async function registerRest (app: FastifyInstance, node: DragnetNode, init: RestInit): Promise<void> {
-  app.get('/health', async () => ({ ok: true, peerId: node.peerId, running: node.isRunning }))
+  app.get('/health', PUBLIC, async (_req, reply) => {
+    const storage = node.store.isOpen ? node.store.health() : { ok: true, errors: 0 }
+    if (storage.ok) return { ok: true, peerId: node.peerId, running: node.isRunning }
+    // Degraded: reads still work, writes fail until the store can write again.
+    return reply.code(503).send({ ok: false, status: 'degraded', peerId: node.peerId, running: node.isRunning, storage })
+  })
 
-  app.get('/api/openapi.json', async () => init.openapi())
+  app.get('/api/openapi.json', READ, async () => init.openapi())
 
-  app.get('/metrics', async (_req, reply) => reply.type(init.metrics.contentType).send(await init.metrics.text()))
+  app.get('/metrics', READ, async (_req, reply) => reply.type(init.metrics.contentType).send(await init.metrics.text()))
 
-  app.get('/api/status', async () => await node.status())
+  app.get('/api/status', READ, async (req) => {
+    const status = await node.status()
+    const caller = callerOf(req)
+    if (seesAll(caller)) return status
+    // A reader learns nothing of the records above its ceiling, their number included.
+    const byTlp = Object.fromEntries(visibleTlps(caller).map(t => [t, status.byTlp[t] ?? 0]))
+    return { ...status, records: Object.values(byTlp).reduce((a, b) => a + b, 0), byTlp }
+  })
 
-  app.post('/api/records', { preHandler: init.requireWrite }, async (req, reply) => {
+  app.post('/api/records', { ...WRITE, bodyLimit: init.bodyLimit }, async (req, reply) => {
     const q = req.query as Record<string, unknown>
     const skipExisting = boolParam(q.skipExisting, 'skipExisting')
     const source = one(q.source, 'source') ?? 'local'
@@ -140,7 +167,7 @@ export async function registerRest (app: FastifyInstance, node: DragnetNode, ini
 
   // Signed records from a records file (dragnet import --format records), ingested as received
   // from `from`, the member that wrote the file: not re-signed, through the same checks as gossip.
-  app.post('/api/records/signed', { preHandler: init.requireWrite }, async (req, reply) => {
+  app.post('/api/records/signed', { ...WRITE, bodyLimit: init.bodyLimit }, async (req, reply) => {
     const body = req.body as { from?: unknown, envelopes?: unknown } | null
     const from = body?.from
     if (typeof from !== 'string' || !/^[1-9A-HJ-NP-Za-km-z]{30,100}$/.test(from)) throw new DragnetError('DRAGNET_BAD_REQUEST', 'from must be the PeerId of the member that wrote the records', { property: 'from' })
@@ -154,16 +181,18 @@ export async function registerRest (app: FastifyInstance, node: DragnetNode, ini
     return reply.code(summary.rejected > 0 ? 207 : 201).send(summary)
   })
 
-  app.get('/api/records/:id', async (req) => {
+  app.get('/api/records/:id', READ, async (req) => {
     const { id } = req.params as { id: string }
     if (!RECORD_ID.test(id)) throw new DragnetError('DRAGNET_BAD_REQUEST', `not a record id: ${id}`)
     const rec = await getRecordJson(node.store, id)
-    if (rec == null) throw new DragnetError('DRAGNET_NOT_FOUND', `no record ${id}`)
+    // Above the caller's ceiling is the same answer as absent: its existence is not disclosed.
+    if (rec == null || !sees(callerOf(req), rec.tlp as Tlp)) throw new DragnetError('DRAGNET_NOT_FOUND', `no record ${id}`)
     return rec
   })
 
-  app.get('/api/records', async (req) => {
+  app.get('/api/records', READ, async (req) => {
     const q = req.query as Record<string, unknown>
+    const caller = callerOf(req)
     const types = list(q.type)
     const authors = list(q.author)
     const tlps = list(q.tlp)
@@ -185,7 +214,7 @@ export async function registerRest (app: FastifyInstance, node: DragnetNode, ini
       for (const e of page) {
         const i = e.info
         const match = (types == null || types.includes(i.type)) && (authors == null || authors.includes(i.author)) &&
-          (tlps == null || tlps.includes(i.tlp)) && (since == null || i.addedAt >= since)
+          (tlps == null || tlps.includes(i.tlp)) && (since == null || i.addedAt >= since) && sees(caller, i.tlp)
         if (match && found.length === limit) { more = true; break scan }
         after = e.arrival
         if (match) found.push({ id: e.id, info: i })
@@ -201,15 +230,26 @@ export async function registerRest (app: FastifyInstance, node: DragnetNode, ini
     return more ? { records, next: encodeListCursor(after) } : { records }
   })
 
-  app.get('/api/lookup', async (req) => {
-    const value = one((req.query as Record<string, unknown>).value, 'value')
+  app.get('/api/lookup', READ, async (req) => {
+    const q = req.query as Record<string, unknown>
+    const value = one(q.value, 'value')
     if (value == null || value === '') throw new DragnetError('DRAGNET_BAD_REQUEST', 'lookup needs ?value=')
     const o = classifyValue(value)
     if (o == null) throw new DragnetError('DRAGNET_BAD_REQUEST', `cannot tell what kind of observable "${value}" is (IP, CIDR, domain, URL, email or MD5/SHA-1/SHA-256)`)
-    return { value: o.value, kind: o.kind, records: await lookup(node.store, o) }
+    const caller = callerOf(req)
+    const limit = intParam(q.limit, 'limit', 1, LOOKUP_MAX_LIMIT, LOOKUP_DEFAULT_LIMIT)
+    const cursor = one(q.cursor, 'cursor')
+    const exact = boolParam(q.exact, 'exact')
+    const page = await lookupPage(node.store, o, {
+      limit,
+      subdomains: !exact,
+      ...(cursor != null ? { cursor } : {}),
+      ...(seesAll(caller) ? {} : { tlps: new Set(visibleTlps(caller)) })
+    })
+    return { value: o.value, kind: o.kind, records: page.records, ...(page.next != null ? { next: page.next } : {}) }
   })
 
-  app.get('/api/peers', async () => {
+  app.get('/api/peers', READ, async () => {
     if (node.peers != null) {
       const peers = node.peers.list()
       return { running: true, connected: peers.filter(p => p.connected).length, peers, ...(node.gossip != null ? { gossip: node.gossip.stats() } : {}), ...(node.sync != null ? { sync: node.sync.stats() } : {}) }
@@ -220,30 +260,37 @@ export async function registerRest (app: FastifyInstance, node: DragnetNode, ini
     return { running: false, connected: 0, peers }
   })
 
-  app.get('/api/audit', async (req) => {
+  app.get('/api/audit', READ, async (req) => {
     const q = req.query as Record<string, unknown>
+    const caller = callerOf(req)
     const record = one(q.record, 'record')
     const peer = one(q.peer, 'peer')
     if (record != null && !RECORD_ID.test(record)) throw new DragnetError('DRAGNET_BAD_REQUEST', `record must be a record id, got ${record}`, { property: 'record' })
     if (peer != null && !/^[1-9A-HJ-NP-Za-km-z]{30,100}$/.test(peer)) throw new DragnetError('DRAGNET_BAD_REQUEST', `peer must be a PeerId, got ${peer}`, { property: 'peer' })
     const limit = intParam(q.limit, 'limit', 1, 10_000, 100)
-    const entries = await node.store.auditEntries({ ...(record != null ? { record } : {}), ...(peer != null ? { peer } : {}), limit })
+    const entries = await visibleAudit(node, caller, await node.store.auditEntries({ ...(record != null ? { record } : {}), ...(peer != null ? { peer } : {}), limit }))
     // Nothing logged for this pair: say what the policy decides now, marked as such.
     if (record != null && peer != null && entries.length === 0) {
-      const now = await node.decideNow(record, peer)
+      const info = await node.store.getInfo(record)
+      const now = info != null && sees(caller, info.tlp) ? await node.decideNow(record, peer) : undefined
       if (now != null) return { entries, decision_now: now }
     }
     return { entries }
   })
 
-  app.get('/api/export', async (req, reply) => {
+  app.get('/api/export', READ, async (req, reply) => {
     const q = req.query as Record<string, unknown>
+    const caller = callerOf(req)
     const opts = { format: one(q.format, 'format'), tlp: list(q.tlp), type: list(q.type), since: one(q.since, 'since'), raw: boolParam(q.raw, 'raw'), for: one(q.for, 'for'), id: list(q.id) }
     const plan = exportPlan(opts)
     if (plan.format === 'records') {
+      // A records file carries signed records to another member (and --for audits what it
+      // withholds): the operator's act, not a reader's.
+      if (!caller.canWrite) throw new DragnetError('DRAGNET_FORBIDDEN', `read token ${caller.name} cannot export records files: that needs the node's API token`)
       const stream = Readable.from(recordsFileChunks(node.store, recordsWriter(node, opts), recordsExportOptions(node, plan, opts)))
       return reply.type(RECORDS_MEDIA_TYPE).send(stream)
     }
+    if (!seesAll(caller)) plan.filter.tlp = new Set(visibleTlps(caller).filter(t => plan.filter.tlp == null || plan.filter.tlp.has(t)))
     const stream = Readable.from(bundleChunks(node.store, plan.filter, { objects: 0 }, { index: init.index, raw: opts.raw, memberOf: (p) => node.roster.get(p) }))
     return reply.type(STIX_MEDIA_TYPE).send(stream)
   })

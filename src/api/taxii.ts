@@ -4,7 +4,8 @@ import type { DragnetNode } from '../node.js'
 import type { Tlp } from '../record/index.js'
 import { identifierType, type StixObject } from '../stix/index.js'
 import { bodyBytes, type VersionIndex } from '../store/reads.js'
-import { accessOf, type Access, type AccessInit } from './auth.js'
+import { callerOf, type RouteAccess } from './access.js'
+import { sees, type Caller } from './auth.js'
 import { Provenance, type MemberInfo } from './provenance.js'
 import { AuthorsByTlp, provenanceObject, servePage } from './taxii-provenance.js'
 import { collectionMembers, representatives, scanCollection, selectMembers, type Hit, type Member } from './taxii-data.js'
@@ -13,10 +14,17 @@ import {
   type CollectionInfo, type Endpoint, type TaxiiQuery
 } from './taxii-query.js'
 
-export interface TaxiiInit extends AccessInit {
+export interface TaxiiInit {
+  /** the TLP:CLEAR collection is served without a token */
+  publicClear: boolean
   /** max_content_length announced by the API root */
   maxContentLength: number
+  /** where clients reach this server (configured, or the bound address; never the Host header) */
+  baseUrl: () => string
 }
+
+/** Every TAXII route is a read; anonymous callers get TLP:CLEAR when it is public (see access.ts). */
+const TAXII_READ: { config: RouteAccess } = { config: { access: 'read', realm: 'taxii' } }
 
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
 
@@ -42,11 +50,9 @@ function dateHeaders (reply: FastifyReply, first: number | undefined, last: numb
   reply.header('x-taxii-date-added-last', taxiiTimestamp(last))
 }
 
-/** Collections a caller may see: every level for a token holder, CLEAR alone when it is public. */
-function visible (access: Access, init: AccessInit): readonly CollectionInfo[] {
-  if (access === 'write' || access === 'read') return COLLECTIONS
-  if (access === 'anonymous' && init.publicClear) return COLLECTIONS.filter(c => c.tlp === 'clear')
-  return []
+/** Collections a caller may see: those at or below its TLP ceiling. */
+function visible (caller: Caller): readonly CollectionInfo[] {
+  return COLLECTIONS.filter(c => sees(caller, c.tlp))
 }
 
 /**
@@ -95,6 +101,7 @@ export async function registerTaxii (app: FastifyInstance, node: DragnetNode, in
     taxii.setNotFoundHandler((req, reply) => taxiiError(reply, new DragnetError('DRAGNET_NOT_FOUND', `no TAXII resource ${req.url.split('?')[0]}`)))
 
     // Before the body is read: a write is refused whatever it carries, and whoever sends it.
+    // (No TAXII route accepts a write, so a write reaches only this plugin's not-found handler.)
     taxii.addHook('onRequest', async (req, reply) => {
       if (WRITE_METHODS.has(req.method)) {
         return taxiiError(reply, new DragnetError('DRAGNET_FORBIDDEN', 'this TAXII server is read-only: collections are filled by the node (publish, import, peers), not over TAXII'))
@@ -102,14 +109,7 @@ export async function registerTaxii (app: FastifyInstance, node: DragnetNode, in
       if (!acceptsTaxii(req.headers.accept)) {
         return taxiiError(reply, new DragnetError('DRAGNET_NOT_ACCEPTABLE', `this server answers ${TAXII_MEDIA_TYPE} only; the request accepts ${req.headers.accept ?? ''}`))
       }
-      const access = accessOf(req, init)
-      if (access === 'invalid') return taxiiError(reply, new DragnetError('DRAGNET_UNAUTHORIZED', 'the credential matches no token of this node (Authorization: Bearer <token>, or Basic with the token as password)'))
-      if (visible(access, init).length === 0) return taxiiError(reply, new DragnetError('DRAGNET_UNAUTHORIZED', 'TAXII needs a read token or the API token (Authorization: Bearer <token>, or Basic with the token as password)'))
-      ;(req as FastifyRequest & { taxiiAccess?: Access }).taxiiAccess = access
     })
-
-    const accessOfReq = (req: FastifyRequest): Access => (req as FastifyRequest & { taxiiAccess?: Access }).taxiiAccess ?? 'anonymous'
-    const base = (req: FastifyRequest): string => `${req.protocol}://${req.headers.host ?? '127.0.0.1'}`
 
     const apiRoot = (req: FastifyRequest): void => {
       const { root } = req.params as { root: string }
@@ -120,11 +120,13 @@ export async function registerTaxii (app: FastifyInstance, node: DragnetNode, in
       apiRoot(req)
       const { cid } = req.params as { cid: string }
       const c = collectionById(cid)
-      const access = accessOfReq(req)
+      const caller = callerOf(req)
       if (c == null) throw new DragnetError('DRAGNET_NOT_FOUND', `no collection ${cid}`)
-      if (!visible(access, init).includes(c)) {
-        // Anonymous callers may see CLEAR only; a token would open the others.
-        throw new DragnetError('DRAGNET_UNAUTHORIZED', `collection ${c.title} needs a read token or the API token`)
+      if (!sees(caller, c.tlp)) {
+        // Anonymous callers may see CLEAR only; a token would open the others. A read token's
+        // ceiling is final: above it a collection does not exist for that reader.
+        if (caller.kind === 'anonymous') throw new DragnetError('DRAGNET_UNAUTHORIZED', `collection ${c.title} needs a read token or the API token`)
+        throw new DragnetError('DRAGNET_NOT_FOUND', `no collection ${cid}`)
       }
       return c
     }
@@ -132,8 +134,8 @@ export async function registerTaxii (app: FastifyInstance, node: DragnetNode, in
     const query = (req: FastifyRequest, endpoint: Endpoint, tlp: Tlp): ReturnType<typeof parseTaxiiQuery> =>
       parseTaxiiQuery(req.query as Record<string, unknown>, endpoint, tlp)
 
-    taxii.get('/', async (req, reply) => {
-      const url = `${base(req)}/taxii2/${API_ROOT}/`
+    taxii.get('/', TAXII_READ, async (_req, reply) => {
+      const url = `${init.baseUrl()}/taxii2/${API_ROOT}/`
       return send(reply, {
         title: `dragnet ${node.roster.self.name || node.peerId}`,
         description: `TAXII 2.1 server of dragnet node ${node.peerId} (read-only; one collection per TLP level)`,
@@ -142,7 +144,7 @@ export async function registerTaxii (app: FastifyInstance, node: DragnetNode, in
       })
     })
 
-    taxii.get('/:root/', async (req, reply) => {
+    taxii.get('/:root/', TAXII_READ, async (req, reply) => {
       apiRoot(req)
       return send(reply, {
         title: `dragnet ${node.roster.self.name || node.peerId}`,
@@ -162,13 +164,13 @@ export async function registerTaxii (app: FastifyInstance, node: DragnetNode, in
       media_types: [STIX_MEDIA_TYPE]
     })
 
-    taxii.get('/:root/collections/', async (req, reply) => {
+    taxii.get('/:root/collections/', TAXII_READ, async (req, reply) => {
       apiRoot(req)
-      const list = visible(accessOfReq(req), init).map(collectionResource)
+      const list = visible(callerOf(req)).map(collectionResource)
       return send(reply, list.length > 0 ? { collections: list } : {})
     })
 
-    taxii.get('/:root/collections/:cid/', async (req, reply) => send(reply, collectionResource(collection(req))))
+    taxii.get('/:root/collections/:cid/', TAXII_READ, async (req, reply) => send(reply, collectionResource(collection(req))))
 
     const pageOf = async (req: FastifyRequest, endpoint: 'objects' | 'manifest'): Promise<{ c: CollectionInfo, q: TaxiiQuery, hits: Hit[], more: boolean, next?: string }> => {
       const c = collection(req)
@@ -195,13 +197,13 @@ export async function registerTaxii (app: FastifyInstance, node: DragnetNode, in
       return { ...served, hits: kept, more: true, next: encodeCursor({ kind: 'o', tlp: c.tlp, position: kept[kept.length - 1].arrival }) }
     }
 
-    taxii.get('/:root/collections/:cid/objects/', async (req, reply) => {
+    taxii.get('/:root/collections/:cid/objects/', TAXII_READ, async (req, reply) => {
       const { bodies, extras, hits, more, next } = await servedPageOf(req, 'objects')
       dateHeaders(reply, hits[0]?.info.addedAt, hits[hits.length - 1]?.info.addedAt)
       return send(reply, envelope([...bodies, ...extras.map(o => Buffer.from(JSON.stringify(o)))], more, next))
     })
 
-    taxii.get('/:root/collections/:cid/manifest/', async (req, reply) => {
+    taxii.get('/:root/collections/:cid/manifest/', TAXII_READ, async (req, reply) => {
       const { extras, hits, more, next } = await servedPageOf(req, 'manifest')
       const entry = (id: string, version: string, at: number): Record<string, string> => ({ id, date_added: taxiiTimestamp(at), version, media_type: STIX_MEDIA_TYPE })
       // Generated objects (markings, identities) are listed as added with the page's first record.
@@ -233,7 +235,7 @@ export async function registerTaxii (app: FastifyInstance, node: DragnetNode, in
     }
     const versionOf = (o: StixObject): string => String(o.modified ?? o.created)
 
-    taxii.get('/:root/collections/:cid/objects/:oid/', async (req, reply) => {
+    taxii.get('/:root/collections/:cid/objects/:oid/', TAXII_READ, async (req, reply) => {
       const g = await generated(req)
       if (g != null) {
         const q = query(req, 'object', g.c.tlp)
@@ -258,7 +260,7 @@ export async function registerTaxii (app: FastifyInstance, node: DragnetNode, in
       return send(reply, envelope(served, more, next))
     })
 
-    taxii.get('/:root/collections/:cid/objects/:oid/versions/', async (req, reply) => {
+    taxii.get('/:root/collections/:cid/objects/:oid/versions/', TAXII_READ, async (req, reply) => {
       const g = await generated(req)
       if (g != null) return send(reply, listing('versions', query(req, 'versions', g.c.tlp).specVersionOk ? [versionOf(g.object)] : [], false, undefined))
       const { c, members } = await membersOf(req)
@@ -275,7 +277,7 @@ export async function registerTaxii (app: FastifyInstance, node: DragnetNode, in
     })
 
     // Statuses report on writes; a read-only server has none to report.
-    taxii.get('/:root/status/:sid/', async (req) => {
+    taxii.get('/:root/status/:sid/', TAXII_READ, async (req) => {
       apiRoot(req)
       const { sid } = req.params as { sid: string }
       throw new DragnetError('DRAGNET_NOT_FOUND', `no status ${sid}: this server accepts no writes, so it has no statuses`)

@@ -151,7 +151,8 @@ describe('taxii: the read-only TAXII 2.1 server', function () {
       const d = await get('/taxii2/')
       assert.equal(d.status, 200)
       assert.ok(d.body.title.length > 0)
-      assert.equal(d.body.default, 'http://localhost:80/taxii2/dragnet/')
+      // Built from the configuration (here the default api address), never from the Host header.
+      assert.equal(d.body.default, 'http://127.0.0.1:7700/taxii2/dragnet/')
       assert.deepEqual(d.body.api_roots, [d.body.default])
       assert.ok(!('contact' in d.body), 'optional properties left out, not empty')
       const root = await get('/taxii2/dragnet/')
