@@ -1,7 +1,7 @@
 import { resolve } from 'node:path'
 import { loadConfig, type NodeConfig } from '../config/config.js'
 import { DragnetError, ERROR_STATUS, type ErrorCode } from '../errors.js'
-import { readMetadata, readRuntime, readToken, type RuntimeInfo } from '../identity/index.js'
+import { readMetadata, readRuntime, readToken, requireNode, type RuntimeInfo } from '../identity/index.js'
 import { silentLogger } from '../log.js'
 import { DragnetNode } from '../node.js'
 
@@ -26,14 +26,28 @@ export async function configFor (dataDir: string, opts: { config?: string, api?:
 export class RemoteNode {
   constructor (readonly runtime: RuntimeInfo, readonly token: string | undefined) {}
 
-  private url (path: string): string {
-    return `http://${this.runtime.api}${path}`
+  /** The API's base URL; an API on every interface is reached on loopback. */
+  get baseUrl (): string {
+    const api = this.runtime.api ?? ''
+    const idx = api.lastIndexOf(':')
+    let host = api.slice(0, idx)
+    if (host === '0.0.0.0') host = '127.0.0.1'
+    else if (host === '[::]') host = '[::1]'
+    return `http://${host}${api.slice(idx)}`
   }
 
-  async request<T> (method: string, path: string, body?: unknown, write = false): Promise<{ status: number, body: T }> {
-    const headers: Record<string, string> = {}
+  /** The CLI runs as the node's operator: it sends the API token, which reads every TLP. */
+  get headers (): Record<string, string> {
+    return this.token != null ? { authorization: `Bearer ${this.token}` } : {}
+  }
+
+  private url (path: string): string {
+    return `${this.baseUrl}${path}`
+  }
+
+  async request<T> (method: string, path: string, body?: unknown, _write = false): Promise<{ status: number, body: T }> {
+    const headers: Record<string, string> = { ...this.headers }
     if (body !== undefined) headers['content-type'] = 'application/json'
-    if (write && this.token != null) headers.authorization = `Bearer ${this.token}`
     let res: Response
     try {
       res = await fetch(this.url(path), { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
@@ -64,10 +78,11 @@ export async function runningNode (dataDir: string): Promise<RemoteNode | undefi
   return new RemoteNode(runtime, await readToken(dataDir))
 }
 
-/** Opens the data dir without networking, runs `fn`, closes again. */
+/** Opens an existing node's data dir without networking, runs `fn`, closes again. */
 export async function withOfflineNode<T> (dataDir: string, opts: { config?: string }, fn: (node: DragnetNode) => Promise<T>): Promise<T> {
+  await requireNode(dataDir)
   const config = await configFor(dataDir, opts)
-  const node = await DragnetNode.open({ dataDir, config, log: silentLogger(), network: false })
+  const node = await DragnetNode.open({ dataDir, config, log: silentLogger(), network: false, create: false })
   try {
     await node.start()
     return await fn(node)

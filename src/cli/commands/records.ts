@@ -3,7 +3,7 @@ import type { Command } from 'commander'
 import { summarizeVerdicts, parsePublishBody, type PublishResult } from '../../api/server.js'
 import { DragnetError } from '../../errors.js'
 import { classifyValue } from '../../stix/index.js'
-import { getRecordJson, lookup } from '../../store/queries.js'
+import { getRecordJson, LOOKUP_DEFAULT_LIMIT, LOOKUP_MAX_LIMIT, lookupPage } from '../../store/queries.js'
 import { dataDirOf, printJson, runningNode, withOfflineNode } from '../context.js'
 
 async function readInput (file: string): Promise<unknown> {
@@ -78,17 +78,29 @@ export function registerRecordCommands (program: Command): void {
     })
 
   program.command('lookup')
-    .description('every current record, any author, naming an IP/CIDR, domain, URL, email or hash (JSON)')
+    .description('current records, any author, naming an IP/CIDR, domain (and its subdomains), URL, email or hash (JSON), a page at a time')
     .argument('<value>', 'the observable value')
     .option('--data <dir>', 'data directory')
+    .option('--limit <n>', `records per page, 1-${LOOKUP_MAX_LIMIT}`, String(LOOKUP_DEFAULT_LIMIT))
+    .option('--cursor <cursor>', 'continue after the previous page (its "next")')
+    .option('--exact', 'a domain finds records naming exactly it, not its subdomains')
     .option('--config <file>', 'node config when no node runs on the data dir')
     .action(async (value, opts) => {
       const dataDir = dataDirOf(opts)
+      const limit = Number(opts.limit)
+      if (!Number.isInteger(limit) || limit < 1 || limit > LOOKUP_MAX_LIMIT) throw new DragnetError('DRAGNET_BAD_REQUEST', `--limit must be an integer from 1 to ${LOOKUP_MAX_LIMIT}, got ${String(opts.limit)}`)
+      const exact = opts.exact === true
       const remote = await runningNode(dataDir)
-      if (remote != null) return printJson(await remote.call('GET', `/api/lookup?value=${encodeURIComponent(value)}`))
+      if (remote != null) {
+        const params = new URLSearchParams({ value, limit: String(limit) })
+        if (opts.cursor != null) params.set('cursor', opts.cursor)
+        if (exact) params.set('exact', 'true')
+        return printJson(await remote.call('GET', `/api/lookup?${params.toString()}`))
+      }
       const o = classifyValue(value)
       if (o == null) throw new DragnetError('DRAGNET_BAD_REQUEST', `cannot tell what kind of observable "${value}" is (IP, CIDR, domain, URL, email or MD5/SHA-1/SHA-256)`)
-      printJson({ value: o.value, kind: o.kind, records: await withOfflineNode(dataDir, opts, async node => await lookup(node.store, o)) })
+      const page = await withOfflineNode(dataDir, opts, async node => await lookupPage(node.store, o, { limit, subdomains: !exact, ...(opts.cursor != null ? { cursor: opts.cursor } : {}) }))
+      printJson({ value: o.value, kind: o.kind, records: page.records, ...(page.next != null ? { next: page.next } : {}) })
     })
 
   program.command('status')

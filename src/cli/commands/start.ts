@@ -8,7 +8,7 @@ import { configFor, dataDirOf } from '../context.js'
 export function registerStart (program: Command): void {
   program.command('start')
     .description('run a node until SIGINT/SIGTERM (a second signal forces exit; SIGHUP reloads the policy)')
-    .option('--data <dir>', 'data directory (default $DRAGNET_DATA or ./data); initialised if empty')
+    .option('--data <dir>', 'data directory (default $DRAGNET_DATA or ./data); initialised if it holds no node')
     .option('--config <file>', 'node config (JSON or YAML); default <data>/config.yaml, .yml or .json if present')
     .option('--api <host:port>', 'local HTTP API address (default 127.0.0.1:7700)')
     .option('--listen <multiaddr...>', 'libp2p listen address(es)')
@@ -23,6 +23,9 @@ export function registerStart (program: Command): void {
           ? undefined
           : async (n) => await startApi(n, config.api as string, { token, readTokens: config.taxii.readTokens })
       })
+      if (config.taxii.readTokens.length > 0) {
+        log.warn({ count: config.taxii.readTokens.length }, 'taxii.readTokens is deprecated: these tokens read every TLP; create read tokens with a TLP ceiling instead (dragnet token create --data DIR --name NAME --max-tlp TLP)')
+      }
       log.info({ peerId: node.peerId, listen: node.listenAddrs(), api: node.apiAddress, dataDir, policy: node.policy.name }, 'dragnet node running')
       process.stdout.write(`dragnet node ${node.peerId}\n  data    ${dataDir}\n  listen  ${node.listenAddrs().join(' ')}\n  api     ${node.apiAddress != null ? 'http://' + node.apiAddress : '(off)'}\n  policy  ${node.policy.name}\n`)
       let stopping = false
