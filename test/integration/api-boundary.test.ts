@@ -231,7 +231,30 @@ describe('API boundary over real HTTP', function () {
       '.', '..', '%2e', '%2e%2e', '', '1220' + '0'.repeat(64), ';', '%2f', '%00', '%252e', 'x']
     const segment = fc.oneof(fc.constantFrom(...SEGMENTS), fc.stringMatching(/^[A-Za-z0-9%._~;-]{0,10}$/))
     const query = fc.constantFrom('', '?tlp=red', '?value=203.0.113.7', '?value=203.0.113.0/24&limit=1', '?limit=1000', '?record=x', '?%74lp=red', '?cursor=abc')
-    const path = fc.tuple(fc.array(segment, { minLength: 1, maxLength: 6 }), fc.boolean(), query).map(([segs, slash, q]) => `/${segs.join('/')}${slash ? '/' : ''}${q}`)
+    const randomPath = fc.tuple(fc.array(segment, { minLength: 1, maxLength: 6 }), fc.boolean(), query).map(([segs, slash, q]) => `/${segs.join('/')}${slash ? '/' : ''}${q}`)
+    // Real routes respelled the ways a router may still match them: percent-encoded letters,
+    // case, trailing and doubled slashes, dot segments, parameters.
+    const ROUTES = ['/api/records', `/api/records/1220${'0'.repeat(64)}`, '/api/lookup', '/api/export', '/api/status', '/api/audit', '/api/peers',
+      '/api/openapi.json', '/metrics', '/health', '/taxii2/', '/taxii2/dragnet/', '/taxii2/dragnet/collections/',
+      '/taxii2/dragnet/collections/tlp-red/objects/', '/taxii2/dragnet/collections/tlp-red/manifest/']
+    const mutation = fc.tuple(fc.constantFrom('encode', 'encode', 'upper', 'slash', 'double', 'dot', 'dotdot', 'semicolon'), fc.nat())
+    const respell = (path: string, [kind, at]: [string, number]): string => {
+      const letters = [...path].map((c, i) => [c, i] as const).filter(([c]) => c !== '/')
+      const slashes = [...path].map((c, i) => [c, i] as const).filter(([c]) => c === '/')
+      const [ch, i] = letters[at % letters.length]
+      const [, j] = slashes[at % slashes.length]
+      switch (kind) {
+        case 'encode': return path.slice(0, i) + '%' + ch.charCodeAt(0).toString(16).padStart(2, '0') + path.slice(i + 1)
+        case 'upper': return path.slice(0, i) + ch.toUpperCase() + path.slice(i + 1)
+        case 'slash': return path.endsWith('/') ? path.slice(0, -1) : path + '/'
+        case 'double': return path.slice(0, j) + '/' + path.slice(j)
+        case 'dot': return path.slice(0, j) + '/.' + path.slice(j)
+        case 'dotdot': return path.slice(0, j) + '/x/..' + path.slice(j)
+        default: return path.slice(0, j) + ';' + path.slice(j)
+      }
+    }
+    const respelled = fc.tuple(fc.constantFrom(...ROUTES), fc.array(mutation, { maxLength: 3 }), query).map(([r, ms, q]) => ms.reduce(respell, r) + q)
+    const path = fc.oneof({ arbitrary: respelled, weight: 3 }, { arbitrary: randomPath, weight: 1 })
     const auth = fc.oneof(
       fc.constant(undefined),
       fc.constantFrom('Bearer', 'Bearer ', 'Basic', 'Digest abc', `Bearer ${TOKEN.slice(0, -1)}`, `Bearer ${TOKEN}x`, `bearer ${TOKEN.toLowerCase()}`,
