@@ -2,13 +2,13 @@ import { readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Server } from 'node:http'
-import type { Socket } from 'node:net'
+import { Socket } from 'node:net'
 import Fastify, { type FastifyHttpOptions, type FastifyInstance, type FastifyReply } from 'fastify'
 import { DragnetError, toDragnetError } from '../errors.js'
 import { ReadTokenFile } from '../identity/index.js'
 import type { DragnetNode } from '../node.js'
 import { VersionIndex } from '../store/reads.js'
-import { accessHook, isLoopbackHost, requireDeclaredAccess } from './access.js'
+import { accessHook, isLoopbackHost, requireDeclaredAccess, type AccessInit } from './access.js'
 import { createMetrics } from './metrics.js'
 import { openApiDocument } from './openapi.js'
 import { registerRest } from './rest.js'
@@ -121,6 +121,50 @@ function fastifyOptions (node: DragnetNode): FastifyHttpOptions<Server> {
   }
 }
 
+/** Errors as `{ code, message }` with the status of the one table; 404s; refusals end the connection. */
+function handleErrors (app: FastifyInstance, node: DragnetNode): void {
+  app.setErrorHandler((err: any, req, reply) => {
+    if (err instanceof DragnetError) return sendError(reply, err)
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return sendError(reply, new DragnetError('DRAGNET_TOO_LARGE', `request body exceeds ${req.routeOptions.bodyLimit ?? UNAUTHENTICATED_BODY_LIMIT} bytes`))
+    if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return sendError(reply, new DragnetError('DRAGNET_UNSUPPORTED_MEDIA_TYPE', 'unsupported content type; send application/json'))
+    const failure = storeFailure(node, err)
+    if (failure != null) return sendError(reply, failure)
+    if (err.statusCode === 400 || err instanceof SyntaxError || err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') {
+      return sendError(reply, new DragnetError('DRAGNET_BAD_JSON', `request body is not valid JSON: ${err.message}`))
+    }
+    if (typeof err.statusCode === 'number' && err.statusCode < 500) return sendError(reply, new DragnetError('DRAGNET_BAD_REQUEST', err.message))
+    node.log.error({ err: err.message, stack: err.stack }, 'API error')
+    return sendError(reply, toDragnetError(err))
+  })
+  // An answer given before the request body was read in full (a refusal, a 404, a 413) ends the
+  // connection: the rest of the body is never buffered, only discarded for a short linger.
+  app.addHook('onSend', async (req, reply) => {
+    // (inject() requests have no socket of their own and leave `complete` unset.)
+    if (req.raw.complete === false && req.raw.socket instanceof Socket) reply.raw.once('finish', () => { lingeringClose(req.raw.socket) })
+  })
+  app.setNotFoundHandler((req, reply) => sendError(reply, new DragnetError('DRAGNET_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0].slice(0, 200)}`)))
+}
+
+/** Who may call what: the API token, read tokens (file and deprecated config), loopback, Host names. */
+function accessInit (node: DragnetNode, init: ApiInit, state: ApiState): AccessInit {
+  const tokenDir = init.tokenDir ?? node.dataDir
+  const readTokens = tokenDir !== false
+    ? new ReadTokenFile(tokenDir, (err) => { node.log.warn({ err: err.message }, 'cannot read the read-token file: no read token is accepted until it is fixed') })
+    : undefined
+  return {
+    adminToken: init.token,
+    legacyReadTokens: init.readTokens ?? node.config.taxii.readTokens,
+    legacyMaxTlp: 'red',
+    ...(readTokens != null ? { readTokens } : {}),
+    openReads: init.authenticateReads !== true,
+    publicClear: init.publicClear ?? node.config.taxii.publicClear,
+    host: {
+      hosts: init.hosts ?? node.config.http.hosts,
+      boundAddress: () => state.bound?.host
+    }
+  }
+}
+
 /**
  * The node's HTTP API: JSON, errors as `{ code, message, details? }` with the HTTP status from
  * the one ERROR_STATUS table; every route declares its access level (see access.ts); a
@@ -148,41 +192,8 @@ export async function buildApi (node: DragnetNode, init: ApiInit): Promise<Fasti
     for (const m of methods) if (m !== 'HEAD') routes.push(`${m} ${url}`)
   })
 
-  app.setErrorHandler((err: any, req, reply) => {
-    if (err instanceof DragnetError) return sendError(reply, err)
-    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return sendError(reply, new DragnetError('DRAGNET_TOO_LARGE', `request body exceeds ${req.routeOptions.bodyLimit ?? UNAUTHENTICATED_BODY_LIMIT} bytes`))
-    if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return sendError(reply, new DragnetError('DRAGNET_UNSUPPORTED_MEDIA_TYPE', 'unsupported content type; send application/json'))
-    const failure = storeFailure(node, err)
-    if (failure != null) return sendError(reply, failure)
-    if (err.statusCode === 400 || err instanceof SyntaxError || err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') {
-      return sendError(reply, new DragnetError('DRAGNET_BAD_JSON', `request body is not valid JSON: ${err.message}`))
-    }
-    if (typeof err.statusCode === 'number' && err.statusCode < 500) return sendError(reply, new DragnetError('DRAGNET_BAD_REQUEST', err.message))
-    node.log.error({ err: err.message, stack: err.stack }, 'API error')
-    return sendError(reply, toDragnetError(err))
-  })
-  // An answer given before the request body was read in full (a refusal, a 404, a 413) ends the
-  // connection: the rest of the body is never buffered, only discarded for a short linger.
-  app.addHook('onSend', async (req, reply) => {
-    if (!req.raw.complete) reply.raw.once('finish', () => { lingeringClose(req.raw.socket) })
-  })
-  app.setNotFoundHandler((req, reply) => sendError(reply, new DragnetError('DRAGNET_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0].slice(0, 200)}`)))
-
-  const tokenDir = init.tokenDir ?? node.dataDir
-  const readTokens = tokenDir !== false ? new ReadTokenFile(tokenDir, (err) => { node.log.warn({ err: err.message }, 'cannot read the read-token file: no read token is accepted until it is fixed') }) : undefined
-  const publicClear = init.publicClear ?? node.config.taxii.publicClear
-  app.addHook('onRequest', accessHook({
-    adminToken: init.token,
-    legacyReadTokens: init.readTokens ?? node.config.taxii.readTokens,
-    legacyMaxTlp: 'red',
-    ...(readTokens != null ? { readTokens } : {}),
-    openReads: init.authenticateReads !== true,
-    publicClear,
-    host: {
-      hosts: init.hosts ?? node.config.http.hosts,
-      boundAddress: () => state.bound?.host
-    }
-  }))
+  handleErrors(app, node)
+  app.addHook('onRequest', accessHook(accessInit(node, init, state)))
 
   // Which STIX ids have several records: TAXII and export ask it for every record they serve.
   const index = new VersionIndex(node.store)
@@ -196,7 +207,7 @@ export async function buildApi (node: DragnetNode, init: ApiInit): Promise<Fasti
   const version = packageVersion()
   await registerRest(app, node, { metrics, index, bodyLimit, openapi: () => openApiDocument({ version, bodyLimit }) })
   await registerTaxii(app, node, index, {
-    publicClear,
+    publicClear: init.publicClear ?? node.config.taxii.publicClear,
     maxContentLength: bodyLimit,
     baseUrl: () => taxiiBase(node, init, state)
   })
