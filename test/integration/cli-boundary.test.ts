@@ -48,16 +48,17 @@ describe('CLI: the boundary around a node', function () {
       ['audit'], ['export'], ['export', '--out', join(tmp.dir, 'out.json')], ['import', input],
       ['token', 'list'], ['token', 'create', '--name', 'siem', '--max-tlp', 'green'], ['token', 'revoke', 'siem']
     ]
-    // Every command on a missing dir; a few on an existing empty one.
-    for (const [dir, cmds] of [[missing, commands], [empty, [['lookup', '192.0.2.1'], ['status'], ['token', 'list']]]] as const) {
-      for (const cmd of cmds) {
+    // Every command on a missing dir; a few on an existing empty one (four processes at a time).
+    const runs = [...commands.map(c => [missing, c] as const), ...[['lookup', '192.0.2.1'], ['status'], ['token', 'list']].map(c => [empty, c] as const)]
+    for (let i = 0; i < runs.length; i += 4) {
+      await Promise.all(runs.slice(i, i + 4).map(async ([dir, cmd]) => {
         const r = await runCli([...cmd, '--data', dir])
         assert.notEqual(r.code, 0, `${cmd.join(' ')} on ${dir}`)
         assert.match(r.stderr, /DRAGNET_NO_NODE/, `${cmd.join(' ')}: ${r.stderr}`)
         assert.ok(r.stderr.includes(dir), 'names the directory')
         assert.match(r.stderr, /dragnet init --data/, 'names the init command')
         assert.equal(r.stdout, '')
-      }
+      }))
     }
     await assert.rejects(stat(missing), 'nothing created for a mistyped --data')
     assert.deepEqual(await readdir(empty), [], 'nothing created in an empty dir')
