@@ -137,7 +137,13 @@ export async function registerRest (app: FastifyInstance, node: DragnetNode, ini
 
   app.get('/api/openapi.json', READ, async () => init.openapi())
 
-  app.get('/metrics', READ, async (_req, reply) => reply.type(init.metrics.contentType).send(await init.metrics.text()))
+  app.get('/metrics', READ, async (req, reply) => {
+    // Counters describe every record (RED arrivals, verdicts, delays): a lower ceiling could
+    // read RED traffic off them by difference, so they are for callers that see every TLP.
+    const caller = callerOf(req)
+    if (!seesAll(caller)) throw new DragnetError('DRAGNET_FORBIDDEN', `read token ${caller.name} sees up to TLP:${caller.maxTlp.toUpperCase()}: metrics count every record, so they need the API token or a read token created with --max-tlp red`)
+    return reply.type(init.metrics.contentType).send(await init.metrics.text())
+  })
 
   app.get('/api/status', READ, async (req) => {
     const status = await node.status()

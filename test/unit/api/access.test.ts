@@ -214,6 +214,17 @@ describe('api: the trust boundary (inject)', function () {
       assert.equal((await call(fx, '/taxii2/dragnet/collections/', { headers: { accept: TAXII, ...basic('opencti', green) } })).body.collections.length, 2)
     })
 
+    it('metrics count every record, so a reader below RED gets none of them', async () => {
+      const refused = await call(fx, '/metrics', { headers: bearer(green) })
+      assert.equal(refused.status, 403)
+      assert.equal(refused.body.code, 'DRAGNET_FORBIDDEN')
+      assert.ok(!refused.raw.includes('dragnet_records'))
+      const red = (await createReadToken(fx.node.dataDir, 'prometheus', 'red')).token
+      const scraped = await call(fx, '/metrics', { headers: bearer(red) })
+      assert.equal(scraped.status, 200)
+      assert.match(scraped.raw, /dragnet_records\{tlp="red"\} 3/)
+    })
+
     it('never writes', async () => {
       const before = fx.node.store.counts().records
       const a = await call(fx, '/api/records', { method: 'POST', headers: { 'content-type': 'application/json', ...bearer(green) }, payload: JSON.stringify(malware('by-reader')) })
