@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { z } from 'zod'
 import { DragnetError } from '../errors.js'
 import { TLP_LEVELS, type Tlp } from '../record/index.js'
-import { writePrivateFile } from '../util/private-file.js'
+import { withFileLock, writePrivateFile } from '../util/private-file.js'
 import { FILES } from './data-dir.js'
 
 /*
@@ -71,20 +71,24 @@ async function saveReadTokens (dataDir: string, tokens: ReadTokenEntry[]): Promi
 /** A new read token: stored hashed; the token itself is returned once and never again. */
 export async function createReadToken (dataDir: string, name: string, maxTlp: Tlp): Promise<{ token: string, entry: ReadTokenEntry }> {
   if (!NAME.test(name)) throw new DragnetError('DRAGNET_BAD_REQUEST', `a token name is 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit; got ${JSON.stringify(name)}`, { property: 'name' })
-  const tokens = await loadReadTokens(dataDir)
-  if (tokens.some(t => t.name === name)) throw new DragnetError('DRAGNET_CONFLICT', `a read token named ${name} exists; revoke it first (dragnet token revoke --data ${dataDir} ${name}) or choose another name`, { property: 'name' })
-  const token = TOKEN_PREFIX + randomBytes(32).toString('base64url')
-  const entry: ReadTokenEntry = { name, sha256: hashToken(token), maxTlp, createdAt: new Date().toISOString() }
-  await saveReadTokens(dataDir, [...tokens, entry])
-  return { token, entry }
+  return await withFileLock(readTokensFile(dataDir), async () => {
+    const tokens = await loadReadTokens(dataDir)
+    if (tokens.some(t => t.name === name)) throw new DragnetError('DRAGNET_CONFLICT', `a read token named ${name} exists; revoke it first (dragnet token revoke --data ${dataDir} ${name}) or choose another name`, { property: 'name' })
+    const token = TOKEN_PREFIX + randomBytes(32).toString('base64url')
+    const entry: ReadTokenEntry = { name, sha256: hashToken(token), maxTlp, createdAt: new Date().toISOString() }
+    await saveReadTokens(dataDir, [...tokens, entry])
+    return { token, entry }
+  })
 }
 
 export async function revokeReadToken (dataDir: string, name: string): Promise<ReadTokenEntry> {
-  const tokens = await loadReadTokens(dataDir)
-  const gone = tokens.find(t => t.name === name)
-  if (gone == null) throw new DragnetError('DRAGNET_NOT_FOUND', `no read token named ${name} in ${dataDir} (dragnet token list --data ${dataDir})`, { property: 'name' })
-  await saveReadTokens(dataDir, tokens.filter(t => t !== gone))
-  return gone
+  return await withFileLock(readTokensFile(dataDir), async () => {
+    const tokens = await loadReadTokens(dataDir)
+    const gone = tokens.find(t => t.name === name)
+    if (gone == null) throw new DragnetError('DRAGNET_NOT_FOUND', `no read token named ${name} in ${dataDir} (dragnet token list --data ${dataDir})`, { property: 'name' })
+    await saveReadTokens(dataDir, tokens.filter(t => t !== gone))
+    return gone
+  })
 }
 
 /** The entry whose hash matches; every entry is compared, so timing tells nothing of which. */

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { chmod, open, readdir, rename, rm, stat } from 'node:fs/promises'
+import { chmod, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 
 /*
@@ -83,5 +83,48 @@ export async function restrictTree (dir: string): Promise<void> {
     const p = join(dir, e.name)
     if (e.isDirectory()) await restrictTree(p)
     else if (e.isFile()) await restrictMode(p, PRIVATE_FILE_MODE)
+  }
+}
+
+const LOCK_STALE_MS = 30_000
+
+/**
+ * Runs `fn` holding `<file>.lock`, so that two writers doing read-modify-write of the same file
+ * (two `token create` at once, the CLI beside a running node) never lose each other's update.
+ * The lock names its holder's pid; a lock whose holder is gone, or older than 30 s, is taken over.
+ */
+export async function withFileLock<T> (file: string, fn: () => Promise<T>, timeoutMs = 10_000): Promise<T> {
+  const lock = `${file}.lock`
+  const deadline = Date.now() + timeoutMs
+  for (let wait = 5; ; wait = Math.min(wait * 2, 200)) {
+    try {
+      const fh = await open(lock, 'wx', PRIVATE_FILE_MODE)
+      await fh.writeFile(String(process.pid))
+      await fh.close()
+      break
+    } catch (err: any) {
+      if (err.code !== 'EEXIST') throw err
+      if (await staleLock(lock)) { await rm(lock, { force: true }); continue }
+      if (Date.now() > deadline) throw new Error(`${lock} is held by another process; remove it if no dragnet command is running`)
+      await new Promise(resolve => setTimeout(resolve, wait))
+    }
+  }
+  try {
+    return await fn()
+  } finally {
+    await rm(lock, { force: true })
+  }
+}
+
+async function staleLock (lock: string): Promise<boolean> {
+  try {
+    const [st, text] = await Promise.all([stat(lock), readFile(lock, 'utf8')])
+    if (Date.now() - st.mtimeMs > LOCK_STALE_MS) return true
+    const pid = Number(text)
+    if (!Number.isInteger(pid) || pid <= 0) return false // being written right now
+    if (pid === process.pid) return false
+    try { process.kill(pid, 0); return false } catch (err: any) { return err.code === 'ESRCH' }
+  } catch (err: any) {
+    return err.code === 'ENOENT' ? false : Promise.reject(err)
   }
 }
