@@ -1,6 +1,7 @@
 import { join } from 'node:path'
 import type { NodeConfig } from './config/config.js'
 import { DragnetError } from './errors.js'
+import { Feeds } from './feeds/index.js'
 import { FILES, clearRuntime, openDataDir, writeRuntime, type NodeMetadata, type NodeIdentity, Roster, type Member } from './identity/index.js'
 import { Ingest, type PublishOptions, type Verdict } from './ingest/index.js'
 import { createLogger, type Logger } from './log.js'
@@ -70,6 +71,8 @@ export class DragnetNode {
   readonly roster: Roster
   readonly store: Store
   readonly ingest: Ingest
+  /** scheduled feeds: run on their schedule while the node serves, on demand always */
+  readonly feeds: Feeds
   private currentPolicy: Policy
   libp2p: DragnetLibp2p | null = null
   peers: PeerManager | null = null
@@ -111,6 +114,13 @@ export class DragnetNode {
       verifyWorkers: init.config.ingest.verifyWorkers,
       maxSkewMs: init.config.record.maxSkewMs
     })
+    this.feeds = new Feeds({
+      dataDir: this.dataDir,
+      namespace: identity.peerId,
+      log: this.log.child({ ns: 'feeds' }),
+      // Signed as this node's records, in import mode: a value fetched again is a duplicate.
+      publish: async (objects, tlp) => await this.publish(objects, { tlp, source: 'import', skipExisting: true })
+    }, init.config.feeds)
     this.ingest.onVerdict((v) => {
       if (v.status !== 'rejected') return
       const k = v.rule ?? v.code
@@ -168,6 +178,11 @@ export class DragnetNode {
       this.pruneTimer.unref?.()
       this.stopHooks.push(async () => { if (this.pruneTimer != null) clearInterval(this.pruneTimer) })
       if (this.network) await this.startNetwork()
+      // Only a serving node keeps the schedule; a CLI opening the store offline runs a feed on demand.
+      if (this.network || opts.api != null) {
+        await this.feeds.start()
+        this.stopHooks.push(async () => { await this.feeds.stop() })
+      }
       if (opts.api != null) {
         const api = await opts.api(this)
         this.apiAddress = api.address
@@ -239,7 +254,7 @@ export class DragnetNode {
     this.stopHooks.push(async () => { await peers.stop() })
   }
 
-  /** Stops in reverse start order: API, dialing, sync, gossip, libp2p, ingest; closes the store last. */
+  /** Stops in reverse start order: API, feeds, dialing, sync, gossip, libp2p, ingest; closes the store last. */
   async stop (): Promise<void> {
     this.running = false
     while (this.stopHooks.length > 0) {

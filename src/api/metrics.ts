@@ -1,5 +1,6 @@
 import type { SyncSummary } from '../net/peers.js'
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+import type { FeedStatus } from '../feeds/index.js'
 import type { DragnetNode } from '../node.js'
 
 /*
@@ -165,10 +166,68 @@ export function createMetrics (node: DragnetNode): Metrics {
     }
   })
 
+  feedMetrics(registry, node)
+
   const proc = processMetrics()
   return {
     contentType: registry.contentType,
     text: async () => (await registry.metrics()) + (await proc.metrics()),
     close: () => { open = false; offVerdict(); offStored() }
   }
+}
+
+/**
+ * Per feed, read from the feeds' persisted state at scrape time: runs and failures, records
+ * by outcome (totals over every run, kept across restarts), and the last run's time, duration
+ * and result, so an alert can fire on `dragnet_feed_up == 0` or an old last success.
+ */
+function feedMetrics (registry: Registry, node: DragnetNode): void {
+  const feedGauge = (name: string, help: string, value: (s: FeedStatus) => number | undefined): void => {
+    new Gauge({
+      name,
+      help,
+      labelNames: ['feed', 'kind'],
+      registers: [registry],
+      collect () {
+        this.reset()
+        for (const s of node.feeds.statuses()) {
+          const v = value(s)
+          if (v != null) this.set({ feed: s.name, kind: s.kind }, v)
+        }
+      }
+    })
+  }
+  const seconds = (iso: string | null): number | undefined => iso != null ? Date.parse(iso) / 1000 : undefined
+  new Counter({
+    name: 'dragnet_feed_runs_total',
+    help: 'Feed runs, by feed and result (ok, error)',
+    labelNames: ['feed', 'kind', 'result'],
+    registers: [registry],
+    collect () {
+      this.reset()
+      for (const s of node.feeds.statuses()) {
+        this.inc({ feed: s.name, kind: s.kind, result: 'ok' }, s.runs - s.failures)
+        this.inc({ feed: s.name, kind: s.kind, result: 'error' }, s.failures)
+      }
+    }
+  })
+  new Counter({
+    name: 'dragnet_feed_records_total',
+    help: 'Records from each feed, by outcome: stored, duplicate (already held), rejected',
+    labelNames: ['feed', 'kind', 'outcome'],
+    registers: [registry],
+    collect () {
+      this.reset()
+      for (const s of node.feeds.statuses()) {
+        this.inc({ feed: s.name, kind: s.kind, outcome: 'stored' }, s.totals.stored)
+        this.inc({ feed: s.name, kind: s.kind, outcome: 'duplicate' }, s.totals.duplicates)
+        this.inc({ feed: s.name, kind: s.kind, outcome: 'rejected' }, s.totals.rejected)
+      }
+    }
+  })
+  feedGauge('dragnet_feed_up', '1 when the feed\'s last run succeeded, 0 when it failed (absent before its first run)', s => s.result == null ? undefined : s.result === 'ok' ? 1 : 0)
+  feedGauge('dragnet_feed_last_run_timestamp_seconds', 'When the feed\'s last run started (Unix time)', s => seconds(s.lastRun))
+  feedGauge('dragnet_feed_last_success_timestamp_seconds', 'When the feed\'s last successful run ended (Unix time)', s => seconds(s.lastSuccess))
+  feedGauge('dragnet_feed_last_run_duration_seconds', 'How long the feed\'s last run took', s => s.durationMs != null ? s.durationMs / 1000 : undefined)
+  feedGauge('dragnet_feed_next_run_timestamp_seconds', 'When the feed runs next (Unix time)', s => seconds(s.nextRun))
 }

@@ -113,6 +113,26 @@ export function openApiDocument (init: { version: string, bodyLimit: number }): 
             rejected: { type: 'integer' }
           }
         },
+        FeedStatus: {
+          type: 'object',
+          properties: {
+            name: { type: 'string' },
+            kind: { type: 'string', enum: ['taxii', 'misp-feed', 'url-list', 'url-csv'] },
+            url: { type: 'string' },
+            running: { type: 'boolean' },
+            lastRun: { type: 'string', format: 'date-time', nullable: true },
+            result: { type: 'string', enum: ['ok', 'error'], nullable: true },
+            error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } },
+            counts: { type: 'object', nullable: true, properties: { values: { type: 'integer' }, imported: { type: 'integer' }, duplicates: { type: 'integer' }, skipped: { type: 'integer' }, stored: { type: 'integer' }, rejected: { type: 'integer' } } },
+            nextRun: { type: 'string', format: 'date-time', nullable: true },
+            lastSuccess: { type: 'string', format: 'date-time', nullable: true },
+            runs: { type: 'integer' },
+            failures: { type: 'integer' },
+            totals: { type: 'object' },
+            cursor: { type: 'string' },
+            events: { type: 'integer' }
+          }
+        },
         Envelope: { type: 'object', properties: { more: { type: 'boolean' }, next: { type: 'string' }, objects: { type: 'array', items: ref('StixObject') } } }
       }
     },
@@ -235,6 +255,21 @@ export function openApiDocument (init: { version: string, bodyLimit: number }): 
             200: { description: 'A bundle, or a records file', content: { [STIX_MEDIA_TYPE]: { schema: { type: 'object' } }, 'application/x-ndjson': { schema: { type: 'string' } } } },
             400: errorResponse('A malformed parameter, or one the format does not take; --for a member not on the roster (DRAGNET_BAD_RECIPIENT)')
           }
+        }
+      },
+      '/api/feeds': {
+        get: {
+          tags: ['node'],
+          summary: 'Scheduled feeds (API token): each feed\'s last run, result, counts, next run, totals and position',
+          responses: { 200: { description: 'OK', content: json({ type: 'object', properties: { scheduled: { type: 'boolean' }, feeds: { type: 'array', items: ref('FeedStatus') } } }) }, 401: errorResponse('No API token'), 403: errorResponse('Not the API token') }
+        }
+      },
+      '/api/feeds/{name}/run': {
+        post: {
+          tags: ['node'],
+          summary: 'Runs one feed now (or joins the run under way) and answers with its status when the run is over; a feed that fails still answers 200 with result error',
+          parameters: [path('name', 'feed name')],
+          responses: { 200: { description: 'The feed after the run', content: json(ref('FeedStatus')) }, 401: errorResponse('No API token'), 403: errorResponse('Not the API token'), 404: errorResponse('No feed of that name (DRAGNET_NOT_FOUND)') }
         }
       },
       '/taxii2/': taxiiGet('TAXII discovery', [], { type: 'object', properties: { title: { type: 'string' }, description: { type: 'string' }, default: { type: 'string' }, api_roots: { type: 'array', items: { type: 'string' } } } }),

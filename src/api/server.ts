@@ -9,6 +9,7 @@ import { ReadTokenFile } from '../identity/index.js'
 import type { DragnetNode } from '../node.js'
 import { VersionIndex } from '../store/reads.js'
 import { accessHook, isLoopbackHost, requireDeclaredAccess, type AccessInit } from './access.js'
+import { registerFeeds } from './feeds.js'
 import { createMetrics } from './metrics.js'
 import { openApiDocument } from './openapi.js'
 import { registerRest } from './rest.js'
@@ -206,6 +207,7 @@ export async function buildApi (node: DragnetNode, init: ApiInit): Promise<Fasti
 
   const version = packageVersion()
   await registerRest(app, node, { metrics, index, bodyLimit, openapi: () => openApiDocument({ version, bodyLimit }) })
+  await registerFeeds(app, node)
   await registerTaxii(app, node, index, {
     publicClear: init.publicClear ?? node.config.taxii.publicClear,
     maxContentLength: bodyLimit,

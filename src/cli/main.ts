@@ -16,6 +16,7 @@ import { registerSimulate } from './commands/simulate.js'
 import { registerTools } from './commands/tools.js'
 import { registerVerify } from './commands/verify.js'
 import { registerToken } from './commands/token.js'
+import { registerFeeds } from './commands/feeds.js'
 
 // Everything the CLI writes (keys, tokens, the store, exports of restricted records) is the
 // operator's alone: files 0600, directories 0700, LevelDB's later files included.
@@ -49,6 +50,7 @@ registerPolicy(program)
 registerSimulate(program)
 registerTools(program)
 registerToken(program)
+registerFeeds(program)
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (isDragnetError(err)) {

@@ -32,6 +32,33 @@ const memberSchema = z.object({
 
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'host:port')
 
+const tlpLevel = z.enum(['clear', 'green', 'amber', 'amber+strict', 'red'])
+
+// A URL with user:password in it would put a secret in the config, the logs and `dragnet feeds`.
+const feedUrl = z.string().url().regex(/^https?:\/\//i, 'an http(s) URL').refine(u => { const p = new URL(u); return p.username === '' && p.password === '' }, 'credentials do not go in the URL: use auth.passwordFile or auth.tokenFile')
+
+/** One scheduled feed (issue 15); names are binding. Secrets are read from files at each run. */
+export const feedSchema = z.object({
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'letters, digits, ".", "_" and "-", at most 64'),
+  kind: z.enum(['taxii', 'misp-feed', 'url-list', 'url-csv']),
+  url: feedUrl,
+  collection: z.string().min(1).max(300).optional(),
+  auth: z.union([
+    z.object({ user: z.string(), passwordFile: z.string().min(1) }).strict(),
+    z.object({ tokenFile: z.string().min(1) }).strict()
+  ]).optional(),
+  tlp: tlpLevel.optional(),
+  intervalMs: z.number().int().min(1000),
+  column: z.union([z.number().int().min(1), z.string().min(1), z.array(z.union([z.number().int().min(1), z.string().min(1)])).min(1)]).optional(),
+  timeoutMs: z.number().int().min(100).optional(),
+  retries: z.number().int().min(0).max(10).optional(),
+  retryDelayMs: z.number().int().min(10).optional(),
+  maxBytes: z.number().int().min(1024).max(1024 * 1024 * 1024).optional()
+}).strict()
+  .refine(f => f.kind !== 'taxii' || f.collection != null, { message: 'a taxii feed needs collection (the collection id)', path: ['collection'] })
+  .refine(f => f.kind === 'taxii' || f.collection == null, { message: 'collection applies to taxii feeds only', path: ['collection'] })
+  .refine(f => f.kind === 'url-csv' || f.column == null, { message: 'column applies to url-csv feeds only', path: ['column'] })
+
 export const configSchema = z.object({
   name: z.string(),
   country: z.string().regex(/^[A-Z]{2}$/, 'an ISO 3166 alpha-2 code such as DE'),
@@ -86,11 +113,13 @@ export const configSchema = z.object({
     maxBodyBytes: z.number().int().min(1024).max(1024 * 1024 * 1024),
     closeGraceMs: z.number().int().min(0)
   }).strict().refine(h => h.headersTimeoutMs <= h.requestTimeoutMs, { message: 'headersTimeoutMs must not exceed requestTimeoutMs', path: ['headersTimeoutMs'] }),
-  log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) }).strict()
+  log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) }).strict(),
+  feeds: z.array(feedSchema).refine(fs => new Set(fs.map(f => f.name)).size === fs.length, 'feed names must be unique')
 }).strict()
 
 export type RawConfig = z.infer<typeof configSchema>
 export type MemberConfig = z.infer<typeof memberSchema>
+export type FeedConfig = z.infer<typeof feedSchema>
 
 /** The resolved node configuration: roster loaded, paths absolute. */
 export interface NodeConfig extends Omit<RawConfig, 'roster'> {
@@ -141,6 +170,16 @@ function rebase (value: string | null | undefined, baseDir: string): string | nu
   return isAbsolute(value) ? value : resolve(baseDir, value)
 }
 
+/** Secret files of feeds (auth.passwordFile, auth.tokenFile) are relative to the config file too. */
+function rebaseFeedSecrets (feeds: unknown, base: string): void {
+  if (!Array.isArray(feeds)) return
+  for (const f of feeds) {
+    const auth = isPlainObject(f) && isPlainObject(f.auth) ? f.auth : undefined
+    if (auth == null) continue
+    for (const k of ['passwordFile', 'tokenFile']) if (typeof auth[k] === 'string') auth[k] = rebase(auth[k], base)
+  }
+}
+
 function formatIssues (err: z.ZodError, source: string): string {
   return err.issues.map(i => `${source}: ${i.path.join('.') || '(top level)'}: ${i.message}`).join('; ')
 }
@@ -170,6 +209,7 @@ export async function loadConfig (opts: { file?: string, dataDir?: string, overr
     if (typeof fromFile.roster === 'string') fromFile.roster = rebase(fromFile.roster, base)
     if (typeof fromFile.policy === 'string') fromFile.policy = rebase(fromFile.policy, base)
     if (typeof fromFile.psk === 'string') fromFile.psk = rebase(fromFile.psk, base)
+    rebaseFeedSecrets(fromFile.feeds, base)
     merged = merge(merged, fromFile)
     sources.push(abs)
   }
