@@ -53,11 +53,13 @@ export const feedSchema = z.object({
   timeoutMs: z.number().int().min(100).optional(),
   retries: z.number().int().min(0).max(10).optional(),
   retryDelayMs: z.number().int().min(10).optional(),
-  maxBytes: z.number().int().min(1024).max(1024 * 1024 * 1024).optional()
+  maxBytes: z.number().int().min(1024).max(1024 * 1024 * 1024).optional(),
+  pageSize: z.number().int().min(1).max(10_000).optional()
 }).strict()
   .refine(f => f.kind !== 'taxii' || f.collection != null, { message: 'a taxii feed needs collection (the collection id)', path: ['collection'] })
   .refine(f => f.kind === 'taxii' || f.collection == null, { message: 'collection applies to taxii feeds only', path: ['collection'] })
   .refine(f => f.kind === 'url-csv' || f.column == null, { message: 'column applies to url-csv feeds only', path: ['column'] })
+  .refine(f => f.kind === 'taxii' || f.pageSize == null, { message: 'pageSize applies to taxii feeds only', path: ['pageSize'] })
 
 export const configSchema = z.object({
   name: z.string(),

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import type { FeedConfig } from '../config/config.js'
 import { DragnetError, toDragnetError } from '../errors.js'
 import { parseImport, parseStix, runImport, skippedTotal, type ImportFormat, type ImportSummary, type ImportVerdict, type ParsedImport } from '../import/index.js'
@@ -58,9 +59,12 @@ export interface FeedStatus {
   events?: number
 }
 
-/** What a feed's position belongs to: the same feed name reading another source starts afresh. */
+/**
+ * What a feed's position belongs to: the same feed name reading another source starts afresh.
+ * A digest, as the URL's query string may hold an API key the state file must not.
+ */
 function sourceKey (feed: FeedConfig): string {
-  return `${feed.kind} ${feed.url}${feed.collection != null ? ` ${feed.collection}` : ''}`
+  return createHash('sha256').update(JSON.stringify([feed.kind, feed.url, feed.collection ?? null])).digest('hex').slice(0, 32)
 }
 
 function countsOf (s: ImportSummary): FeedCounts {
@@ -98,6 +102,7 @@ export class Feeds {
   private readonly inflight = new Map<string, Promise<FeedStatus>>()
   private controller = new AbortController()
   private scheduling = false
+  private readonly runListeners = new Set<(status: FeedStatus) => void>()
 
   constructor (private readonly components: FeedsComponents, feeds: FeedConfig[]) {
     this.feeds = new Map(feeds.map(f => [f.name, f]))
@@ -141,6 +146,12 @@ export class Feeds {
     return await run
   }
 
+  /** Calls `fn` after every run of any feed with its status; returns the unsubscribe. */
+  onRun (fn: (status: FeedStatus) => void): () => void {
+    this.runListeners.add(fn)
+    return () => { this.runListeners.delete(fn) }
+  }
+
   async list (): Promise<FeedStatus[]> {
     await this.stateFile()
     return this.statuses()
@@ -151,9 +162,12 @@ export class Feeds {
     return [...this.feeds.values()].map(f => feedStatus(f, this.file?.states[f.name], this.inflight.has(f.name), this.scheduling))
   }
 
+  private opening: Promise<FeedStateFile> | null = null
+
+  /** Opened once: runs started together must share one state, or each would write its own. */
   private async stateFile (): Promise<FeedStateFile> {
-    this.file ??= await FeedStateFile.open(this.components.dataDir)
-    return this.file
+    this.opening ??= FeedStateFile.open(this.components.dataDir).then(f => { this.file = f; return f }, (err) => { this.opening = null; throw err })
+    return await this.opening
   }
 
   private schedule (feed: FeedConfig, at: number): void {
@@ -201,7 +215,9 @@ export class Feeds {
     this.schedule(feed, finished + feed.intervalMs)
     await file.save()
     this.logRun(feed, state.lastRun)
-    return feedStatus(feed, state, false, this.scheduling)
+    const status = feedStatus(feed, state, false, this.scheduling)
+    for (const fn of this.runListeners) fn(status)
+    return status
   }
 
   private context (feed: FeedConfig, state: FeedState, file: FeedStateFile, tally: Tally): FeedContext {

@@ -32,7 +32,7 @@ export type Fetcher = (ctx: FeedContext) => Promise<void>
 export const TAXII_MEDIA_TYPE = 'application/taxii+json;version=2.1'
 /** Pages one TAXII run reads at most; a server that never says `more: false` cannot hold the node. */
 const MAX_TAXII_PAGES = 100_000
-const TAXII_PAGE_LIMIT = 1000
+const TAXII_PAGE_SIZE = 1000
 
 function parseJson (text: string, what: string): unknown {
   try {
@@ -62,31 +62,47 @@ function taxiiEnvelope (json: unknown, what: string): { objects: unknown[], more
 
 /**
  * TAXII 2.1: the collection's objects endpoint from the `added_after` cursor, page after page
- * (`next`, or a later `added_after` for servers that page by date only) until `more` is false.
- * The cursor is the X-TAXII-Date-Added-Last of the last page imported.
+ * until `more` is false. Pages follow `next` from the run's starting `added_after` (servers that
+ * page by date alone get the date the last page ended at). The cursor moves to the latest
+ * X-TAXII-Date-Added-Last only when the run reached the end: many records can share one date, so
+ * a run cut short between two of them must not skip the rest; it reads those pages again next
+ * time, and what it had imported is a duplicate then, not a second record.
  */
 export const taxii: Fetcher = async (ctx) => {
   const base = new URL(`collections/${encodeURIComponent(ctx.feed.collection ?? '')}/objects/`, withSlash(ctx.feed.url))
+  let after = ctx.state.cursor
+  let latest = ctx.state.cursor
   let next: string | undefined
   for (let page = 1; page <= MAX_TAXII_PAGES; page++) {
     const url = new URL(base)
-    url.searchParams.set('limit', String(TAXII_PAGE_LIMIT))
-    if (ctx.state.cursor != null) url.searchParams.set('added_after', ctx.state.cursor)
+    url.searchParams.set('limit', String(ctx.feed.pageSize ?? TAXII_PAGE_SIZE))
+    if (after != null) url.searchParams.set('added_after', after)
     if (next != null) url.searchParams.set('next', next)
     const res = await ctx.get(url.toString(), { accept: TAXII_MEDIA_TYPE })
     const what = `page ${page} of ${displayUrl(base.toString())}`
     const env = taxiiEnvelope(parseJson(res.text, what), what)
     if (env.objects.length > 0) await ctx.importJson(env.objects, 'stix', what)
-    const last = res.headers.get('x-taxii-date-added-last')
-    const moved = last != null && last !== ctx.state.cursor
-    if (moved) ctx.state.cursor = last
-    await ctx.save()
-    if (!env.more) return
+    const last = res.headers.get('x-taxii-date-added-last') ?? undefined
+    if (last != null && (latest == null || taxiiTime(last) > taxiiTime(latest))) latest = last
+    if (!env.more) {
+      if (latest != null) ctx.state.cursor = latest
+      await ctx.save()
+      return
+    }
     next = env.next
-    // Paging by date alone needs the date to move, or the same page would come back forever.
-    if (next == null && !moved) throw new DragnetError('DRAGNET_BAD_FEED', `${what} says more but gives neither next nor a later X-TAXII-Date-Added-Last`)
+    if (next == null) {
+      // Paging by date alone needs the date to move, or the same page would come back forever.
+      if (last == null || last === after) throw new DragnetError('DRAGNET_BAD_FEED', `${what} says more but gives neither next nor a later X-TAXII-Date-Added-Last`)
+      after = last
+    }
   }
   throw new DragnetError('DRAGNET_BAD_FEED', `${displayUrl(base.toString())} still has more after ${MAX_TAXII_PAGES} pages`)
+}
+
+/** A TAXII timestamp as comparable text: fractions padded to microseconds (".3Z" and ".300000Z" are one time). */
+function taxiiTime (ts: string): string {
+  const m = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?Z$/i.exec(ts)
+  return m == null ? ts : `${m[1]}.${(m[2] ?? '').padEnd(9, '0')}Z`
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i

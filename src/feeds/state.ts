@@ -57,7 +57,7 @@ const runSchema = z.object({
 export type FeedRun = z.infer<typeof runSchema>
 
 const feedStateSchema = z.object({
-  /** kind, URL and collection the position below belongs to */
+  /** digest of the kind, URL and collection the position below belongs to */
   source: z.string(),
   lastRun: runSchema.optional(),
   lastSuccess: z.string().optional(),
