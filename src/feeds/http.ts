@@ -131,7 +131,7 @@ export async function getFeed (feed: FeedConfig, url: string, init: GetInit = {}
         throw err
       }
       // Doubling with jitter, so feeds failing together do not retry in step.
-      const delay = limits.retryDelayMs * 2 ** i * (0.5 + Math.random() / 2)
+      const delay = limits.retryDelayMs * 2 ** i * (0.75 + Math.random() / 2)
       try {
         await sleep(delay, undefined, { signal: init.signal })
       } catch {
