@@ -412,3 +412,33 @@ describe('feeds: on a serving node', function () {
     }
   })
 })
+
+describe('feeds: POST /api/feeds/:name/run', function () {
+  this.timeout(60_000)
+
+  it('answers a run longer than the idle timeout (the answer starts at once and keeps the connection busy)', async () => {
+    const server = await serve((_req, res) => { setTimeout(() => { res.writeHead(200).end('192.0.2.5\n') }, 1500) })
+    const tmp = await tempDir('dragnet-feeds-api-')
+    const node = await testNode({ dir: tmp.dir, config: { http: { idleTimeoutMs: 400, keepAliveTimeoutMs: 200 }, feeds: [{ name: 'slowish', kind: 'url-list', url: `${server.url}/l.txt`, intervalMs: 60_000 }] } })
+    const token = 'feeds-api-token-0123456789abcdef'
+    const api = await startApi(node, '127.0.0.1:0', { token, tokenDir: false })
+    try {
+      const post = async (name: string, auth = true): Promise<Response> => await fetch(`http://${api.address}/api/feeds/${name}/run`, { method: 'POST', headers: auth ? { authorization: `Bearer ${token}` } : {} })
+      const res = await post('slowish')
+      assert.equal(res.status, 200)
+      const status = JSON.parse(await res.text()) as FeedStatus
+      assert.equal(status.result, 'ok', JSON.stringify(status.error))
+      assert.equal(status.counts?.stored, 1)
+      assert.ok((status.durationMs ?? 0) >= 1400)
+      const unknown = await post('nope')
+      assert.equal(unknown.status, 404)
+      assert.equal(((await unknown.json()) as { code: string }).code, 'DRAGNET_NOT_FOUND')
+      assert.equal((await post('slowish', false)).status, 401)
+    } finally {
+      await api.close()
+      await node.stop()
+      await server.close()
+      await tmp.cleanup()
+    }
+  })
+})

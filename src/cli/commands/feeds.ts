@@ -1,6 +1,7 @@
 import type { Command } from 'commander'
 import { feedStatus, readFeedStates, type FeedStatus } from '../../feeds/index.js'
-import { configFor, dataDirOf, printJson, runningNode, withOfflineNode } from '../context.js'
+import { DragnetError, ERROR_STATUS, type ErrorCode } from '../../errors.js'
+import { configFor, dataDirOf, printJson, runningNode, withOfflineNode, type RemoteNode } from '../context.js'
 
 function ago (iso: string | null, now = Date.now()): string {
   if (iso == null) return 'never'
@@ -37,6 +38,13 @@ async function listFeeds (dataDir: string, opts: { config?: string }): Promise<{
   return { scheduled: false, feeds: config.feeds.map(f => feedStatus(f, states[f.name], false, false)) }
 }
 
+/** The run through the node's API; a failure after the answer started comes as `{ code, message }` in the body. */
+async function runRemote (remote: RemoteNode, name: string): Promise<FeedStatus> {
+  const body = await remote.call<FeedStatus | { code: string, message: string }>('POST', `/api/feeds/${encodeURIComponent(name)}/run`, undefined, true)
+  if ('code' in body) throw new DragnetError(body.code in ERROR_STATUS ? body.code as ErrorCode : 'DRAGNET_INTERNAL', body.message)
+  return body
+}
+
 export function registerFeeds (program: Command): void {
   const feeds = program.command('feeds')
     .description('scheduled feeds (config key feeds): each feed\'s last run, result, counts and next run; feeds run NAME runs one now')
@@ -64,8 +72,8 @@ export function registerFeeds (program: Command): void {
     .action(async (name: string, opts) => {
       const dataDir = dataDirOf(opts)
       const remote = await runningNode(dataDir)
-      const status: FeedStatus = remote != null
-        ? await remote.call('POST', `/api/feeds/${encodeURIComponent(name)}/run`, undefined, true)
+      const status = remote != null
+        ? await runRemote(remote, name)
         : await withOfflineNode(dataDir, opts, async node => await node.feeds.run(name))
       if (opts.json === true) printJson(status)
       else process.stdout.write(describe(status, remote != null) + '\n')
