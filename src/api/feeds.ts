@@ -9,7 +9,7 @@ const ADMIN: { config: RouteAccess } = { config: { access: 'write' } }
 
 /** The node's scheduled feeds: their status, and one run now (answered when the run is over). */
 export async function registerFeeds (app: FastifyInstance, node: DragnetNode): Promise<void> {
-  app.get('/api/feeds', ADMIN, async () => ({ scheduled: node.isRunning, feeds: await node.feeds.list() }))
+  app.get('/api/feeds', ADMIN, async () => ({ scheduled: node.feeds.scheduled, feeds: await node.feeds.list() }))
 
   // A first run of a big collection takes minutes: the answer starts at once and carries a
   // space (JSON allows leading whitespace) every few seconds until the status follows, so

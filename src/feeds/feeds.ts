@@ -108,6 +108,11 @@ export class Feeds {
     this.feeds = new Map(feeds.map(f => [f.name, f]))
   }
 
+  /** the schedule runs (the node serves); otherwise feeds run on demand only */
+  get scheduled (): boolean {
+    return this.scheduling
+  }
+
   get names (): string[] {
     return [...this.feeds.keys()]
   }
