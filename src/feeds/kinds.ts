@@ -7,9 +7,9 @@ import type { FeedState } from './state.js'
 /*
  * One fetcher per feed kind. A fetcher walks its source (pages, manifest and events, one list),
  * hands each document to `importText` (the import path: parse, then publish as this node's
- * records with skipExisting) and moves its position in `state` forward only after the document
- * was imported, saving as it goes: a run cut short resumes where it stopped, and nothing is
- * imported twice (anything fetched twice is a duplicate to skipExisting, never a second record).
+ * records with skipExisting) and moves its position in `state` forward only past what was
+ * imported: a run cut short loses nothing, and nothing is imported twice (what a later run
+ * fetches again is a duplicate to skipExisting, never a second record).
  */
 
 export interface FeedContext {
