@@ -55,6 +55,24 @@ const WRITE_REFUSED: Obj = {
   responses: { 403: taxiiErrorResponse('Every write method is answered 403') }
 }
 
+/** The web console's files and the endpoints its pages call (src/api/console.ts, web.ts). */
+function consolePaths (): Obj {
+  const ok = (description: string): Obj => ({ 200: { description, content: json({ type: 'object' }) } })
+  const tags = ['console']
+  return {
+    '/': { get: { tags, summary: 'The web console (HTML; public, holds no data; Content-Security-Policy admits this origin only)', security: [], responses: { 200: { description: 'index.html' }, 404: errorResponse('The console is not built (npm run build)') } } },
+    '/assets/{file}': { get: { tags, summary: 'The console\'s scripts and styles (content-hashed names, cached for a year)', security: [], parameters: [path('file', 'file name')], responses: { 200: { description: 'the file' }, 404: errorResponse('No such file') } } },
+    '/api/console/whoami': { get: { tags, summary: 'The caller (kind, name, TLP ceiling, visible TLPs, may write) and this node', responses: ok('OK') } },
+    '/api/console/overview': { get: { tags, summary: 'Status (counts within the caller\'s ceiling), arrivals per hour over the last day, propagation delay histogram, gossip/sync counters, peers', responses: ok('OK') } },
+    '/api/console/activity': { get: { tags, summary: 'Live feed: records that arrived after arrival number `since` that the caller may see (without since: the newest 20), and peer states', parameters: [query('since', 'the `arrival` of the previous answer', { type: 'integer', minimum: 0 })], responses: { ...ok('OK'), 400: errorResponse('A malformed since') } } },
+    '/api/console/policy': { get: { tags, summary: 'The policy in force: name, defaults, groups, rules, warninglists (its file path for the API token only)', responses: ok('OK') } },
+    '/api/console/policy/dry-run': { post: { tags, summary: 'Explain the outbound decision for a STIX object as this node\'s record at a TLP, against a roster member', requestBody: { required: true, content: json({ type: 'object', required: ['stix', 'peer'], properties: { stix: ref('StixObject'), peer: { type: 'string' }, tlp: { type: 'string', enum: [...TLP_LEVELS] }, to: { type: 'array', items: { type: 'string' } } } }) }, responses: { ...ok('The explanation: decision, floor, every rule with its checks'), 400: errorResponse('Not STIX, a bad TLP, or a peer not on the roster') } } },
+    '/api/console/why': { get: { tags, summary: 'Why a peer did or did not get a record: the audit entries of the pair, and the outbound decision now with every rule explained', parameters: [query('record', 'record id'), query('peer', 'PeerId of a roster member')], responses: { ...ok('OK'), 400: errorResponse('A malformed parameter or a peer not on the roster'), 404: errorResponse('No such record (or above the caller\'s TLP ceiling)') } } },
+    '/api/console/import': { post: { tags, summary: 'Start an import (STIX, MISP, indicator list or CSV text) as this node\'s records; answers 202 with a job to poll', requestBody: { required: true, content: json({ type: 'object', required: ['text'], properties: { text: { type: 'string' }, name: { type: 'string' }, format: { type: 'string', enum: ['stix', 'misp', 'iocs', 'csv'] }, tlp: { type: 'string', enum: [...TLP_LEVELS] } } }) }, responses: { 202: { description: 'The job: id, done, total, finished', content: json({ type: 'object' }) }, 400: errorResponse('Content that does not parse'), 409: errorResponse('Too many imports at once') } } },
+    '/api/console/import/{job}': { get: { tags, summary: 'An import job: progress (done of total) and, once finished, the summary as `dragnet import --json` prints it', parameters: [path('job', 'job id')], responses: { ...ok('OK'), 404: errorResponse('No such job') } } }
+  }
+}
+
 export function openApiDocument (init: { version: string, bodyLimit: number }): Obj {
   return {
     openapi: '3.0.3',
@@ -137,6 +155,7 @@ export function openApiDocument (init: { version: string, bodyLimit: number }): 
       }
     },
     paths: {
+      ...consolePaths(),
       '/health': {
         get: {
           tags: ['node'],

@@ -14,6 +14,8 @@ import { createMetrics } from './metrics.js'
 import { openApiDocument } from './openapi.js'
 import { registerRest } from './rest.js'
 import { registerTaxii } from './taxii.js'
+import { registerConsole } from './console.js'
+import { registerWeb } from './web.js'
 
 export { bearerOrBasic, sees, visibleTlps, type Caller } from './auth.js'
 export { callerOf, type AccessLevel, type RouteAccess } from './access.js'
@@ -39,6 +41,8 @@ export interface ApiInit {
   hosts?: string[]
   /** base URL for TAXII discovery; default the node's http.publicUrl, else the bound address */
   publicUrl?: string
+  /** the built web console served at `/` (default dist/web of this checkout) */
+  webRoot?: string
 }
 
 /**
@@ -213,6 +217,8 @@ export async function buildApi (node: DragnetNode, init: ApiInit): Promise<Fasti
     maxContentLength: bodyLimit,
     baseUrl: () => taxiiBase(node, init, state)
   })
+  await registerConsole(app, node, { bodyLimit })
+  await registerWeb(app, init.webRoot != null ? { root: init.webRoot } : {})
   await app.ready()
   return app
 }
