@@ -118,7 +118,8 @@ function App (): preact.JSX.Element {
   if (session == null) return <Login onLogin={login} />
   return (
     <SessionContext.Provider value={session}>
-      <a class="skip" href="#main">Skip to content</a>
+      {/* Routes live in the hash, so the skip link moves the focus itself instead of following #main. */}
+      <a class="skip" href="#main" onClick={(e) => { e.preventDefault(); main.current?.querySelector<HTMLElement>('h1')?.focus() }}>Skip to content</a>
       <header class="top">
         <span class="brand">dragnet · {me!.node.name}</span>
         <Nav page={route.page} />
