@@ -142,15 +142,23 @@ describe('web console in a real browser', function () {
     }
     console.log(`      console JavaScript: ${(raw / 1024).toFixed(1)} KB raw, ${(gzip / 1024).toFixed(1)} KB gzip`)
     assert.ok(raw < 300 * 1024, `${raw} bytes of JavaScript`)
+    // Three cold loads, each in a fresh context (empty cache); the median is reported.
+    const paints: number[] = []
+    for (let i = 0; i < 3; i++) {
+      const { ctx, page } = await newContext()
+      await page.goto(base)
+      await page.getByLabel('Token').waitFor()
+      paints.push(await page.evaluate("performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? -1") as number)
+      await ctx.close()
+    }
+    const fcp = paints.slice().sort((a, b) => a - b)[1]
+    console.log(`      first contentful paint (cold, loopback): ${paints.map(p => p.toFixed(0)).join(', ')} ms; median ${fcp.toFixed(0)} ms`)
+    assert.ok(paints.every(p => p > 0), 'no first-contentful-paint entry')
+    // The target is 1 s; the bound is looser because tests share a loaded machine.
+    assert.ok(fcp < 3000, `first contentful paint took ${fcp} ms`)
     const { ctx, page } = await newContext()
     await page.goto(base)
     await page.getByLabel('Token').waitFor()
-    const fcp = await page.evaluate("performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? -1") as number
-    const nav = await page.evaluate("performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd") as number
-    console.log(`      first contentful paint ${fcp.toFixed(0)} ms, DOMContentLoaded ${nav.toFixed(0)} ms (loopback, loaded test machine)`)
-    assert.ok(fcp > 0, 'no first-contentful-paint entry')
-    // The target is 1 s; the bound is looser because tests share a loaded machine.
-    assert.ok(fcp < 3000, `first contentful paint took ${fcp} ms`)
     await page.screenshot({ path: join(SHOTS, 'login.png') })
     assert.deepEqual(await unnamedControls(page), [])
     await ctx.close()

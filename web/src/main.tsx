@@ -134,4 +134,7 @@ function App (): preact.JSX.Element {
   )
 }
 
-render(<App />, document.getElementById('app')!)
+// The page's "Loading…" placeholder goes: render() would keep it beside the app.
+const root = document.getElementById('app')!
+root.textContent = ''
+render(<App />, root)
