@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto'
+import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { DragnetError } from '../errors.js'
 import { IMPORT_FORMATS, parseImport, runImport, type ImportFormat, type ImportSummary } from '../import/index.js'
@@ -10,7 +10,7 @@ import type { RecordInfo } from '../store/index.js'
 import { arrivalInfoPage } from '../store/reads.js'
 import { jsonDepth, MAX_DOCUMENT_DEPTH } from '../util/depth.js'
 import { callerOf, type RouteAccess } from './access.js'
-import { sees, seesAll, visibleTlps, type Caller } from './auth.js'
+import { sees, visibleTlps, type Caller } from './auth.js'
 import { activityStats } from './console-stats.js'
 
 /*
@@ -36,7 +36,6 @@ export interface ConsoleInit {
 
 /** One line of the live feed: what the console lists without fetching the record. */
 export interface FeedItem {
-  arrival: number
   id: string
   type: string
   stixId: string
@@ -47,8 +46,38 @@ export interface FeedItem {
   from?: string
 }
 
-function feedItem (arrival: number, id: string, i: RecordInfo): FeedItem {
-  return { arrival, id, type: i.type, stixId: i.stixId, tlp: i.tlp, author: i.author, addedAt: new Date(i.addedAt).toISOString(), source: i.source, ...(i.from != null ? { from: i.from } : {}) }
+function feedItem (id: string, i: RecordInfo): FeedItem {
+  return { id, type: i.type, stixId: i.stixId, tlp: i.tlp, author: i.author, addedAt: new Date(i.addedAt).toISOString(), source: i.source, ...(i.from != null ? { from: i.from } : {}) }
+}
+
+/**
+ * The feed's cursor is the arrival number where the last scan stopped, sealed (AES-256-GCM under
+ * a key of this API instance): arrival numbers count every record, so a reader holding them
+ * could count the records above its ceiling that arrived between two it may see.
+ */
+export class FeedCursors {
+  private readonly key = randomBytes(32)
+
+  seal (arrival: number): string {
+    const iv = randomBytes(12)
+    const c = createCipheriv('aes-256-gcm', this.key, iv)
+    const plain = Buffer.alloc(8)
+    plain.writeBigUInt64BE(BigInt(arrival))
+    const body = Buffer.concat([c.update(plain), c.final()])
+    return Buffer.concat([iv, c.getAuthTag(), body]).toString('base64url')
+  }
+
+  open (cursor: string): number {
+    const raw = /^[A-Za-z0-9_-]{48}$/.test(cursor) ? Buffer.from(cursor, 'base64url') : Buffer.alloc(0)
+    try {
+      if (raw.length !== 36) throw new Error('length')
+      const d = createDecipheriv('aes-256-gcm', this.key, raw.subarray(0, 12))
+      d.setAuthTag(raw.subarray(12, 28))
+      return Number(Buffer.concat([d.update(raw.subarray(28)), d.final()]).readBigUInt64BE())
+    } catch {
+      throw new DragnetError('DRAGNET_BAD_REQUEST', 'cursor is not one this node issued (or the node restarted): start again without it', { property: 'cursor' })
+    }
+  }
 }
 
 function queryOne (q: unknown, name: string): string | undefined {
@@ -58,28 +87,32 @@ function queryOne (q: unknown, name: string): string | undefined {
   return String(v)
 }
 
-/** Records that arrived after `since`, oldest first, that the caller may see; or, without `since`, the newest few. */
-async function feed (node: DragnetNode, caller: Caller, since: number | undefined): Promise<FeedItem[]> {
-  if (since == null) {
+/**
+ * Records that arrived after arrival number `after`, oldest first, that the caller may see, and
+ * where the scan stopped; without `after`, the newest few and the current arrival number.
+ */
+async function feed (node: DragnetNode, caller: Caller, after: number | undefined): Promise<{ records: FeedItem[], at: number }> {
+  if (after == null) {
+    const at = node.store.counts().arrival
     const newest: Array<{ arrival: number, id: string }> = []
     for await (const e of node.store.byArrival(0, { reverse: true, limit: 200 })) newest.push(e)
     const infos = await node.store.getManyInfo(newest.map(e => e.id))
-    const out = newest.flatMap((e, k) => infos[k] != null && sees(caller, infos[k]!.tlp) ? [feedItem(e.arrival, e.id, infos[k]!)] : [])
-    return out.slice(0, 20).reverse()
+    const out = newest.flatMap((e, k) => infos[k] != null && sees(caller, infos[k]!.tlp) ? [feedItem(e.id, infos[k]!)] : [])
+    return { records: out.slice(0, 20).reverse(), at: Math.max(at, newest[0]?.arrival ?? 0) }
   }
   const out: FeedItem[] = []
-  let after = since
-  // A reader's filter may skip many records; the scan per poll is bounded all the same.
+  let at = after
+  // A reader's filter may skip many records; the scan per poll is bounded, and resumes where it stopped.
   for (let pages = 0; pages < 10 && out.length < ACTIVITY_MAX; pages++) {
-    const page = await arrivalInfoPage(node.store, after, 500)
+    const page = await arrivalInfoPage(node.store, at, 500)
     if (page.length === 0) break
     for (const e of page) {
-      after = e.arrival
-      if (sees(caller, e.info.tlp)) out.push(feedItem(e.arrival, e.id, e.info))
+      at = e.arrival
+      if (sees(caller, e.info.tlp)) out.push(feedItem(e.id, e.info))
       if (out.length === ACTIVITY_MAX) break
     }
   }
-  return out
+  return { records: out, at }
 }
 
 function peerStates (node: DragnetNode): Array<{ peerId: string, name: string, connected: boolean }> {
@@ -167,15 +200,12 @@ export async function registerConsole (app: FastifyInstance, node: DragnetNode, 
     }
   })
 
+  const cursors = new FeedCursors()
   app.get('/api/console/activity', READ, async (req) => {
-    const sinceText = queryOne(req.query, 'since')
-    if (sinceText != null && !/^[0-9]{1,15}$/.test(sinceText)) throw new DragnetError('DRAGNET_BAD_REQUEST', `since must be an arrival number, got ${sinceText}`, { property: 'since' })
-    const caller = callerOf(req)
-    const records = await feed(node, caller, sinceText != null ? Number(sinceText) : undefined)
-    // The arrival counter moves with records the caller may not see; a reader gets the last it saw.
-    const last = seesAll(caller) ? node.store.counts().arrival : (records.at(-1)?.arrival ?? Number(sinceText ?? 0))
+    const cursor = queryOne(req.query, 'cursor')
+    const { records, at } = await feed(node, callerOf(req), cursor != null ? cursors.open(cursor) : undefined)
     const peers = peerStates(node)
-    return { arrival: Math.max(last, Number(sinceText ?? 0)), records, connected: peers.filter(p => p.connected).length, peers }
+    return { cursor: cursors.seal(at), records, connected: peers.filter(p => p.connected).length, peers }
   })
 
   app.get('/api/console/policy', READ, async (req) => {

@@ -41,7 +41,6 @@ export interface Whoami {
 }
 
 export interface FeedItem {
-  arrival: number
   id: string
   type: string
   stixId: string

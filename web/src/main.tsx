@@ -40,20 +40,22 @@ const FEED_KEEP = 50
 
 /** Polls the activity feed: new records and peer states arrive without reloading. */
 function useLive (me: Whoami | null): Session['live'] {
-  const [live, setLive] = useState<Session['live']>({ arrival: 0, records: [], peers: [], connected: 0 })
-  const since = useRef<number | null>(null)
+  const [live, setLive] = useState<Session['live']>({ seen: 0, records: [], peers: [], connected: 0 })
+  const cursor = useRef<string | null>(null)
   useEffect(() => {
     if (me == null) return
     let stopped = false
     let timer: ReturnType<typeof setTimeout> | undefined
     const poll = async (): Promise<void> => {
       try {
-        const q = since.current == null ? '' : `?since=${since.current}`
-        const a = await api<{ arrival: number, records: FeedItem[], peers: Session['live']['peers'], connected: number }>(`/api/console/activity${q}`)
+        const q = cursor.current == null ? '' : `?cursor=${cursor.current}`
+        const a = await api<{ cursor: string, records: FeedItem[], peers: Session['live']['peers'], connected: number }>(`/api/console/activity${q}`)
         if (stopped) return
-        since.current = a.arrival
-        setLive(l => ({ arrival: a.arrival, records: [...a.records.slice().reverse(), ...l.records].slice(0, FEED_KEEP), peers: a.peers, connected: a.connected }))
+        cursor.current = a.cursor
+        setLive(l => ({ seen: l.seen + a.records.length, records: [...a.records.slice().reverse(), ...l.records].slice(0, FEED_KEEP), peers: a.peers, connected: a.connected }))
       } catch (err) {
+        // A restarted node no longer knows the cursor: start the feed again.
+        if (err instanceof ApiError && err.status === 400) cursor.current = null
         if (!stopped) setLive(l => ({ ...l, error: (err as Error).message }))
       }
       if (!stopped) timer = setTimeout(() => { void poll() }, POLL_MS)

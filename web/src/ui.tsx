@@ -6,7 +6,7 @@ import { api, ApiError, type FeedItem, type PeerRow, type Tlp, type Whoami } fro
 export interface Session {
   me: Whoami
   members: Map<string, { name: string, country: string, role: string }>
-  live: { arrival: number, records: FeedItem[], peers: Array<{ peerId: string, name: string, connected: boolean }>, connected: number, error?: string }
+  live: { seen: number, records: FeedItem[], peers: Array<{ peerId: string, name: string, connected: boolean }>, connected: number, error?: string }
   logout: () => void
 }
 

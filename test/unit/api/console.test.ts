@@ -93,26 +93,34 @@ describe('api: web console endpoints', function () {
     assert.ok(!r.raw.includes('"red"'))
   })
 
-  it('activity lists what arrived after an arrival number, within the caller\'s ceiling', async () => {
-    const all = await call(fx, '/api/console/activity?since=0', WRITE_TOKEN)
-    assert.equal(all.status, 200)
-    assert.deepEqual(all.body.records.map((r: any) => r.id), [ids.green, ids.red, ids.malware])
-    assert.equal(all.body.arrival, 3)
-    assert.deepEqual(all.body.peers.map((p: any) => [p.name, p.connected]), [['partner', false]])
-    const r = await call(fx, '/api/console/activity?since=0', reader)
+  it('activity lists what arrived after a sealed cursor, within the caller\'s ceiling', async () => {
+    const first = await call(fx, '/api/console/activity', WRITE_TOKEN)
+    assert.equal(first.status, 200)
+    assert.deepEqual(first.body.records.map((r: any) => r.id), [ids.green, ids.red, ids.malware])
+    assert.deepEqual(first.body.peers.map((p: any) => [p.name, p.connected]), [['partner', false]])
+    const r = await call(fx, '/api/console/activity', reader)
     assert.deepEqual(r.body.records.map((x: any) => x.id), [ids.green, ids.malware])
     assert.ok(!r.raw.includes(ids.red))
-    const none = await call(fx, `/api/console/activity?since=${String(all.body.arrival)}`, WRITE_TOKEN)
+    // Nothing in the answer counts records: no arrival numbers, and the cursor is sealed.
+    assert.ok(!/"arrival"/.test(r.raw))
+    assert.match(r.body.cursor, /^[A-Za-z0-9_-]{48}$/)
+    assert.notEqual(r.body.cursor, first.body.cursor)
+    const none = await call(fx, `/api/console/activity?cursor=${String(r.body.cursor)}`, reader)
     assert.deepEqual(none.body.records, [])
-    assert.equal(none.body.arrival, 3)
+    const [red] = await fx.node.publish([indicator({ kind: 'ipv4', value: '203.0.113.67', seed: 'live-red' })], { tlp: 'red' })
     const [v] = await fx.node.publish([indicator({ kind: 'domain', value: 'live.example', seed: 'live' })], { tlp: 'clear' })
-    const next = await call(fx, `/api/console/activity?since=${String(all.body.arrival)}`, reader)
+    const next = await call(fx, `/api/console/activity?cursor=${String(none.body.cursor)}`, reader)
     assert.deepEqual(next.body.records.map((x: any) => x.id), [(v as { id: string }).id])
-    const newest = await call(fx, '/api/console/activity', reader)
-    assert.equal(newest.body.records.length, 3)
-    for (const bad of ['-1', 'x', '1e3']) {
-      const a = await call(fx, `/api/console/activity?since=${bad}`, WRITE_TOKEN)
-      assert.equal(a.status, 400)
+    const adminNext = await call(fx, `/api/console/activity?cursor=${String(first.body.cursor)}`, WRITE_TOKEN)
+    assert.deepEqual(adminNext.body.records.map((x: any) => x.id), [(red as { id: string }).id, (v as { id: string }).id])
+    const again = await call(fx, `/api/console/activity?cursor=${String(next.body.cursor)}`, reader)
+    assert.deepEqual(again.body.records, [])
+    // A cursor another API instance sealed, a forged one, or garbage: refused.
+    const forged = Buffer.from(String(next.body.cursor), 'base64url')
+    forged[forged.length - 1] ^= 1
+    for (const bad of [forged.toString('base64url'), 'x', 'A'.repeat(48), '3', '-1']) {
+      const a = await call(fx, `/api/console/activity?cursor=${bad}`, WRITE_TOKEN)
+      assert.equal(a.status, 400, bad)
       assert.equal(a.body.code, 'DRAGNET_BAD_REQUEST')
     }
   })

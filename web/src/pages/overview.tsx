@@ -37,7 +37,7 @@ function Feed ({ records }: { records: FeedItem[] }): preact.JSX.Element {
 export function Overview (): preact.JSX.Element {
   const s = useSession()
   // Reloaded whenever the live feed moves, so counts follow arrivals.
-  const { data, error } = useApi<OverviewData>('/api/console/overview', [s.live.arrival])
+  const { data, error } = useApi<OverviewData>('/api/console/overview', [s.live.seen])
   const hours = data?.activity.arrivals.map((_, i) => new Date(data.activity.from + i * data.activity.bucketMs).toISOString().slice(11, 16)) ?? []
   const delayLabels = data?.activity.delays.boundsMs.map(b => `< ${ms(b)}`).concat([`≥ ${ms(data.activity.delays.boundsMs.at(-1) ?? 0)}`]) ?? []
   const st = data?.status
