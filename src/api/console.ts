@@ -10,7 +10,7 @@ import type { RecordInfo } from '../store/index.js'
 import { arrivalInfoPage } from '../store/reads.js'
 import { jsonDepth, MAX_DOCUMENT_DEPTH } from '../util/depth.js'
 import { callerOf, type RouteAccess } from './access.js'
-import { sees, visibleTlps, type Caller } from './auth.js'
+import { sees, seesAll, visibleTlps, type Caller } from './auth.js'
 import { activityStats } from './console-stats.js'
 
 /*
@@ -195,7 +195,8 @@ export async function registerConsole (app: FastifyInstance, node: DragnetNode, 
     return {
       status: { ...shown, records: Object.values(byTlp).reduce((a, b) => a + b, 0), byTlp },
       activity,
-      replication: { gossip: node.gossip?.stats() ?? null, sync: node.sync?.stats() ?? null },
+      // Traffic counters count records of every TLP: only for a caller that sees them all (as /metrics).
+      replication: seesAll(caller) ? { gossip: node.gossip?.stats() ?? null, sync: node.sync?.stats() ?? null } : null,
       peers: node.peers?.list().map(p => ({ peerId: p.peerId, name: p.name, connected: p.connected, lastSync: p.lastSync ?? null, lastSeen: p.lastSeen ?? null })) ?? []
     }
   })

@@ -261,6 +261,10 @@ describe('web console in a real browser', function () {
     assert.ok(await page.locator('table.feed tbody tr').count() > before)
     assert.match(await page.getByTestId('peers-connected').innerText(), /1 of 1 connected/)
     await page.screenshot({ path: join(SHOTS, 'overview-live.png'), fullPage: true })
+    // Its record page says how it came: by gossip, handed over by cert-fr.
+    await row.getByRole('link').click()
+    assert.match(await page.getByTestId('provenance').innerText(), /received by gossip, handed over by cert-fr \(FR\)/)
+    await page.screenshot({ path: join(SHOTS, 'record-received.png'), fullPage: true })
 
     await visit(page, '#/search?q=console-published.example', 'Search', 'search-published')
     await page.locator('table.results tbody tr').first().waitFor()

@@ -91,6 +91,8 @@ describe('api: web console endpoints', function () {
     assert.equal(r.body.status.byTlp.red, undefined)
     assert.equal(r.body.activity.arrivals.reduce((a: number, b: number) => a + b, 0), 2)
     assert.ok(!r.raw.includes('"red"'))
+    assert.equal(r.body.replication, null)
+    assert.notEqual(admin.body.replication, null)
   })
 
   it('activity lists what arrived after a sealed cursor, within the caller\'s ceiling', async () => {

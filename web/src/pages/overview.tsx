@@ -4,7 +4,7 @@ import type { FeedItem, Tlp } from '../api'
 interface OverviewData {
   status: { peerId: string, name: string, country: string, role: string, records: number, byTlp: Record<string, number>, equivocations: Array<{ author: string, seq: number, ids: string[], refused: number }>, flaggedAuthors: string[], peers: { roster: number, connected: number }, listen: string[], policy: string, running: boolean, startedAt?: string }
   activity: { from: number, bucketMs: number, arrivals: number[], bySource: Record<string, number>, delays: { boundsMs: number[], counts: number[], samples: number }, truncated: boolean }
-  replication: { gossip: Record<string, number> | null, sync: Record<string, number> | null }
+  replication: { gossip: Record<string, number> | null, sync: Record<string, number> | null } | null
   peers: Array<{ peerId: string, name: string, connected: boolean, lastSync: { at?: number, failure?: string } | null, lastSeen: number | null }>
 }
 
@@ -41,7 +41,7 @@ export function Overview (): preact.JSX.Element {
   const hours = data?.activity.arrivals.map((_, i) => new Date(data.activity.from + i * data.activity.bucketMs).toISOString().slice(11, 16)) ?? []
   const delayLabels = data?.activity.delays.boundsMs.map(b => `< ${ms(b)}`).concat([`≥ ${ms(data.activity.delays.boundsMs.at(-1) ?? 0)}`]) ?? []
   const st = data?.status
-  const sync = data?.replication.sync
+  const sync = data?.replication?.sync
   return (
     <>
       <h1 tabIndex={-1}>Overview</h1>
@@ -64,7 +64,9 @@ export function Overview (): preact.JSX.Element {
           <ul class="plain">{s.me.caller.tlps.map(t => <li key={t}><TlpBadge tlp={t as Tlp} /> {st?.byTlp[t] ?? 0}</li>)}</ul>
         </Section>
         <Section title="Sync status">
-          {sync == null
+          {data?.replication === null
+            ? <p>Sync counters are shown to the API token only (they count records of every TLP).</p>
+            : sync == null
             ? <p>Anti-entropy sync is not running on this node.</p>
             : <dl><dt>Sessions</dt><dd>{sync.sessions} completed, {sync.failures} failed</dd><dt>Records</dt><dd>{sync.recordsIn} in, {sync.recordsOut} out</dd><dt>Declined</dt><dd>{sync.declinedOut} to peers, {sync.declinedIn} by peers</dd></dl>}
           <ul class="plain">{data?.peers.map(p => <li key={p.peerId}>{p.name}: last sync <Time at={p.lastSync?.at} />{p.lastSync?.failure != null ? ` (${p.lastSync.failure})` : ''}</li>)}</ul>
