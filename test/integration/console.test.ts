@@ -154,8 +154,9 @@ describe('web console in a real browser', function () {
     const fcp = paints.slice().sort((a, b) => a - b)[1]
     console.log(`      first contentful paint (cold, loopback): ${paints.map(p => p.toFixed(0)).join(', ')} ms; median ${fcp.toFixed(0)} ms`)
     assert.ok(paints.every(p => p > 0), 'no first-contentful-paint entry')
-    // The target is 1 s; the bound is looser because tests share a loaded machine.
-    assert.ok(fcp < 3000, `first contentful paint took ${fcp} ms`)
+    // The target is 1 s on a quiet machine; the bound only catches a gross regression (a page
+    // that blocks on something slow), because tests share loaded machines (0.8-3.6 s seen at load 20).
+    assert.ok(fcp < 5000, `first contentful paint took ${fcp} ms`)
     const { ctx, page } = await newContext()
     await page.goto(base)
     await page.getByLabel('Token').waitFor()
