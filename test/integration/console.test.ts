@@ -261,6 +261,11 @@ describe('web console in a real browser', function () {
     assert.match(await row.innerText(), /gossip from cert-fr/)
     assert.ok(await page.locator('table.feed tbody tr').count() > before)
     assert.match(await page.getByTestId('peers-connected').innerText(), /1 of 1 connected/)
+    // The overview's delay histogram counts it: received from a peer, signed moments before.
+    const overview = await (await fetch(`${base}api/console/overview`, { headers: { authorization: `Bearer ${TOKEN}` } })).json() as any
+    assert.ok(overview.activity.delays.samples >= 1)
+    assert.equal(overview.activity.delays.counts.reduce((a: number, b: number) => a + b, 0), overview.activity.delays.samples)
+    assert.ok(overview.activity.bySource.gossip >= 1)
     await page.screenshot({ path: join(SHOTS, 'overview-live.png'), fullPage: true })
     // Its record page says how it came: by gossip, handed over by cert-fr.
     await row.getByRole('link').click()

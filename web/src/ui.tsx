@@ -1,5 +1,5 @@
 import { createContext, type ComponentChildren } from 'preact'
-import { useContext, useEffect, useState } from 'preact/hooks'
+import { useContext, useEffect, useRef, useState } from 'preact/hooks'
 import { api, ApiError, type FeedItem, type PeerRow, type Tlp, type Whoami } from './api'
 
 /** What every page may read: who is logged in, the roster's names, and the live feed. */
@@ -16,6 +16,17 @@ export function useSession (): Session {
   const s = useContext(SessionContext)
   if (s == null) throw new Error('no session')
   return s
+}
+
+/** `value`, changing at most once per `ms`: a page that refetches on every arrival must not refetch in a storm. */
+export function useThrottled<T> (value: T, ms: number): T {
+  const [shown, setShown] = useState(value)
+  const last = useRef(0)
+  useEffect(() => {
+    const t = setTimeout(() => { last.current = Date.now(); setShown(value) }, Math.max(0, last.current + ms - Date.now()))
+    return () => { clearTimeout(t) }
+  }, [value])
+  return shown
 }
 
 /** Loads `path` when `deps` change; `reload` fetches again. */

@@ -1,4 +1,4 @@
-import { Bars, ErrorNote, Member, Section, TlpBadge, Time, useApi, useSession } from '../ui'
+import { Bars, ErrorNote, Member, Section, TlpBadge, Time, useApi, useSession, useThrottled } from '../ui'
 import type { FeedItem, Tlp } from '../api'
 
 interface OverviewData {
@@ -36,8 +36,9 @@ function Feed ({ records }: { records: FeedItem[] }): preact.JSX.Element {
 
 export function Overview (): preact.JSX.Element {
   const s = useSession()
-  // Reloaded whenever the live feed moves, so counts follow arrivals.
-  const { data, error } = useApi<OverviewData>('/api/console/overview', [s.live.seen])
+  // Reloaded when the live feed moves (at most every 5 s), so counts follow arrivals.
+  const seen = useThrottled(s.live.seen, 5000)
+  const { data, error } = useApi<OverviewData>('/api/console/overview', [seen])
   const hours = data?.activity.arrivals.map((_, i) => new Date(data.activity.from + i * data.activity.bucketMs).toISOString().slice(11, 16)) ?? []
   const delayLabels = data?.activity.delays.boundsMs.map(b => `< ${ms(b)}`).concat([`≥ ${ms(data.activity.delays.boundsMs.at(-1) ?? 0)}`]) ?? []
   const st = data?.status
