@@ -235,7 +235,7 @@ describe('web console in a real browser', function () {
     await ctx.close()
   })
 
-  it('publishes an indicator, and watches records (its own and a partner\'s) appear live; peers page shows the federation', async () => {
+  it('publishes an indicator, and watches records (its own and a partner\'s) and peer state change live', async () => {
     const [de, fr] = fed.nodes
     const { ctx, page } = await newContext()
     await login(page, TOKEN)
@@ -278,6 +278,11 @@ describe('web console in a real browser', function () {
     await visit(page, '#/peers', 'Peers', 'peers')
     assert.match(await page.getByTestId('peers-summary').innerText(), /1 of 1 roster members connected/)
     assert.equal(await page.locator('svg.federation circle.node.on').count(), 1)
+    // cert-fr goes away: the page follows without a reload.
+    await fr.stop()
+    await page.getByTestId('peers-summary').filter({ hasText: '0 of 1 roster members connected' }).waitFor({ timeout: 30_000 })
+    assert.equal(await page.locator('svg.federation circle.node.on').count(), 0)
+    await page.screenshot({ path: join(SHOTS, 'peers-disconnected.png'), fullPage: true })
     await ctx.close()
   })
 
