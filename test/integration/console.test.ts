@@ -76,10 +76,11 @@ describe('web console in a real browser', function () {
   let shared: string
   const errors: string[] = []
 
-  async function newContext (): Promise<{ ctx: BrowserContext, page: Page }> {
+  async function newContext (log = errors): Promise<{ ctx: BrowserContext, page: Page }> {
     const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } })
     const page = await ctx.newPage()
     page.setDefaultTimeout(20_000)
+    const errors = log
     page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') errors.push(`${m.type()}: ${m.text()}`) })
     page.on('pageerror', (e) => { errors.push(`pageerror: ${e.message}`) })
     page.on('requestfailed', (r) => { errors.push(`request failed: ${r.url()} ${r.failure()?.errorText ?? ''}`) })
@@ -327,6 +328,20 @@ describe('web console in a real browser', function () {
     assert.equal(await page.locator('.tlp-red').count(), 0)
     await visit(page, '#/publish', 'Publish and import', 'publish-read-token')
     await page.getByText('Read tokens cannot publish').waitFor()
+    await ctx.close()
+  })
+
+  it('refuses a wrong token with a message, and shows nothing else', async () => {
+    const own: string[] = []
+    const { ctx, page } = await newContext(own)
+    await page.goto(base)
+    await page.getByLabel('Token').fill('not-a-token-of-this-node')
+    await page.getByRole('button', { name: 'Log in' }).click()
+    assert.match(await page.getByRole('alert').innerText(), /DRAGNET_FORBIDDEN: wrong API token/)
+    assert.equal(await page.getByRole('navigation').count(), 0)
+    assert.equal(await page.evaluate("sessionStorage.getItem('dragnet.token')"), null)
+    // The browser logs the refused request (403) itself; nothing else.
+    assert.deepEqual(own.filter(e => !/status of 403/.test(e)), [])
     await ctx.close()
   })
 
