@@ -1,4 +1,5 @@
-import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:crypto'
+import { randomUUID } from 'node:crypto'
+import { SealedCursors } from './sealed-cursor.js'
 import type { FastifyInstance } from 'fastify'
 import { DragnetError } from '../errors.js'
 import { IMPORT_FORMATS, parseImport, runImport, type ImportFormat, type ImportSummary } from '../import/index.js'
@@ -48,36 +49,6 @@ export interface FeedItem {
 
 function feedItem (id: string, i: RecordInfo): FeedItem {
   return { id, type: i.type, stixId: i.stixId, tlp: i.tlp, author: i.author, addedAt: new Date(i.addedAt).toISOString(), source: i.source, ...(i.from != null ? { from: i.from } : {}) }
-}
-
-/**
- * The feed's cursor is the arrival number where the last scan stopped, sealed (AES-256-GCM under
- * a key of this API instance): arrival numbers count every record, so a reader holding them
- * could count the records above its ceiling that arrived between two it may see.
- */
-export class FeedCursors {
-  private readonly key = randomBytes(32)
-
-  seal (arrival: number): string {
-    const iv = randomBytes(12)
-    const c = createCipheriv('aes-256-gcm', this.key, iv)
-    const plain = Buffer.alloc(8)
-    plain.writeBigUInt64BE(BigInt(arrival))
-    const body = Buffer.concat([c.update(plain), c.final()])
-    return Buffer.concat([iv, c.getAuthTag(), body]).toString('base64url')
-  }
-
-  open (cursor: string): number {
-    const raw = /^[A-Za-z0-9_-]{48}$/.test(cursor) ? Buffer.from(cursor, 'base64url') : Buffer.alloc(0)
-    try {
-      if (raw.length !== 36) throw new Error('length')
-      const d = createDecipheriv('aes-256-gcm', this.key, raw.subarray(0, 12))
-      d.setAuthTag(raw.subarray(12, 28))
-      return Number(Buffer.concat([d.update(raw.subarray(28)), d.final()]).readBigUInt64BE())
-    } catch {
-      throw new DragnetError('DRAGNET_BAD_REQUEST', 'cursor is not one this node issued (or the node restarted): start again without it', { property: 'cursor' })
-    }
-  }
 }
 
 function queryOne (q: unknown, name: string): string | undefined {
@@ -201,7 +172,7 @@ export async function registerConsole (app: FastifyInstance, node: DragnetNode, 
     }
   })
 
-  const cursors = new FeedCursors()
+  const cursors = new SealedCursors()
   app.get('/api/console/activity', READ, async (req) => {
     const cursor = queryOne(req.query, 'cursor')
     const { records, at } = await feed(node, callerOf(req), cursor != null ? cursors.open(cursor) : undefined)

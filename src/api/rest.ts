@@ -10,6 +10,7 @@ import { jsonDepth, MAX_DOCUMENT_DEPTH } from '../util/depth.js'
 import { arrivalInfoPage, type VersionIndex } from '../store/reads.js'
 import type { AuditEntry } from '../store/index.js'
 import { callerOf, type RouteAccess } from './access.js'
+import { SealedCursors } from './sealed-cursor.js'
 import { sees, seesAll, visibleTlps, type Caller } from './auth.js'
 import { bundleChunks, exportPlan, RECORDS_MEDIA_TYPE, recordsExportOptions, recordsFileChunks, recordsWriter } from './export.js'
 import type { Metrics } from './metrics.js'
@@ -191,10 +192,16 @@ export async function registerRest (app: FastifyInstance, node: DragnetNode, ini
     const { id } = req.params as { id: string }
     if (!RECORD_ID.test(id)) throw new DragnetError('DRAGNET_BAD_REQUEST', `not a record id: ${id}`)
     const rec = await getRecordJson(node.store, id)
+    const caller = callerOf(req)
     // Above the caller's ceiling is the same answer as absent: its existence is not disclosed.
-    if (rec == null || !sees(callerOf(req), rec.tlp as Tlp)) throw new DragnetError('DRAGNET_NOT_FOUND', `no record ${id}`)
+    if (rec == null || !sees(caller, rec.tlp as Tlp)) throw new DragnetError('DRAGNET_NOT_FOUND', `no record ${id}`)
+    if (!seesAll(caller)) delete (rec.local as Record<string, unknown>).arrival
     return rec
   })
+
+  // Arrival numbers count every record: a reader below RED gets neither them nor a cursor that
+  // holds one in the clear.
+  const sealed = new SealedCursors()
 
   app.get('/api/records', READ, async (req) => {
     const q = req.query as Record<string, unknown>
@@ -208,7 +215,7 @@ export async function registerRest (app: FastifyInstance, node: DragnetNode, ini
     if (since != null && (Number.isNaN(since) || !/^\d{4}-\d{2}-\d{2}/.test(sinceText!))) throw new DragnetError('DRAGNET_BAD_REQUEST', `since must be an ISO 8601 timestamp, got ${sinceText}`, { property: 'since' })
     const limit = intParam(q.limit, 'limit', 1, 1000, 100)
     const cursorText = one(q.cursor, 'cursor')
-    let after = cursorText != null ? decodeListCursor(cursorText) : 0
+    let after = cursorText == null ? 0 : seesAll(caller) ? decodeListCursor(cursorText) : sealed.open(cursorText)
     const found: Array<{ id: string, info: NonNullable<Awaited<ReturnType<typeof node.store.getInfo>>> }> = []
     // Sparse filters scan at most this many records per request, then hand back a cursor.
     let budget = 50_000
@@ -230,10 +237,10 @@ export async function registerRest (app: FastifyInstance, node: DragnetNode, ini
     const bytes = await node.store.getManyBytes(found.map(f => f.id))
     const records = found.map((f, i) => {
       const rec = recordToJson(decodeRecord(bytes[i]!, { maxRecordBytes: Number.MAX_SAFE_INTEGER, maxDepth: 10_000 }))
-      rec.local = { arrival: f.info.arrival, addedAt: new Date(f.info.addedAt).toISOString(), source: f.info.source, ...(f.info.from != null ? { from: f.info.from } : {}) }
+      rec.local = { ...(seesAll(caller) ? { arrival: f.info.arrival } : {}), addedAt: new Date(f.info.addedAt).toISOString(), source: f.info.source, ...(f.info.from != null ? { from: f.info.from } : {}) }
       return rec
     })
-    return more ? { records, next: encodeListCursor(after) } : { records }
+    return more ? { records, next: seesAll(caller) ? encodeListCursor(after) : sealed.seal(after) } : { records }
   })
 
   app.get('/api/lookup', READ, async (req) => {

@@ -216,6 +216,26 @@ describe('api: the trust boundary (inject)', function () {
       assert.equal((await call(fx, '/taxii2/dragnet/collections/', { headers: { accept: TAXII, ...basic('opencti', green) } })).body.collections.length, 2)
     })
 
+    it('a reader below RED gets no arrival numbers: none in records, a sealed listing cursor', async () => {
+      const h = bearer(green)
+      const seen: string[] = []
+      let next: string | undefined
+      do {
+        const page = await call(fx, `/api/records?limit=1${next != null ? `&cursor=${next}` : ''}`, { headers: h })
+        assert.equal(page.status, 200)
+        for (const r of page.body.records) { seen.push(r.id); assert.equal(r.local.arrival, undefined) }
+        next = page.body.next
+        if (next != null) assert.doesNotMatch(Buffer.from(next, 'base64url').toString('latin1'), /^r1\.\d+$/, 'not a plain arrival number')
+      } while (next != null)
+      assert.equal(seen.length, 6, 'paging reaches every visible record once')
+      assert.equal(new Set(seen).size, 6)
+      assert.equal((await call(fx, `/api/records/${ids.green}`, { headers: h })).body.local.arrival, undefined)
+      const forged = Buffer.from('r1.0').toString('base64url')
+      assert.equal((await call(fx, `/api/records?limit=1&cursor=${forged}`, { headers: h })).status, 400)
+      const admin = await call(fx, '/api/records?limit=1', { headers: bearer(WRITE_TOKEN) })
+      assert.equal(typeof admin.body.records[0].local.arrival, 'number')
+    })
+
     it('metrics count every record, so a reader below RED gets none of them', async () => {
       const refused = await call(fx, '/metrics', { headers: bearer(green) })
       assert.equal(refused.status, 403)
