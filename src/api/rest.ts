@@ -262,7 +262,14 @@ export async function registerRest (app: FastifyInstance, node: DragnetNode, ini
     return { value: o.value, kind: o.kind, records: page.records, ...(page.next != null ? { next: page.next } : {}) }
   })
 
-  app.get('/api/peers', READ, async () => {
+  app.get('/api/peers', READ, async (req) => {
+    // Traffic counters cover every TLP (RED withheld, amber sent): a reader below RED gets the
+    // members and whether they are connected, not what flowed.
+    if (!seesAll(callerOf(req))) {
+      const live = new Map((node.peers?.list() ?? []).map(p => [p.peerId, p.connected]))
+      const peers = node.roster.peers().map(m => ({ peerId: m.peerId, name: m.name, country: m.country, role: m.role, connected: live.get(m.peerId) ?? false }))
+      return { running: node.peers != null, connected: peers.filter(p => p.connected).length, peers }
+    }
     if (node.peers != null) {
       const peers = node.peers.list()
       return { running: true, connected: peers.filter(p => p.connected).length, peers, ...(node.gossip != null ? { gossip: node.gossip.stats() } : {}), ...(node.sync != null ? { sync: node.sync.stats() } : {}) }

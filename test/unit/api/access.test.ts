@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import Fastify from 'fastify'
 import { requireDeclaredAccess } from '../../../src/api/access.js'
 import { routeList } from '../../../src/api/server.js'
-import { createReadToken, revokeReadToken } from '../../../src/identity/index.js'
+import { createReadToken, NodeIdentity, revokeReadToken } from '../../../src/identity/index.js'
 import type { Tlp } from '../../../src/record/index.js'
 import { indicator, malware } from '../../../src/sim/stix-factory.js'
 import { apiFixture, basic, bearer, READ_TOKEN, TAXII, WRITE_TOKEN, type ApiFixture } from './helpers.js'
@@ -166,7 +166,8 @@ describe('api: the trust boundary (inject)', function () {
     let ids: Record<Tlp, string>
     let green: string
     before(async () => {
-      fx = await apiFixture({ config: { taxii: { publicClear: false, readTokens: [] } } })
+      const partner = await NodeIdentity.generate()
+      fx = await apiFixture({ config: { taxii: { publicClear: false, readTokens: [] }, roster: [{ peerId: partner.peerId, name: 'partner', country: 'FR', role: 'bureau', addrs: [] }] } })
       ids = await publishEveryTlp(fx)
       green = (await createReadToken(fx.node.dataDir, 'siem', 'green')).token
     })
@@ -234,6 +235,17 @@ describe('api: the trust boundary (inject)', function () {
       assert.equal((await call(fx, `/api/records?limit=1&cursor=${forged}`, { headers: h })).status, 400)
       const admin = await call(fx, '/api/records?limit=1', { headers: bearer(WRITE_TOKEN) })
       assert.equal(typeof admin.body.records[0].local.arrival, 'number')
+    })
+
+    it('a reader below RED sees the members on /api/peers, not their traffic counters', async () => {
+      const reader = await call(fx, '/api/peers', { headers: bearer(green) })
+      assert.equal(reader.status, 200)
+      assert.equal(reader.body.peers.length, 1)
+      for (const p of reader.body.peers) assert.deepEqual(Object.keys(p).sort(), ['connected', 'country', 'name', 'peerId', 'role'])
+      assert.equal(reader.body.gossip, undefined)
+      assert.equal(reader.body.sync, undefined)
+      const admin = await call(fx, '/api/peers', { headers: bearer(WRITE_TOKEN) })
+      assert.equal(admin.body.peers.length, reader.body.peers.length)
     })
 
     it('metrics count every record, so a reader below RED gets none of them', async () => {
