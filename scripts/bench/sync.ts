@@ -11,6 +11,7 @@ import { silentLogger } from '../../src/log.js'
 import { DragnetNode } from '../../src/node.js'
 import { HEADER_BYTES, SIGNING_DOMAIN } from '../../src/record/index.js'
 import { Store } from '../../src/store/index.js'
+import { startStageClock, stopStageClock } from '../../src/util/stages.js'
 import { buildReplica } from './replica.js'
 import { measureRecon } from './sync-recon.js'
 
@@ -93,17 +94,24 @@ export async function run (args: string[]): Promise<Record<string, unknown>> {
     let catchupMs = 0
     let catchupRate = 0
     let stats: Record<string, unknown> = {}
+    let stages: Record<string, number> = {}
     try {
       const cfgB = await loadConfig({ overrides: { listen: ['/ip4/127.0.0.1/tcp/0'], api: false, roster: [{ peerId: a.info.peerId, name: 'A', country: 'DE', role: 'bureau', addrs: a.info.addrs }], sync: { intervalMs: 3_600_000 }, ingest: { verifyWorkers: 2 } } })
       const b = await DragnetNode.open({ dataDir: dirB, config: cfgB, log: silentLogger() })
       say(`(c) catching up ${catchup.toLocaleString('en')} records over TCP…`)
       let t0 = 0
       b.ingest.onStored(() => { if (t0 === 0) t0 = performance.now() })
+      // B's main thread, stage by stage (wall spans: its verify workers run beside it), and every thread's CPU.
+      const clock = startStageClock('wall')
+      const cpu0 = process.cpuUsage()
       const started = performance.now()
       await b.start()
       const deadline = Date.now() + 600_000
       while (b.store.counts().records < catchup && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 20))
       const end = performance.now()
+      const cpu = process.cpuUsage(cpu0)
+      stopStageClock()
+      stages = { ...clock.perRecordUs(), wall: Math.round((end - started) * 10_000 / catchup) / 10, process_cpu: Math.round((cpu.user + cpu.system) * 10 / catchup) / 10 }
       if (b.store.counts().records < catchup) throw new Error(`catch-up incomplete: ${b.store.counts().records} of ${catchup}`)
       // From connecting (start) to the last record stored: the whole session, reconciliation included.
       catchupMs = end - started
@@ -137,6 +145,7 @@ export async function run (args: string[]): Promise<Record<string, unknown>> {
     row('(b) 1,000 differences, clustered', `${recon.clustered_round_trips} RT, ${(recon.clustered_bytes / 1024).toFixed(1)} KiB`, `${(recon.naive_clustered_bytes / 1048576).toFixed(1)} MiB`, '≤ 4 RT, ≤ 64 KB')
     row('(b) 1,000 differences, scattered', `${recon.scattered_round_trips} RT, ${(recon.scattered_bytes / 1024).toFixed(1)} KiB`, `${(recon.naive_scattered_bytes / 1048576).toFixed(1)} MiB`, '≤ 4 RT, ≤ 800 KB')
     console.log(`(c) catch-up of ${catchup.toLocaleString('en')} records over TCP: ${catchupRate.toLocaleString('en')} records/s (${(catchupMs / 1000).toFixed(1)} s), raw single-core Ed25519 verify ${raw.toLocaleString('en')}/s → ratio ${ratio(catchupRate, raw).toFixed(2)} (target ≥ 1.0) ${JSON.stringify(stats)}`)
+    console.log(`(c) receiver's main-thread µs per record by stage (process_cpu: every thread of the receiving process): ${Object.entries(stages).map(([k, v]) => `${k} ${v}`).join(', ')}`)
     console.log(`memory of a node process holding ${records.toLocaleString('en')} records: ${rss} MB RSS on its first start, ${rssRestart} MB after a clean restart (heap ${heap} MB; target ≤ 300 MB at 1,000,000)`)
     return {
       records,
@@ -146,6 +155,7 @@ export async function run (args: string[]): Promise<Record<string, unknown>> {
       catchup_records_per_s: catchupRate,
       raw_verify_per_s: raw,
       catchup_ratio: ratio(catchupRate, raw),
+      stages_us: stages,
       rss_mb: rss,
       rss_restart_mb: rssRestart,
       heap_mb: heap

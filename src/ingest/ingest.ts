@@ -6,9 +6,10 @@ import { type Policy, type PolicySubject, policySubject } from '../policy/index.
 import { canonicalJson, checkShape, createRecord, decodeRecord, idOfEnvelope, authorOfEnvelope, isTlp, scopesOf, type DecodeLimits, type SignedRecord, type Tlp, TLP_LEVELS } from '../record/index.js'
 import { analyzeStixObject, compareVersionNames, type StixAnalysis } from '../stix/index.js'
 import type { AuditEntry, KnownWrite, RecordInfo, RecordSource, RecordWrite, Store } from '../store/index.js'
+import { stageClock } from '../util/stages.js'
 import { RosterKeys, keyHex } from './roster-keys.js'
 import { TlpResolver } from './tlp.js'
-import { VerifyPool, verifyInline } from './verify-pool.js'
+import { MIN_PARALLEL, VerifyPool, verifyInline } from './verify-pool.js'
 
 export interface Stored {
   status: 'stored'
@@ -352,11 +353,17 @@ export class Ingest {
   async receive (items: ReceivedRecord[], opts: { signal?: AbortSignal } = {}): Promise<Verdict[]> {
     if (!this.started) throw new DragnetError('DRAGNET_STOPPED', 'ingest is not started')
     opts.signal?.throwIfAborted()
+    // Stage profile for benches (off in a running node: one null check per stage).
+    const clock = stageClock()
+    clock?.count(items.length)
+    let t = clock?.now() ?? 0
     const verdicts: Verdict[] = new Array(items.length)
     const ids: string[] = new Array(items.length)
     const live = this.claim(items, ids, verdicts)
     try {
+      t = clock?.add('decode', t) ?? 0
       const present = await this.c.store.hasMany(live.map(i => ids[i]))
+      t = clock?.add('store_wait', t) ?? 0
       const fresh = live.filter((i, j) => {
         if (present[j]) verdicts[i] = { status: 'duplicate', id: ids[i] }
         return !present[j]
@@ -366,7 +373,9 @@ export class Ingest {
       const members = this.screenAuthors(items, fresh, ids, verdicts, audit)
       opts.signal?.throwIfAborted()
       const envelopes = members.map(i => items[i].bytes)
+      t = clock?.add('policy', t) ?? 0
       const ok = this.pool != null ? await this.pool.verify(envelopes) : verifyInline(envelopes)
+      t = clock?.add(this.pool != null && envelopes.length >= MIN_PARALLEL ? 'verify_wait' : 'verify', t) ?? 0
       const candidates: Candidate[] = []
       members.forEach((i, j) => {
         const c = this.check(items[i], ids[i], i, ok[j] === 1, verdicts, audit, known)
@@ -377,7 +386,9 @@ export class Ingest {
     } finally {
       for (const i of live) this.inFlight.delete(ids[i])
     }
+    t = clock?.now() ?? 0
     this.emit(verdicts, items.map(it => it.source))
+    clock?.add('index', t)
     return verdicts
   }
 
@@ -438,8 +449,11 @@ export class Ingest {
     }
     let signed: SignedRecord
     let analysis: StixAnalysis
+    const clock = stageClock()
     try {
-      signed = decodeRecord(item.bytes, this.limits, authorOfEnvelope(item.bytes))
+      const t = clock?.now() ?? 0
+      signed = decodeRecord(item.bytes, this.limits, authorOfEnvelope(item.bytes), id)
+      clock?.add('decode', t)
       analysis = analyzeStixObject(signed.record.body, signed.record.body.id)
     } catch (err) {
       const v = rejected(err, id, true)
@@ -447,6 +461,15 @@ export class Ingest {
       audit.push(entry('verify:decode', v.reason, v.code))
       return undefined
     }
+    const t = clock?.now() ?? 0
+    const out = this.decide(item, id, index, signed, analysis, verdicts, audit, known, now)
+    clock?.add('policy', t)
+    return out
+  }
+
+  /** Clock, roster role and inbound policy of a decoded, STIX-valid record. */
+  private decide (item: ReceivedRecord, id: string, index: number, signed: SignedRecord, analysis: StixAnalysis, verdicts: Verdict[], audit: AuditEntry[], known: KnownWrite[], now: number): Candidate | undefined {
+    const entry = (rule: string, reason: string, code: string): AuditEntry => ({ at: now, direction: 'inbound', verdict: 'reject', rule, reason, record: id, peer: item.from, source: item.source, code })
     const r = signed.record
     const refuse = (code: ErrorCode, rule: string, reason: string, penalize: boolean, remember: boolean): undefined => {
       const v: Rejected = { status: 'rejected', id, code, reason, rule, penalize }
@@ -480,7 +503,10 @@ export class Ingest {
 
   /** Ownership and seq checks against the store (and the batch), then one write. */
   private async commitReceived (candidates: Candidate[], verdicts: Verdict[], known: KnownWrite[], audit: AuditEntry[]): Promise<void> {
+    const clock = stageClock()
+    const t0 = clock?.now() ?? 0
     const batch = await this.batchState(candidates)
+    const t = clock?.add('store_wait', t0) ?? 0
     const writes: RecordWrite[] = []
     const stored: Stored[] = []
     const now = this.now()
@@ -531,6 +557,7 @@ export class Ingest {
       stored.push(v)
       verdicts[c.index] = v
     }
+    clock?.add('store', t)
     const infos = await this.c.store.write(writes, { known, audit })
     infos.forEach((info, j) => { stored[j].info = info })
   }

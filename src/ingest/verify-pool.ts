@@ -13,7 +13,7 @@ function spawnWorker (): Worker {
   return new Worker(new URL('data:text/javascript,' + encodeURIComponent(boot)), { execArgv: [] })
 }
 /** Below this many signatures a batch is verified inline: posting to a worker costs more than it saves. */
-const MIN_PARALLEL = 32
+export const MIN_PARALLEL = 32
 
 export function verifyInline (items: Uint8Array[]): Uint8Array {
   const ok = new Uint8Array(items.length)

@@ -225,9 +225,10 @@ const utf8 = new TextDecoder('utf-8', { fatal: true })
 /**
  * Parses verified bytes into a record, rejecting anything that is not exactly the canonical
  * encoding of a well-formed record. Does not check the signature: call `verifyEnvelope` first
- * (or use `openRecord`, which does both).
+ * (or use `openRecord`, which does both). `knownId`: the id the caller computed from these same
+ * bytes with idOfEnvelope.
  */
-export function decodeRecord (bytes: Uint8Array, limits: DecodeLimits = {}, verifiedAuthor?: string): SignedRecord {
+export function decodeRecord (bytes: Uint8Array, limits: DecodeLimits = {}, verifiedAuthor?: string, knownId?: string): SignedRecord {
   checkShape(bytes, limits)
   const unsigned = unsignedBytes(bytes)
   let text: string
@@ -255,7 +256,8 @@ export function decodeRecord (bytes: Uint8Array, limits: DecodeLimits = {}, veri
   if (!canonical) {
     throw new DragnetError('DRAGNET_NOT_CANONICAL', 'record payload is not in canonical (RFC 8785) form')
   }
-  return { id: recordId(unsigned), bytes, record, sig: bytes.subarray(33, HEADER_BYTES) }
+  // A receiver hashed these bytes already (idOfEnvelope) to drop duplicates: no second hash.
+  return { id: knownId ?? recordId(unsigned), bytes, record, sig: bytes.subarray(33, HEADER_BYTES) }
 }
 
 /** verify then decode: the whole check a received record gets before anything trusts it. */

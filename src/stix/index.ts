@@ -3,6 +3,7 @@ import type { PatternAst } from './pattern-ast.js'
 import { parsePattern } from './pattern.js'
 import type { Observable, StixObject } from './types.js'
 import { checkStixObject } from './validate.js'
+import { stageClock } from '../util/stages.js'
 
 export type { Observable, ObservableKind, StixObject } from './types.js'
 export type * from './pattern-ast.js'
@@ -36,8 +37,12 @@ export function validateStixObject (obj: unknown, where?: string): StixObject {
 
 /** Validation, observables and SCO types in one pass, parsing an indicator's pattern once. */
 export function analyzeStixObject (obj: unknown, where?: string): StixAnalysis {
+  const clock = stageClock()
+  const t0 = clock?.now() ?? 0
   const { object, pattern } = checkStixObject(obj, where)
+  const t1 = clock?.add('stix', t0) ?? 0
   const { observables, scoTypes } = analyzeObject(object, pattern)
+  clock?.add('observables', t1)
   return pattern === undefined ? { object, observables, scoTypes } : { object, observables, scoTypes, pattern }
 }
 

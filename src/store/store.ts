@@ -6,6 +6,7 @@ import type { Observable } from '../stix/types.js'
 import { parseIpNet, maskBytes } from '../stix/ip.js'
 import { restrictTree } from '../util/private-file.js'
 import { readSnapshot, writeSnapshot } from '../util/snapshot.js'
+import { stageClock } from '../util/stages.js'
 import { BLOOM_SCHEME, IdBloom, StringBloom } from './bloom.js'
 import { SeqIntervals } from './seq-set.js'
 import { BUCKETS, key, range, prefixRange, pad, hexTs } from './buckets.js'
@@ -503,6 +504,8 @@ export class Store {
   async write (writes: RecordWrite[], opts: { sync?: boolean, known?: KnownWrite[], audit?: AuditEntry[] } = {}): Promise<RecordInfo[]> {
     this.assertOpen()
     return await this.exclusive(async () => {
+      const clock = stageClock()
+      let t = clock?.now() ?? 0
       const batch = this.db.batch()
       const counters = structuredClone(this.counters)
       const infos: RecordInfo[] = []
@@ -545,13 +548,16 @@ export class Store {
       for (const a of opts.audit ?? []) this.putAudit(batch, counters, a)
       if (writes.length > 0 || (opts.known?.length ?? 0) > 0) counters.generation++
       batch.put(key('meta', 'counters'), json(counters))
+      t = clock?.add('store', t) ?? 0
       await this.commit(batch, { sync: opts.sync === true })
+      t = clock?.add('store_wait', t) ?? 0
       this.counters = counters
       for (const w of writes) {
         this.bloom.add(w.record.id)
         if (w.newOwner) this.ownerBloom.add(w.record.record.body.id)
         this.seqs.add(w.record.record.author, w.record.record.seq)
       }
+      clock?.add('index', t)
       return infos
     })
   }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import { parsePattern, type Comparison, type PatternAst } from '../../../src/stix/index.js'
+import { parse as peggyParse } from '../../../src/stix/pattern-parser.js'
 import { outcome } from './fixtures.js'
 
 // Patterns in the style of the STIX 2.1 specification's examples (section 9.9 and the property
@@ -219,5 +220,42 @@ describe('STIX pattern grammar', () => {
       const [c] = comparisons(parsePattern(`[file:name = '${quoted}']`))
       return c.operator === '=' && c.value.kind === 'string' && c.value.value === s
     }))
+  })
+
+  describe('the direct reading of [type:path = \'value\'] (skips the grammar)', () => {
+    // Whatever the direct reading accepts must be exactly what the grammar builds; whatever it
+    // does not accept must still meet the grammar (and its errors).
+    const peggy = (text: string): unknown => { try { return peggyParse(text) } catch (err: any) { return `error: ${String(err?.message)}` } }
+    const ours = (text: string): unknown => { try { return parsePattern(text) } catch (err: any) { return `error: ${String(err?.details?.offset ?? err?.message)}` } }
+
+    it('builds the grammar\'s tree for the common forms', () => {
+      for (const text of [
+        "[ipv4-addr:value = '198.51.100.1']",
+        "[file:hashes.'SHA-256' = 'aec070645fe53ee3b3763059376134f058cc337247c978add178b6ccdfb0019f']",
+        "[file:hashes.MD5 = '79054025255fb1a26e4bc422aef54eb4']",
+        "[url:value = 'http://x.example/a\\'b\\\\c']",
+        "[x_custom-type:a_b.c.'' = '']",
+        "[domain-name:value = 'line\nbreak']"
+      ]) assert.deepEqual(parsePattern(text), peggyParse(text), text)
+    })
+
+    it('agrees with the grammar on near-simple text, valid or not (property)', () => {
+      const ident = fc.stringMatching(/^[a-zA-Z_-][a-zA-Z0-9_'-]{0,6}$/)
+      const quoted = fc.string({ unit: fc.constantFrom('a', "'", '\\', ' ', '.', ']', '\n') , maxLength: 8 })
+      const step = fc.oneof(ident.map(k => `.${k}`), quoted.map(k => `.'${k}'`), fc.constantFrom('[0]', '[*]', '.'))
+      // Mostly the simple form, with one thing off now and then.
+      const mostly = <T>(usual: T, ...others: T[]): fc.Arbitrary<T> => fc.oneof({ weight: 5, arbitrary: fc.constant(usual) }, { weight: 1, arbitrary: fc.constantFrom(...others) })
+      const sep = mostly(' ', '', '  ', '\t', ' /* c */ ')
+      const op = mostly('=', '!=', '==', 'LIKE')
+      const text = fc.tuple(ident, ident, fc.array(step, { maxLength: 3 }), sep, op, sep, quoted, mostly('', 't', 'h'), mostly(']', '] ', ']]', ''))
+        .map(([t, p, steps, s1, o, s2, v, prefix, end]) => `[${t}:${p}${steps.join('')}${s1}${o}${s2}${prefix}'${v}'${end}`)
+      fc.assert(fc.property(text, (pattern) => {
+        const expected = peggy(pattern)
+        const got = ours(pattern)
+        if (typeof expected === 'string') return typeof got === 'string'
+        assert.deepEqual(got, expected, pattern)
+        return true
+      }), { numRuns: 3000 })
+    })
   })
 })
