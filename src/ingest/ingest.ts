@@ -148,6 +148,8 @@ export class Ingest {
   /** when each sender's last unknown-author rejection was audited (senders are roster peers: bounded) */
   private readonly unknownAudited = new Map<string, number>()
   private lock: Promise<unknown> = Promise.resolve()
+  /** receives whose candidates wait for the next group commit */
+  private readonly commitQueue: CommitGroup[] = []
   private nextSeq = 0
   private started = false
 
@@ -173,7 +175,9 @@ export class Ingest {
   }
 
   async stop (): Promise<void> {
-    await this.lock.catch(() => {})
+    // A group commit may queue the next one behind itself: wait until the lock stops moving.
+    let held: Promise<unknown>
+    do { held = this.lock; await held.catch(() => {}) } while (held !== this.lock)
     await this.pool?.close()
     this.pool = null
     this.started = false
@@ -382,7 +386,7 @@ export class Ingest {
         if (c != null) candidates.push(c)
       })
       opts.signal?.throwIfAborted()
-      await this.exclusive(async () => { await this.commitReceived(candidates, verdicts, known, audit) })
+      await this.commitGrouped({ candidates, verdicts, known, audit })
     } finally {
       for (const i of live) this.inFlight.delete(ids[i])
     }
@@ -501,65 +505,103 @@ export class Ingest {
     return { index, id, signed, analysis, subject, from: item.from, source: item.source, rule: decision.rule, reason: decision.reason }
   }
 
-  /** Ownership and seq checks against the store (and the batch), then one write. */
-  private async commitReceived (candidates: Candidate[], verdicts: Verdict[], known: KnownWrite[], audit: AuditEntry[]): Promise<void> {
+  /**
+   * Group commit: the candidates of every receive that reaches the store while the previous
+   * write is in flight go into the next LevelDB batch together (each record's writes are still
+   * in one atomic batch). Each receive resolves only once the batch holding its records is
+   * written, so nothing is acknowledged, forwarded or announced before it is stored.
+   */
+  private commitGrouped (group: Omit<CommitGroup, 'done'>): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.commitQueue.push({ ...group, done: { resolve, reject } })
+      if (this.commitQueue.length === 1) void this.exclusive(async () => { await this.flushCommits() })
+    })
+  }
+
+  private async flushCommits (): Promise<void> {
+    // Bounded: a batch of many sessions' records at once would hold the lock (and memory) too long.
+    let n = 0
+    let take = 0
+    while (take < this.commitQueue.length && (take === 0 || n + this.commitQueue[take].candidates.length <= MAX_GROUP_COMMIT)) n += this.commitQueue[take++].candidates.length
+    const groups = this.commitQueue.splice(0, take)
+    if (this.commitQueue.length > 0) void this.exclusive(async () => { await this.flushCommits() })
+    try {
+      await this.commitReceived(groups)
+    } catch (err) {
+      for (const g of groups) g.done.reject(err)
+      return
+    }
+    for (const g of groups) g.done.resolve()
+  }
+
+  /** Ownership and seq checks against the store (and the batch), then one write for every group. */
+  private async commitReceived (groups: CommitGroup[]): Promise<void> {
     const clock = stageClock()
     const t0 = clock?.now() ?? 0
-    const batch = await this.batchState(candidates)
+    const batch = await this.batchState(groups.flatMap(g => g.candidates))
     const t = clock?.add('store_wait', t0) ?? 0
     const writes: RecordWrite[] = []
     const stored: Stored[] = []
     const now = this.now()
-    for (const c of candidates) {
-      const r = c.signed.record
-      const body = r.body
-      const modified = versionName(body)
-      const owner = batch.owners.get(body.id)
-      if (owner != null && owner !== r.author) {
-        verdicts[c.index] = await this.refuseNotOwner(c, owner, modified, batch, known, audit)
-        continue
+    for (const g of groups) {
+      for (const c of g.candidates) {
+        const admitted = await this.admit(c, g, batch, now)
+        if (admitted == null) continue
+        writes.push(admitted.write)
+        stored.push(admitted.stored)
+        g.verdicts[c.index] = admitted.stored
       }
-      const slotKey = `${r.author}!${r.seq}`
-      const slot = batch.slots.get(slotKey)!
-      if (slot.length >= 2) {
-        verdicts[c.index] = this.refuseEquivocation(c, slot, known, audit)
-        continue
-      }
-      // Our own records coming back from peers (after our data dir was wiped) move our counter
-      // past them, so a seq anyone has seen is never issued again.
-      if (r.author === this.c.identity.peerId && r.seq >= this.nextSeq) this.nextSeq = r.seq + 1
-      const evidence = slot.length === 1 ? [slot[0], c.id] : undefined
-      batch.slots.set(slotKey, evidence ?? [c.id])
-      const write: RecordWrite = {
-        record: c.signed,
-        source: c.source,
-        modified,
-        revoked: body.revoked === true,
-        observables: c.analysis.observables,
-        newOwner: owner == null,
-        scopes: scopesOf(r),
-        audit: [{ at: now, direction: 'inbound', verdict: 'accept', rule: c.rule, reason: c.reason, record: c.id, peer: c.from, source: c.source }]
-      }
-      if (owner == null) batch.owners.set(body.id, r.author)
-      batch.versions.push({ stixId: body.id, author: r.author, modified, revoked: body.revoked === true })
-      if (c.from != null) write.from = c.from
-      if (evidence != null) {
-        write.equivocation = evidence
-        write.audit!.push({ at: now, direction: 'inbound', verdict: 'accept', rule: 'equivocation', reason: `author ${r.author} signed two different records with seq ${r.seq}: both kept as evidence, the author is flagged, further records under this seq are refused`, record: c.id, peer: c.from, source: c.source })
-        this.c.log.warn({ author: r.author, seq: r.seq, ids: evidence }, 'equivocation: one author, one seq, different records')
-      }
-      const vu = validUntilMs(body)
-      if (vu != null) write.validUntil = vu
-      writes.push(write)
-      const v: Stored = { status: 'stored', id: c.id, record: c.signed, info: undefined as unknown as RecordInfo, subject: c.subject, source: c.source }
-      if (c.from != null) v.from = c.from
-      if (evidence != null) v.equivocation = true
-      stored.push(v)
-      verdicts[c.index] = v
     }
     clock?.add('store', t)
-    const infos = await this.c.store.write(writes, { known, audit })
+    const infos = await this.c.store.write(writes, { known: groups.flatMap(g => g.known), audit: groups.flatMap(g => g.audit) })
     infos.forEach((info, j) => { stored[j].info = info })
+  }
+
+  /** One candidate against ownership and its (author, seq) slot: its write, or undefined with its verdict set. */
+  private async admit (c: Candidate, g: CommitGroup, batch: BatchState, now: number): Promise<{ write: RecordWrite, stored: Stored } | undefined> {
+    const r = c.signed.record
+    const body = r.body
+    const modified = versionName(body)
+    const owner = batch.owners.get(body.id)
+    if (owner != null && owner !== r.author) {
+      g.verdicts[c.index] = await this.refuseNotOwner(c, owner, modified, batch, g.known, g.audit)
+      return undefined
+    }
+    const slotKey = `${r.author}!${r.seq}`
+    const slot = batch.slots.get(slotKey)!
+    if (slot.length >= 2) {
+      g.verdicts[c.index] = this.refuseEquivocation(c, slot, g.known, g.audit)
+      return undefined
+    }
+    // Our own records coming back from peers (after our data dir was wiped) move our counter
+    // past them, so a seq anyone has seen is never issued again.
+    if (r.author === this.c.identity.peerId && r.seq >= this.nextSeq) this.nextSeq = r.seq + 1
+    const evidence = slot.length === 1 ? [slot[0], c.id] : undefined
+    batch.slots.set(slotKey, evidence ?? [c.id])
+    const write: RecordWrite = {
+      record: c.signed,
+      source: c.source,
+      modified,
+      revoked: body.revoked === true,
+      observables: c.analysis.observables,
+      newOwner: owner == null,
+      scopes: scopesOf(r),
+      audit: [{ at: now, direction: 'inbound', verdict: 'accept', rule: c.rule, reason: c.reason, record: c.id, peer: c.from, source: c.source }]
+    }
+    if (owner == null) batch.owners.set(body.id, r.author)
+    batch.versions.push({ stixId: body.id, author: r.author, modified, revoked: body.revoked === true })
+    if (c.from != null) write.from = c.from
+    if (evidence != null) {
+      write.equivocation = evidence
+      write.audit!.push({ at: now, direction: 'inbound', verdict: 'accept', rule: 'equivocation', reason: `author ${r.author} signed two different records with seq ${r.seq}: both kept as evidence, the author is flagged, further records under this seq are refused`, record: c.id, peer: c.from, source: c.source })
+      this.c.log.warn({ author: r.author, seq: r.seq, ids: evidence }, 'equivocation: one author, one seq, different records')
+    }
+    const vu = validUntilMs(body)
+    if (vu != null) write.validUntil = vu
+    const v: Stored = { status: 'stored', id: c.id, record: c.signed, info: undefined as unknown as RecordInfo, subject: c.subject, source: c.source }
+    if (c.from != null) v.from = c.from
+    if (evidence != null) v.equivocation = true
+    return { write, stored: v }
   }
 
   /** Owners and (author, seq) slots of a batch's candidates, read once; kept current as the batch is decided. */
@@ -631,6 +673,18 @@ export class Ingest {
     }
     return v
   }
+}
+
+/** Records one LevelDB batch takes from the receives waiting for the store (see commitGrouped). */
+const MAX_GROUP_COMMIT = 4096
+
+/** One receive's part of a group commit: its candidates, and where its verdicts and decisions go. */
+interface CommitGroup {
+  candidates: Candidate[]
+  verdicts: Verdict[]
+  known: KnownWrite[]
+  audit: AuditEntry[]
+  done: { resolve: () => void, reject: (err: unknown) => void }
 }
 
 interface BatchState {
