@@ -3,12 +3,13 @@ import { DragnetError, type ErrorCode, toDragnetError } from '../errors.js'
 import type { NodeIdentity, Roster, Member } from '../identity/index.js'
 import type { Logger } from '../log.js'
 import { type Policy, type PolicySubject, policySubject } from '../policy/index.js'
-import { canonicalJson, checkShape, createRecord, decodeRecord, idOfEnvelope, authorOfEnvelope, isTlp, scopesOf, type DecodeLimits, type SignedRecord, type Tlp, TLP_LEVELS } from '../record/index.js'
+import { canonicalJson, checkShape, createRecord, decodeRecord, parseDecodedRecord, idOfEnvelope, authorOfEnvelope, isTlp, scopesOf, type DecodeLimits, type SignedRecord, type Tlp, TLP_LEVELS } from '../record/index.js'
 import { analyzeStixObject, compareVersionNames, type StixAnalysis } from '../stix/index.js'
 import type { AuditEntry, KnownWrite, RecordInfo, RecordSource, RecordWrite, Store } from '../store/index.js'
 import { stageClock } from '../util/stages.js'
 import { RosterKeys, keyHex } from './roster-keys.js'
 import { TlpResolver } from './tlp.js'
+import { checkError, type CheckedRecord } from './checks.js'
 import { MIN_PARALLEL, VerifyPool, verifyInline } from './verify-pool.js'
 
 export interface Stored {
@@ -378,11 +379,12 @@ export class Ingest {
       opts.signal?.throwIfAborted()
       const envelopes = members.map(i => items[i].bytes)
       t = clock?.add('policy', t) ?? 0
-      const ok = this.pool != null ? await this.pool.verify(envelopes) : verifyInline(envelopes)
+      // With workers, they also decode and validate what they verified (nothing there needs the store).
+      const { ok, checked } = this.pool != null ? await this.pool.verifyAndCheck(envelopes, { ids: members.map(i => ids[i]), limits: this.limits }) : { ok: verifyInline(envelopes), checked: undefined }
       t = clock?.add(this.pool != null && envelopes.length >= MIN_PARALLEL ? 'verify_wait' : 'verify', t) ?? 0
       const candidates: Candidate[] = []
       members.forEach((i, j) => {
-        const c = this.check(items[i], ids[i], i, ok[j] === 1, verdicts, audit, known)
+        const c = this.check(items[i], ids[i], i, ok[j] === 1, checked?.[j], verdicts, audit, known)
         if (c != null) candidates.push(c)
       })
       opts.signal?.throwIfAborted()
@@ -443,7 +445,7 @@ export class Ingest {
   }
 
   /** Signature, decoding, STIX, clock, role and inbound policy of one record; a candidate for the store, or undefined with its verdict set. */
-  private check (item: ReceivedRecord, id: string, index: number, signatureOk: boolean, verdicts: Verdict[], audit: AuditEntry[], known: KnownWrite[]): Candidate | undefined {
+  private check (item: ReceivedRecord, id: string, index: number, signatureOk: boolean, checked: CheckedRecord | undefined, verdicts: Verdict[], audit: AuditEntry[], known: KnownWrite[]): Candidate | undefined {
     const now = this.now()
     const entry = (rule: string, reason: string, code: string): AuditEntry => ({ at: now, direction: 'inbound', verdict: 'reject', rule, reason, record: id, peer: item.from, source: item.source, code })
     if (!signatureOk) {
@@ -456,9 +458,18 @@ export class Ingest {
     const clock = stageClock()
     try {
       const t = clock?.now() ?? 0
-      signed = decodeRecord(item.bytes, this.limits, authorOfEnvelope(item.bytes), id)
-      clock?.add('decode', t)
-      analysis = analyzeStixObject(signed.record.body, signed.record.body.id)
+      const failed = checked != null ? checkError(checked) : undefined
+      if (failed != null) throw failed
+      if (checked != null && 'observables' in checked) {
+        // A worker decoded and validated these bytes already: parse only.
+        signed = parseDecodedRecord(item.bytes, id)
+        analysis = { object: signed.record.body, observables: checked.observables, scoTypes: checked.scoTypes }
+        clock?.add('decode', t)
+      } else {
+        signed = decodeRecord(item.bytes, this.limits, authorOfEnvelope(item.bytes), id)
+        clock?.add('decode', t)
+        analysis = analyzeStixObject(signed.record.body, signed.record.body.id)
+      }
     } catch (err) {
       const v = rejected(err, id, true)
       verdicts[index] = v

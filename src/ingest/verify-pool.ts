@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads'
-import { signatureValid } from '../record/index.js'
+import { signatureValid, type DecodeLimits } from '../record/index.js'
+import type { CheckedRecord, VerifyRequest } from './checks.js'
 
 const FROM_SOURCE = import.meta.url.endsWith('.ts')
 const WORKER_URL = new URL(FROM_SOURCE ? './verify-worker.ts' : './verify-worker.js', import.meta.url)
@@ -21,7 +22,14 @@ export function verifyInline (items: Uint8Array[]): Uint8Array {
   return ok
 }
 
-interface Pending { resolve: (ok: Uint8Array) => void, reject: (err: Error) => void }
+/** Per item: signature valid (1) or not; with checks, what the worker's decode and STIX checks found. */
+export interface Verified {
+  ok: Uint8Array
+  checked?: Array<CheckedRecord | undefined>
+}
+
+interface Reply { ok: Uint8Array, checked?: Array<CheckedRecord | undefined> }
+interface Pending { resolve: (r: Reply) => void, reject: (err: Error) => void }
 
 /**
  * Signature verification spread over worker threads. A catch-up of 100k records is bound by
@@ -47,12 +55,12 @@ export class VerifyPool {
         w.on('message', onMessage)
         w.once('error', reject)
       }))
-      w.on('message', (msg: { id: number, ok: Uint8Array }) => {
+      w.on('message', (msg: { id: number, ok: Uint8Array, checked?: Array<CheckedRecord | undefined> }) => {
         if (msg.ok == null) return
         const p = this.pending.get(msg.id)
         if (p == null) return
         this.pending.delete(msg.id)
-        p.resolve(msg.ok)
+        p.resolve(msg)
       })
       w.on('error', (err) => {
         for (const p of this.pending.values()) p.reject(err)
@@ -70,23 +78,37 @@ export class VerifyPool {
 
   /** One flag per item: 1 when the envelope's signature is valid. Items must have passed checkShape. */
   async verify (items: Uint8Array[]): Promise<Uint8Array> {
-    if (this.closed || this.workers.length === 0 || items.length < MIN_PARALLEL) return verifyInline(items)
+    return (await this.verifyAndCheck(items)).ok
+  }
+
+  /**
+   * Signatures and, given `check`, the decode and STIX checks of every record whose signature is
+   * valid, in the workers: the main thread is left with what needs the store. Batches too small
+   * to be worth a worker are verified inline and come back without `checked`.
+   */
+  async verifyAndCheck (items: Uint8Array[], check?: { ids: string[], limits: DecodeLimits }): Promise<Verified> {
+    if (this.closed || this.workers.length === 0 || items.length < MIN_PARALLEL) return { ok: verifyInline(items) }
     const chunks = Math.min(this.workers.length, Math.ceil(items.length / MIN_PARALLEL))
     const per = Math.ceil(items.length / chunks)
-    const parts: Array<Promise<Uint8Array>> = []
+    const parts: Array<Promise<Reply>> = []
     for (let c = 0; c < chunks; c++) {
-      const slice = items.slice(c * per, (c + 1) * per)
-      parts.push(new Promise<Uint8Array>((resolve, reject) => {
-        const id = this.nextId++
-        this.pending.set(id, { resolve, reject })
-        this.workers[this.next++ % this.workers.length].postMessage({ id, items: slice })
+      const req: VerifyRequest = { id: this.nextId++, items: items.slice(c * per, (c + 1) * per) }
+      if (check != null) { req.ids = check.ids.slice(c * per, (c + 1) * per); req.limits = check.limits }
+      parts.push(new Promise<Reply>((resolve, reject) => {
+        this.pending.set(req.id, { resolve, reject })
+        this.workers[this.next++ % this.workers.length].postMessage(req)
       }))
     }
     const results = await Promise.all(parts)
     const ok = new Uint8Array(items.length)
+    const checked: Array<CheckedRecord | undefined> = []
     let off = 0
-    for (const r of results) { ok.set(r, off); off += r.length }
-    return ok
+    for (const r of results) {
+      ok.set(r.ok, off)
+      off += r.ok.length
+      for (let i = 0; i < r.ok.length; i++) checked.push(r.checked?.[i])
+    }
+    return check != null ? { ok, checked } : { ok }
   }
 
   async close (): Promise<void> {

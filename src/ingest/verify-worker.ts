@@ -1,18 +1,17 @@
 import { parentPort } from 'node:worker_threads'
-import { signatureValid } from '../record/index.js'
+import { checkRecord, type VerifyRequest } from './checks.js'
 
-// Verifies signatures for the main thread: ids of the request come back with one flag each.
+// Verifies signatures for the main thread and, for records that pass, runs the checks that need
+// no store (decoding, STIX validation, observables): one result per item comes back.
 // Loaded and ready: the pool waits for this before the node reports itself started.
 parentPort!.postMessage({ ready: true })
 
-parentPort!.on('message', (msg: { id: number, items: Uint8Array[] }) => {
+parentPort!.on('message', (msg: VerifyRequest) => {
   const ok = new Uint8Array(msg.items.length)
-  for (let i = 0; i < msg.items.length; i++) {
-    try {
-      ok[i] = signatureValid(msg.items[i]) ? 1 : 0
-    } catch {
-      ok[i] = 0
-    }
-  }
-  parentPort!.postMessage({ id: msg.id, ok }, [ok.buffer])
+  const checked = msg.items.map((bytes, i) => {
+    const c = checkRecord(bytes, msg.ids?.[i], msg.limits)
+    ok[i] = c.signature ? 1 : 0
+    return c.result
+  })
+  parentPort!.postMessage({ id: msg.id, ok, checked }, [ok.buffer])
 })

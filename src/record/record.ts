@@ -260,6 +260,15 @@ export function decodeRecord (bytes: Uint8Array, limits: DecodeLimits = {}, veri
   return { id: knownId ?? recordId(unsigned), bytes, record, sig: bytes.subarray(33, HEADER_BYTES) }
 }
 
+/**
+ * A record whose bytes decodeRecord accepted already (a verify worker ran it on a copy of these
+ * bytes): parsed for use, not checked a second time.
+ */
+export function parseDecodedRecord (bytes: Uint8Array, id: string): SignedRecord {
+  const record = JSON.parse(utf8.decode(unsignedBytes(bytes))) as UnsignedRecord
+  return { id, bytes, record, sig: bytes.subarray(33, HEADER_BYTES) }
+}
+
 /** verify then decode: the whole check a received record gets before anything trusts it. */
 export function openRecord (bytes: Uint8Array, limits: DecodeLimits = {}): SignedRecord {
   const author = verifyEnvelope(bytes, limits)

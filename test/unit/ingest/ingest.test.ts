@@ -6,12 +6,13 @@ import type { Rejected, Stored, Verdict } from '../../../src/ingest/index.js'
 import { loadConfig } from '../../../src/config/config.js'
 import { silentLogger } from '../../../src/log.js'
 import { DragnetNode } from '../../../src/node.js'
-import { createRecord, openRecord, type Tlp } from '../../../src/record/index.js'
+import { HEADER_BYTES, SIGNING_DOMAIN, canonicalJson, createRecord, openRecord, type Tlp } from '../../../src/record/index.js'
 import { indicator, malware } from '../../../src/sim/stix-factory.js'
 import { classifyValue, localTlpMarkings, stixObjectsFromInput, strictestTlpMarking } from '../../../src/stix/index.js'
 import { checkConsistency } from '../../../src/store/check.js'
 import { getRecordJson, lookup } from '../../../src/store/queries.js'
 import { requireSharedData } from '../../helpers/shared-data.js'
+import { startStageClock, stopStageClock } from '../../../src/util/stages.js'
 import { tempDir } from '../../helpers/tmp.js'
 import { testNode } from '../../helpers/node.js'
 
@@ -232,6 +233,63 @@ describe('ingest', function () {
     assert.equal((await node.ingest.receive([item]))[0].status, 'duplicate')
     const [a, b] = await node.ingest.receive([fromPeer(peer, 2, malware('dup2')), fromPeer(peer, 2, malware('dup2'))])
     assert.equal(a.status === 'stored' || b.status === 'stored', true)
+  })
+})
+
+describe('ingest: decode and STIX checks in the verify workers', function () {
+  this.timeout(120_000)
+
+  /** An envelope signed over any payload text (canonical or not, STIX or not). */
+  function signedPayload (identity: NodeIdentity, payload: string): Uint8Array {
+    const unsigned = Buffer.from(payload, 'utf8')
+    const bytes = new Uint8Array(HEADER_BYTES + unsigned.length)
+    bytes[0] = 1
+    bytes.set(identity.publicKey, 1)
+    bytes.set(identity.sign(Buffer.concat([SIGNING_DOMAIN, unsigned])), 33)
+    bytes.set(unsigned, HEADER_BYTES)
+    return bytes
+  }
+
+  it('give every record of a mixed batch the verdict the inline path gives, and store the same', async () => {
+    const author = await NodeIdentity.generate()
+    const record = (seq: number, body: Record<string, unknown>): Record<string, unknown> => ({ v: 1, author: author.peerId, seq, ts: 1_700_000_000_000 + seq, tlp: 'green', body })
+    const good = (seq: number): Uint8Array => createRecord(author, { seq, ts: 1_700_000_000_000 + seq, tlp: 'green', body: indicator({ kind: 'ipv4', value: `198.51.100.${seq}`, seed: `w${seq}` }) }).bytes
+    const envelopes: Uint8Array[] = []
+    for (let seq = 1; seq <= 40; seq++) envelopes.push(good(seq))
+    envelopes.push(
+      signedPayload(author, JSON.stringify(record(41, malware('not-canonical'))).replace('{"v":1,', '{"v":1 ,')),
+      signedPayload(author, canonicalJson(record(42, { type: 'indicator', spec_version: '2.0', id: 'indicator--00000000-0000-4000-8000-000000000042' }))),
+      signedPayload(author, canonicalJson(record(43, { ...indicator({ kind: 'ipv4', value: '10.0.0.1', seed: 'p' }), pattern: '[ipv4-addr:value = 10.0.0.1]' }))),
+      signedPayload(author, canonicalJson(record(44, { hello: 'world', type: 'x', id: 'x--1' }))),
+      signedPayload(author, '{"v":1,"author":"someone else"}'),
+      good(45).map((b, i) => i === 40 ? b ^ 1 : b) // forged
+    )
+    const results: Array<Array<{ status: string, code?: string, reason?: string, property?: unknown }>> = []
+    const consistent: unknown[] = []
+    const mainThreadStix: boolean[] = []
+    for (const workers of [2, 0]) {
+      const tmp = await tempDir()
+      const node = await testNode({ dir: tmp.dir, config: { roster: [{ peerId: author.peerId, name: 'a', country: 'FR', role: 'bureau', addrs: [] }], ingest: { verifyWorkers: workers } } })
+      try {
+        // The stage clock shows where STIX validation ran: none on the main thread with workers.
+        const clock = startStageClock()
+        const verdicts = await node.ingest.receive(envelopes.map(bytes => ({ bytes, from: author.peerId, source: 'sync' as const })))
+        stopStageClock()
+        mainThreadStix.push('stix' in clock.perRecordUs())
+        results.push(verdicts.map(v => v.status === 'rejected' ? { status: v.status, code: v.code, reason: v.reason, property: v.details?.property } : { status: v.status }))
+        consistent.push((await checkConsistency(node.store)).problems)
+        assert.equal(node.store.counts().records, 40)
+        // Lookups work from what the workers extracted.
+        assert.equal((await lookup(node.store, classifyValue('198.51.100.7')!)).length, 1)
+      } finally {
+        await node.stop()
+        await tmp.cleanup()
+      }
+    }
+    assert.deepEqual(results[0], results[1])
+    assert.deepEqual(results[0].slice(40).map(r => r.code), ['DRAGNET_NOT_CANONICAL', 'DRAGNET_STIX_VERSION', 'DRAGNET_BAD_PATTERN', 'DRAGNET_STIX_INVALID', 'DRAGNET_MALFORMED_RECORD', 'DRAGNET_BAD_SIGNATURE'])
+    assert.deepEqual(consistent, [[], []])
+    assert.deepEqual(mainThreadStix, [false, true])
   })
 })
 
