@@ -146,6 +146,7 @@ describe('hostile members: a compromised roster member attacking through the wir
     const obj = indicator({ kind: 'ipv4', value: '203.0.113.200', seed: 'owned-by-A', modified: '2026-01-01T00:00:00.000Z' })
     const [mine] = await publish(w.A, [obj])
     const before = await honestFlow(w, 'before', [mine.id])
+    const rss0 = rssMb()
     const link = await w.m.gossip(w.V)
     await link.send(...HostileMember.records([w.m.record(1, { ...obj, revoked: true }).bytes, w.m.record(2, { ...obj, modified: '2026-06-01T00:00:00.000Z', name: 'hijacked' }).bytes]))
     await penalised(w, /tried to (revoke|supersede)/)
@@ -156,6 +157,7 @@ describe('hostile members: a compromised roster member attacking through the wir
     }
     const audit = await w.V.store.auditEntries({ peer: w.m.peerId })
     assert.ok(audit.some(e => e.code === 'DRAGNET_NOT_OWNER' && e.rule === 'version:not-owner'))
+    assert.ok(rssMb() - rss0 < 40, `RSS grew ${(rssMb() - rss0).toFixed(0)} MB`)
     await honestFlow(w, 'after', before)
   })
 
@@ -227,12 +229,15 @@ describe('hostile members: a compromised roster member attacking through the wir
     await link.send(encodeOpen([0, 1, 2, 3, 4, 5], recon.map((r, i) => ({ scope: i, message: r.initiate() }))))
     const reply = await link.read()
     assert.equal(decodeFrame(reply!, { maxItems: 1 << 20, scopes: 6 }).type, RECON)
+    const rss0 = rssMb()
     const fake = Array.from({ length: 10_000 }, (_, i) => ({ scope: 1, ts: Date.now() + i, digest: digestOf('1220' + i.toString(16).padStart(64, '0')) }))
     for (let i = 0; i < fake.length && link.open; i += 1000) await link.send(encodeDecline(fake.slice(i, i + 1000)))
     await penalised(w, /declined .* not asked for/)
     let known = 0
     for await (const _ of w.V.store.knownEntries()) known++
     assert.equal(known, 0)
+    // Before: 400,000 fake ids held for 24 h cost +214 MB; 10,000 would be ~5 MB, kept for good.
+    assert.ok(rssMb() - rss0 < 40, `RSS grew ${(rssMb() - rss0).toFixed(0)} MB`)
     await honestFlow(w, 'after', before)
   })
 
@@ -244,8 +249,10 @@ describe('hostile members: a compromised roster member attacking through the wir
     await link.send(encodeOpen([0, 1, 2, 3, 4, 5], recon.map((r, i) => ({ scope: i, message: r.initiate() }))))
     await link.read()
     // Ids V does not hold (a probe for what others hold, or just work for V).
+    const rss0 = rssMb()
     await link.send(encodeWant(Array.from({ length: 500 }, (_, i) => digestOf('1220' + (i + 1).toString(16).padStart(64, 'f')))))
     await penalised(w, /asked for .* does not lack/)
+    assert.ok(rssMb() - rss0 < 40, `RSS grew ${(rssMb() - rss0).toFixed(0)} MB`)
     await honestFlow(w, 'after', before)
   })
 
@@ -267,9 +274,11 @@ describe('hostile members: a compromised roster member attacking through the wir
     const w = await world()
     const before = await honestFlow(w, 'before')
     const [stranger] = await strangers(1)
+    const rss0 = rssMb()
     const link = await w.m.gossip(w.V)
     await link.send(...HostileMember.prune([stranger.publicKey]))
     await penalised(w, /not on the roster/)
+    assert.ok(rssMb() - rss0 < 40, `RSS grew ${(rssMb() - rss0).toFixed(0)} MB`)
     await honestFlow(w, 'after', before)
   })
 
@@ -277,6 +286,7 @@ describe('hostile members: a compromised roster member attacking through the wir
     const w = await world({}, { sync: { maxSessionMs: 2500, intervalMs: 3_600_000 }, gossip: { ioTimeoutMs: 1500 } })
     w.m.slowReader = true
     const before = await honestFlow(w, 'before')
+    const rss0 = rssMb()
     // More than a stream window's worth (1 MiB) for the attacker to not read.
     const bulk = await publish(w.V, Array.from({ length: 2500 }, (_, i) => indicator({ kind: 'domain', value: `slow-${i}.example.org`, seed: `slow-${i}` })))
     const summary = await syncNow(w.V, w.m.peerId)
@@ -285,6 +295,9 @@ describe('hostile members: a compromised roster member attacking through the wir
     assert.match(summary.error!, /DRAGNET_TIMEOUT/)
     assert.equal(w.V.peers!.state(w.m.peerId)!.penalties, 0, 'a slow reader is never penalised')
     assert.equal(w.V.peers!.state(w.m.peerId)!.connected, true)
+    // What V holds back for a reader that does not read is bounded by the stream window and the
+    // push queue, not by what V has to send (2,500 records, ~1.5 MB, stored by all three nodes).
+    assert.ok(rssMb() - rss0 < 150, `RSS grew ${(rssMb() - rss0).toFixed(0)} MB`)
     await honestFlow(w, 'during', [...before, ...bulk.slice(0, 5).map(v => v.id)])
     // Reading again, it is served in full by the next session.
     w.m.resume()
