@@ -1,4 +1,3 @@
-import { performance } from 'node:perf_hooks'
 import fc from 'fast-check'
 import { DragnetError } from '../../src/errors.js'
 import { NodeIdentity } from '../../src/identity/index.js'
@@ -18,15 +17,15 @@ import { Reader } from '../../src/util/varint.js'
  * records files. Each target pairs an input generator (valid encodings, mutated, plus plain
  * garbage) with the decoder; `checkCase` holds every case to the same contract:
  *   - it returns, or throws a DragnetError (the documented failure), never anything else;
- *   - it finishes within a time bound (a decoder that is not linear shows up here long before
- *     it hangs);
+ *   - it finishes within a CPU time bound (a decoder that is not linear shows up here long
+ *     before it hangs; a loop that never returns is caught by `npm run fuzz`'s watchdog);
  *   - heap and ArrayBuffer memory after the case stay within a bound proportional to the input
  *     (a declared length trusted before it is checked allocates far more than that).
  * Used by test/unit/fuzz (fixed seed, modest run counts) and by `npm run fuzz` (long runs).
  */
 
 export interface FuzzLimits {
-  /** wall-clock bound per case */
+  /** CPU time bound per case */
   maxCaseMs: number
   /** bytes a case may leave allocated beyond `allocFactor` × its input */
   allocSlack: number
@@ -55,7 +54,8 @@ function used (): number {
 /** Runs one case under the contract; throws FuzzFailure (or the decoder's own non-DragnetError). */
 export async function checkCase<T> (target: FuzzTarget<T>, input: T, limits: FuzzLimits = DEFAULT_LIMITS): Promise<void> {
   const before = used()
-  const t0 = performance.now()
+  // CPU time, not wall time: a process descheduled on a loaded machine is not a slow decoder.
+  const t0 = process.cpuUsage()
   let result: unknown
   try {
     result = await target.run(input)
@@ -63,8 +63,9 @@ export async function checkCase<T> (target: FuzzTarget<T>, input: T, limits: Fuz
     if (err instanceof FuzzFailure) throw err
     if (!(err instanceof DragnetError)) throw new FuzzFailure(`${target.name}: threw ${String(err)} (not a DragnetError)`, { cause: err })
   }
-  const ms = performance.now() - t0
-  if (ms > limits.maxCaseMs) throw new FuzzFailure(`${target.name}: a case took ${ms.toFixed(0)} ms (bound ${limits.maxCaseMs} ms) on ${target.size(input)} input bytes`)
+  const cpu = process.cpuUsage(t0)
+  const ms = (cpu.user + cpu.system) / 1000
+  if (ms > limits.maxCaseMs) throw new FuzzFailure(`${target.name}: a case took ${ms.toFixed(0)} ms of CPU (bound ${limits.maxCaseMs} ms) on ${target.size(input)} input bytes`)
   const grown = used() - before
   const bound = limits.allocSlack + limits.allocFactor * target.size(input)
   if (grown > bound) throw new FuzzFailure(`${target.name}: a case left ${grown} bytes allocated (bound ${bound}) on ${target.size(input)} input bytes`)
