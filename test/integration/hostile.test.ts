@@ -270,15 +270,43 @@ describe('hostile members: a compromised roster member attacking through the wir
     await honestFlow(w, 'after', before)
   })
 
-  it('control frames: a GRAFT or PRUNE naming an author key nobody has — penalised at once', async () => {
-    const w = await world()
+  for (const kind of ['GRAFT', 'PRUNE'] as const) {
+    it(`control frames: a ${kind} naming an author key nobody has — penalised at once`, async () => {
+      const w = await world()
+      const before = await honestFlow(w, 'before')
+      const [stranger] = await strangers(1)
+      const rss0 = rssMb()
+      const link = await w.m.gossip(w.V)
+      await link.send(...(kind === 'PRUNE' ? HostileMember.prune([stranger.publicKey]) : HostileMember.graft([{ key: stranger.publicKey, digests: [digestOf(before[0])] }])))
+      await penalised(w, /not on the roster/)
+      assert.ok(rssMb() - rss0 < 40, `RSS grew ${(rssMb() - rss0).toFixed(0)} MB`)
+      await honestFlow(w, 'after', before)
+    })
+  }
+
+  it('control frames: 1,500 PRUNE and GRAFT frames naming members — read no faster than limits.peerFramesPerSec, no cache grows, honest records keep flowing', async () => {
+    // A low frame rate for V, so that reading at the rate takes seconds where reading at will would not.
+    const w = await world({}, { limits: { peerFramesPerSec: 250 } })
     const before = await honestFlow(w, 'before')
-    const [stranger] = await strangers(1)
     const rss0 = rssMb()
+    // Well-formed frames about real members: nothing to penalise, only to rate-limit.
+    const keys = [w.A, w.C].map(n => publicKeyOfPeerId(n.peerId))
+    const frames: Uint8Array[] = []
+    for (let i = 0; i < 750; i++) {
+      frames.push(...HostileMember.prune(keys))
+      frames.push(...HostileMember.graft([{ key: keys[i % 2], digests: [digestOf(before[i % before.length])] }]))
+    }
+    const bytes = frames.reduce((a, f) => a + f.length, 0)
+    const in0 = w.V.replicationStats().protocolBytesIn
+    const t0 = Date.now()
     const link = await w.m.gossip(w.V)
-    await link.send(...HostileMember.prune([stranger.publicKey]))
-    await penalised(w, /not on the roster/)
+    assert.ok(await link.send(...frames))
+    await waitFor(() => w.V.replicationStats().protocolBytesIn - in0 >= bytes, 'V read every frame', 60_000, 20)
+    const ms = Date.now() - t0
+    // 250 frames a second (limits.peerFramesPerSec) after a burst of twice that: 4 s at least.
+    assert.ok(ms >= 3500, `V read 1,500 control frames in ${ms} ms`)
     assert.ok(rssMb() - rss0 < 40, `RSS grew ${(rssMb() - rss0).toFixed(0)} MB`)
+    assert.equal(w.V.peers!.state(w.m.peerId)!.penalties, 0, 'a rate is enforced by reading slower, not by a penalty')
     await honestFlow(w, 'after', before)
   })
 
