@@ -142,6 +142,8 @@ export const syncFrames: FuzzTarget = {
   size: b => b.length,
   run: b => {
     // One limits object for every case, as a session holds one: the decoder must not change it.
+    // Reset first, so a change is blamed on the case that made it.
+    Object.assign(syncLimits, { maxItems: 2000, scopes: 8 })
     let out: unknown
     let err: unknown
     try { out = decodeFrame(b, syncLimits) } catch (e) { err = e }
