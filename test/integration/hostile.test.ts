@@ -94,6 +94,9 @@ describe('hostile members: a compromised roster member attacking through the wir
     w = { fed, A, V, C, m }
     await m.connect(V)
     await waitFor(() => V.peers!.state(m.peerId)?.connected === true, 'V connected to the attacker')
+    // When V's PeerId sorts first, V opens a sync session on connect; the attacker's own sessions
+    // would collide with it (one session per pair, DRAGNET_CONFLICT) under a slow machine.
+    if (V.peerId < m.peerId) await waitFor(() => V.peers!.state(m.peerId)?.lastSync != null, 'V\'s sync on connect with the attacker ended', 30_000)
     return w
   }
 
