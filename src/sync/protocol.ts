@@ -94,13 +94,13 @@ export function decodeFrame (frame: Uint8Array, limits: DecodeLimits): SyncFrame
   const r = new Reader(frame, 'sync frame')
   const type = r.byte()
   const bad = (msg: string): never => { throw protocolViolation(`sync frame: ${msg}`) }
-  const messages = (): ScopedMessage[] => {
+  const messages = (scopes: number): ScopedMessage[] => {
     const n = r.varint()
     if (n > MAX_SCOPES) bad(`${n} scoped messages`)
     const out: ScopedMessage[] = []
     for (let i = 0; i < n; i++) {
       const scope = r.varint()
-      if (scope >= limits.scopes) bad(`scope index ${scope} out of range`)
+      if (scope >= scopes) bad(`scope index ${scope} out of range`)
       out.push({ scope, message: r.bytes(r.varint()) })
     }
     return out
@@ -118,15 +118,12 @@ export function decodeFrame (frame: Uint8Array, limits: DecodeLimits): SyncFrame
         if (idx >= limits.scopes || scopes.includes(idx)) bad(`scope ${idx} out of range or named twice`)
         scopes.push(idx)
       }
-      const saved = limits.scopes
-      limits.scopes = n
-      const msgs = messages()
-      limits.scopes = saved
-      out = { type, version, scopes, messages: msgs }
+      // An OPEN's messages index the scopes it names, not the shared list.
+      out = { type, version, scopes, messages: messages(n) }
       break
     }
     case RECON:
-      out = { type, messages: messages() }
+      out = { type, messages: messages(limits.scopes) }
       break
     case WANT: {
       const n = r.varint()

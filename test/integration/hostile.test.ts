@@ -94,6 +94,9 @@ describe('hostile members: a compromised roster member attacking through the wir
     w = { fed, A, V, C, m }
     await m.connect(V)
     await waitFor(() => V.peers!.state(m.peerId)?.connected === true, 'V connected to the attacker')
+    // When V's PeerId sorts first, V opens a sync session on connect; the attacker's own sessions
+    // would collide with it (one session per pair, DRAGNET_CONFLICT) under a slow machine.
+    if (V.peerId < m.peerId) await waitFor(() => V.peers!.state(m.peerId)?.lastSync != null, 'V\'s sync on connect with the attacker ended', 30_000)
     return w
   }
 
@@ -146,6 +149,7 @@ describe('hostile members: a compromised roster member attacking through the wir
     const obj = indicator({ kind: 'ipv4', value: '203.0.113.200', seed: 'owned-by-A', modified: '2026-01-01T00:00:00.000Z' })
     const [mine] = await publish(w.A, [obj])
     const before = await honestFlow(w, 'before', [mine.id])
+    const rss0 = rssMb()
     const link = await w.m.gossip(w.V)
     await link.send(...HostileMember.records([w.m.record(1, { ...obj, revoked: true }).bytes, w.m.record(2, { ...obj, modified: '2026-06-01T00:00:00.000Z', name: 'hijacked' }).bytes]))
     await penalised(w, /tried to (revoke|supersede)/)
@@ -156,6 +160,7 @@ describe('hostile members: a compromised roster member attacking through the wir
     }
     const audit = await w.V.store.auditEntries({ peer: w.m.peerId })
     assert.ok(audit.some(e => e.code === 'DRAGNET_NOT_OWNER' && e.rule === 'version:not-owner'))
+    assert.ok(rssMb() - rss0 < 40, `RSS grew ${(rssMb() - rss0).toFixed(0)} MB`)
     await honestFlow(w, 'after', before)
   })
 
@@ -227,12 +232,15 @@ describe('hostile members: a compromised roster member attacking through the wir
     await link.send(encodeOpen([0, 1, 2, 3, 4, 5], recon.map((r, i) => ({ scope: i, message: r.initiate() }))))
     const reply = await link.read()
     assert.equal(decodeFrame(reply!, { maxItems: 1 << 20, scopes: 6 }).type, RECON)
+    const rss0 = rssMb()
     const fake = Array.from({ length: 10_000 }, (_, i) => ({ scope: 1, ts: Date.now() + i, digest: digestOf('1220' + i.toString(16).padStart(64, '0')) }))
     for (let i = 0; i < fake.length && link.open; i += 1000) await link.send(encodeDecline(fake.slice(i, i + 1000)))
     await penalised(w, /declined .* not asked for/)
     let known = 0
     for await (const _ of w.V.store.knownEntries()) known++
     assert.equal(known, 0)
+    // Before: 400,000 fake ids held for 24 h cost +214 MB; 10,000 would be ~5 MB, kept for good.
+    assert.ok(rssMb() - rss0 < 40, `RSS grew ${(rssMb() - rss0).toFixed(0)} MB`)
     await honestFlow(w, 'after', before)
   })
 
@@ -244,8 +252,10 @@ describe('hostile members: a compromised roster member attacking through the wir
     await link.send(encodeOpen([0, 1, 2, 3, 4, 5], recon.map((r, i) => ({ scope: i, message: r.initiate() }))))
     await link.read()
     // Ids V does not hold (a probe for what others hold, or just work for V).
+    const rss0 = rssMb()
     await link.send(encodeWant(Array.from({ length: 500 }, (_, i) => digestOf('1220' + (i + 1).toString(16).padStart(64, 'f')))))
     await penalised(w, /asked for .* does not lack/)
+    assert.ok(rssMb() - rss0 < 40, `RSS grew ${(rssMb() - rss0).toFixed(0)} MB`)
     await honestFlow(w, 'after', before)
   })
 
@@ -263,13 +273,43 @@ describe('hostile members: a compromised roster member attacking through the wir
     await honestFlow(w, 'after', before)
   })
 
-  it('control frames: a GRAFT or PRUNE naming an author key nobody has — penalised at once', async () => {
-    const w = await world()
+  for (const kind of ['GRAFT', 'PRUNE'] as const) {
+    it(`control frames: a ${kind} naming an author key nobody has — penalised at once`, async () => {
+      const w = await world()
+      const before = await honestFlow(w, 'before')
+      const [stranger] = await strangers(1)
+      const rss0 = rssMb()
+      const link = await w.m.gossip(w.V)
+      await link.send(...(kind === 'PRUNE' ? HostileMember.prune([stranger.publicKey]) : HostileMember.graft([{ key: stranger.publicKey, digests: [digestOf(before[0])] }])))
+      await penalised(w, /not on the roster/)
+      assert.ok(rssMb() - rss0 < 40, `RSS grew ${(rssMb() - rss0).toFixed(0)} MB`)
+      await honestFlow(w, 'after', before)
+    })
+  }
+
+  it('control frames: 1,500 PRUNE and GRAFT frames naming members — read no faster than limits.peerFramesPerSec, no cache grows, honest records keep flowing', async () => {
+    // A low frame rate for V, so that reading at the rate takes seconds where reading at will would not.
+    const w = await world({}, { limits: { peerFramesPerSec: 250 } })
     const before = await honestFlow(w, 'before')
-    const [stranger] = await strangers(1)
+    const rss0 = rssMb()
+    // Well-formed frames about real members: nothing to penalise, only to rate-limit.
+    const keys = [w.A, w.C].map(n => publicKeyOfPeerId(n.peerId))
+    const frames: Uint8Array[] = []
+    for (let i = 0; i < 750; i++) {
+      frames.push(...HostileMember.prune(keys))
+      frames.push(...HostileMember.graft([{ key: keys[i % 2], digests: [digestOf(before[i % before.length])] }]))
+    }
+    const bytes = frames.reduce((a, f) => a + f.length, 0)
+    const in0 = w.V.replicationStats().protocolBytesIn
+    const t0 = Date.now()
     const link = await w.m.gossip(w.V)
-    await link.send(...HostileMember.prune([stranger.publicKey]))
-    await penalised(w, /not on the roster/)
+    assert.ok(await link.send(...frames))
+    await waitFor(() => w.V.replicationStats().protocolBytesIn - in0 >= bytes, 'V read every frame', 60_000, 20)
+    const ms = Date.now() - t0
+    // 250 frames a second (limits.peerFramesPerSec) after a burst of twice that: 4 s at least.
+    assert.ok(ms >= 3500, `V read 1,500 control frames in ${ms} ms`)
+    assert.ok(rssMb() - rss0 < 40, `RSS grew ${(rssMb() - rss0).toFixed(0)} MB`)
+    assert.equal(w.V.peers!.state(w.m.peerId)!.penalties, 0, 'a rate is enforced by reading slower, not by a penalty')
     await honestFlow(w, 'after', before)
   })
 
@@ -277,6 +317,7 @@ describe('hostile members: a compromised roster member attacking through the wir
     const w = await world({}, { sync: { maxSessionMs: 2500, intervalMs: 3_600_000 }, gossip: { ioTimeoutMs: 1500 } })
     w.m.slowReader = true
     const before = await honestFlow(w, 'before')
+    const rss0 = rssMb()
     // More than a stream window's worth (1 MiB) for the attacker to not read.
     const bulk = await publish(w.V, Array.from({ length: 2500 }, (_, i) => indicator({ kind: 'domain', value: `slow-${i}.example.org`, seed: `slow-${i}` })))
     const summary = await syncNow(w.V, w.m.peerId)
@@ -285,6 +326,9 @@ describe('hostile members: a compromised roster member attacking through the wir
     assert.match(summary.error!, /DRAGNET_TIMEOUT/)
     assert.equal(w.V.peers!.state(w.m.peerId)!.penalties, 0, 'a slow reader is never penalised')
     assert.equal(w.V.peers!.state(w.m.peerId)!.connected, true)
+    // What V holds back for a reader that does not read is bounded by the stream window and the
+    // push queue, not by what V has to send (2,500 records, ~1.5 MB, stored by all three nodes).
+    assert.ok(rssMb() - rss0 < 150, `RSS grew ${(rssMb() - rss0).toFixed(0)} MB`)
     await honestFlow(w, 'during', [...before, ...bulk.slice(0, 5).map(v => v.id)])
     // Reading again, it is served in full by the next session.
     w.m.resume()
