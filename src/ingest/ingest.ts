@@ -357,12 +357,13 @@ export class Ingest {
     const live = this.claim(items, ids, verdicts)
     try {
       const present = await this.c.store.hasMany(live.map(i => ids[i]))
-      const fresh = live.filter((i, j) => {
-        if (present[j]) verdicts[i] = { status: 'duplicate', id: ids[i] }
-        return !present[j]
-      })
       const audit: AuditEntry[] = []
       const known: KnownWrite[] = []
+      const fresh = live.filter((i, j) => {
+        if (present[j]) verdicts[i] = { status: 'duplicate', id: ids[i] }
+        else if (this.c.store.isPurged(ids[i])) verdicts[i] = this.refusePurged(items[i], ids[i], audit)
+        return !present[j] && verdicts[i] == null
+      })
       const members = this.screenAuthors(items, fresh, ids, verdicts, audit)
       opts.signal?.throwIfAborted()
       const envelopes = members.map(i => items[i].bytes)
@@ -379,6 +380,16 @@ export class Ingest {
     }
     this.emit(verdicts, items.map(it => it.source))
     return verdicts
+  }
+
+  /**
+   * A record this node purged, offered again (a peer that has not purged it, a records file):
+   * refused before its signature is checked, nothing stored. Not the sender's fault.
+   */
+  private refusePurged (item: ReceivedRecord, id: string, audit: AuditEntry[]): Rejected {
+    const reason = `record ${id} was purged on this node; purged records are never taken back`
+    audit.push({ at: this.now(), direction: 'inbound', verdict: 'reject', rule: 'purge:tombstone', reason, record: id, peer: item.from, source: item.source, code: 'DRAGNET_PURGED' })
+    return { status: 'rejected', id, code: 'DRAGNET_PURGED', reason, rule: 'purge:tombstone', penalize: false }
   }
 
   /** Shape and id of each item; claims the ids not already in flight, so two paths never race one record into the store. */
