@@ -279,7 +279,8 @@ export class PurgeService {
         const res = await this.purgeIds([id], { reason: `erasure request ${request} from ${requester}${late ? ' (record arrived after the request)' : ''}; ${d.rule}: ${d.reason}`, operator: `erasure:${request}`, rule: 'erasure:honoured' })
         if (res.purged.length > 0) honoured.push(id)
       } else {
-        refused.push(id)
+        // A request for someone else's record gets no answer: a receipt would tell the requester this node holds it.
+        if (d.rule !== 'erasure:not-author') refused.push(id)
         audit.push({ at: now, direction: 'inbound', verdict: 'reject', rule: d.rule, reason: `erasure request ${request} from ${requester} refused: ${d.reason}`, record: id, peer: requester, code: 'DRAGNET_POLICY_REJECTED' })
       }
     }
