@@ -48,6 +48,7 @@ type PurgedListener = (tombstones: Tombstone[]) => void
 
 /** Erasure targets that had not arrived when their request did, kept so they are purged on arrival (bounded). */
 const MAX_PENDING = 100_000
+const DAY_MS = 86_400_000
 const PENDING_META = 'erasurePending'
 
 export class PurgeService {
@@ -158,12 +159,15 @@ export class PurgeService {
     const now = this.now()
     const self = this.c.roster.self
     const due = new Map<string, { days: number, ids: string[] }>()
+    // No period is shorter than the shortest rule's: younger records are skipped unread.
+    const youngest = now - Math.min(...policy.retentionRules.map(r => r.days)) * DAY_MS
     let after = 0
     while (true) {
       const page = await arrivalInfoPage(this.c.store, after, 500)
       if (page.length === 0) break
       after = page[page.length - 1].arrival
       for (const e of page) {
+        if (e.info.ts > youngest) continue
         const rec = await this.c.store.getRecord(e.id)
         if (rec == null) continue
         const end = policy.retentionEnds(subjectOf(rec.record), this.c.roster.get(e.info.author), self, now)
