@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { readdir, readFile } from 'node:fs/promises'
+import { readdir, readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { FILES } from '../../src/identity/index.js'
 import { silentLogger } from '../../src/log.js'
@@ -91,8 +91,11 @@ describe('purge and erasure between nodes over TCP', function () {
     assert.equal(v.status === 'rejected' && v.code, 'DRAGNET_PURGED')
     assert.equal(await B.store.has(victim), false)
 
-    // After a restart the tombstone still holds the id in reconciliation.
+    // After a restart the tombstone still holds the id in reconciliation: also when the indexes
+    // are rebuilt from the store, as after a crash (no snapshots).
     await B.stop()
+    await rm(join(tmp.dir, 'B', 'store.sync.snap'), { force: true })
+    await rm(join(tmp.dir, 'B', 'store.index.snap'), { force: true })
     const B2 = await DragnetNode.open({ dataDir: join(tmp.dir, 'B'), config: B.config, log: silentLogger() })
     await B2.start()
     fed.nodes[1] = B2
