@@ -270,6 +270,9 @@ export function observableKey (o: Observable, id: string): string {
 
 const EMPTY = new Uint8Array(0)
 
+/** Buckets whose keys hold observable values: compacted whole, never by a key span (see compactKeys). */
+const VALUE_KEYED = new Set<string>([BUCKETS.observables, BUCKETS.ips, BUCKETS.domains])
+
 /**
  * The node's LevelDB replica. It stores what ingest decided to store, one atomic batch per call,
  * and answers reads; it knows nothing of networks or policy. Writes are serialised so counters
@@ -785,13 +788,20 @@ export class Store {
   }
 
   /**
-   * Compacts each bucket a purge touched, so deleted values leave the files. Whole buckets, not
-   * the keys' own span: LevelDB writes a manual compaction's bounds to its LOG file, and index
-   * keys hold observable values (an e-mail address) that must not be copied there.
+   * Compacts what a purge touched, so deleted values leave the files: for keys made of ids and
+   * timestamps, their own span; for index keys made of observable values (an e-mail address),
+   * the whole bucket, because LevelDB writes a manual compaction's bounds to its LOG file.
    */
   private async compactKeys (keys: string[]): Promise<void> {
-    for (const b of new Set(keys.map(k => k.slice(0, k.indexOf(':'))))) {
-      const r = prefixRange(b + ':')
+    const spans = new Map<string, { lo: string, hi: string }>()
+    for (const k of keys) {
+      const b = k.slice(0, k.indexOf(':'))
+      const s = spans.get(b)
+      if (s == null) spans.set(b, { lo: k, hi: k })
+      else { if (k < s.lo) s.lo = k; if (k > s.hi) s.hi = k }
+    }
+    for (const [b, s] of spans) {
+      const r = VALUE_KEYED.has(b) ? prefixRange(b + ':') : { gte: s.lo, lt: s.hi + '\uffff' }
       await this.compactRange(r.gte, r.lt)
     }
   }
