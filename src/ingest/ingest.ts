@@ -281,6 +281,10 @@ export class Ingest {
           if (owner != null && owner !== self.peerId) {
             throw new DragnetError('DRAGNET_NOT_OWNER', `${body.id} was first published by ${owner}; only its original author may publish a new version`, { object: body.id })
           }
+          // Import mode (files, feeds) fetches the same objects again and again: a purged object stays out.
+          if (opts.skipExisting === true && this.c.store.isStixIdPurged(body.id)) {
+            throw new DragnetError('DRAGNET_PURGED', `${body.id} was purged on this node; import mode does not publish it again (publish it explicitly to share it anew)`, { object: body.id })
+          }
           let bodies = ownBodies.get(body.id)
           if (bodies == null) {
             bodies = new Map()

@@ -99,6 +99,8 @@ export interface Tombstone {
   operator: string
   author: string
   tlp: Tlp
+  /** the STIX object the record carried (a UUID, no content): import mode does not sign it again */
+  stixId?: string
   scopes: string[]
   ts: number
 }
@@ -287,6 +289,8 @@ export class Store {
   private seqs = new SeqIntervals()
   /** ids of purged records (few: kept in memory so every received record is checked for free) */
   private readonly purgedIds = new Set<string>()
+  /** the STIX ids of purged records: imports and feeds do not bring the object back under a new record */
+  private readonly purgedStixIds = new Set<string>()
   /** `author!seq` → records refused since start because the slot already holds its evidence pair */
   private readonly equivocationRefusals = new Map<string, number>()
   private writeChain: Promise<unknown> = Promise.resolve()
@@ -341,7 +345,11 @@ export class Store {
     }
     if (at !== STORE_FORMAT) throw new DragnetError('DRAGNET_INTERNAL', `store ${this.dir} has format ${at}, this dragnet reads ${STORE_FORMAT}`)
     if (format == null) await this.db.put(key('meta', 'format'), json(STORE_FORMAT))
-    for await (const k of this.db.keys(range('tombstones'))) this.purgedIds.add(k.slice(BUCKETS.tombstones.length + 1))
+    for await (const v of this.db.values(range('tombstones'))) {
+      const t = parse<Tombstone>(v)
+      this.purgedIds.add(t.id)
+      if (t.stixId != null) this.purgedStixIds.add(t.stixId)
+    }
     await this.indexDomains()
     if (await this.loadSnapshot()) return
     // Ids from the arrival index (small values) rather than record keys, whose blocks hold whole
@@ -744,7 +752,7 @@ export class Store {
       for (const k of deleted) batch.del(k)
       out.deleted.push(...deleted)
       for (const sc of scopes) batch.put(key('known', `*!${sc}!${hexTs(info.ts)}!${id}`), json({ why: PURGED, at }))
-      const t: Tombstone = { id, reason: init.reason, at, operator: init.operator, author: info.author, tlp: info.tlp, scopes, ts: info.ts }
+      const t: Tombstone = { id, reason: init.reason, at, operator: init.operator, author: info.author, tlp: info.tlp, stixId: info.stixId, scopes, ts: info.ts }
       batch.put(key('tombstones', id), json(t))
       this.putAudit(batch, counters, { at, direction: 'local', verdict: 'purge', rule: init.rule, reason: `${init.reason} (by ${init.operator})`, record: id })
       counters.records--
@@ -756,7 +764,10 @@ export class Store {
     batch.put(key('meta', 'counters'), json(counters))
     await this.commit(batch, { sync: true })
     this.counters = counters
-    for (const t of out.purged) this.purgedIds.add(t.id)
+    for (const t of out.purged) {
+      this.purgedIds.add(t.id)
+      if (t.stixId != null) this.purgedStixIds.add(t.stixId)
+    }
     // A record whose observables could not be read again (today's validator refuses it): its index keys are found by id.
     if (unread.length > 0) await this.purgeStrayIndexKeys(unread, out.deleted)
     return out
@@ -814,6 +825,11 @@ export class Store {
   /** Whether a record was purged here (it is refused whenever it is offered again). */
   isPurged (id: string): boolean {
     return this.purgedIds.has(id)
+  }
+
+  /** Whether a record of this STIX object was purged here. */
+  isStixIdPurged (stixId: string): boolean {
+    return this.purgedStixIds.has(stixId)
   }
 
   /** Which of these ids were purged. */

@@ -117,6 +117,12 @@ describe('purge (store)', function () {
     await assert.rejects(node.purge.purge({ ids: ['nope'] }, { reason: 'x' }), { code: 'DRAGNET_BAD_REQUEST' })
     const s = await node.purge.purge({ stixId: obj.id as string }, { reason: 'stix' })
     assert.deepEqual(s.purged.map(t => t.id).sort(), [a.id, b.id].sort())
+    // Import mode (a file or feed fetched again) does not bring the object back; an explicit publish does.
+    const [imported] = await node.publish([obj], { tlp: 'green', source: 'import', skipExisting: true })
+    assert.equal(imported.status === 'rejected' && imported.code, 'DRAGNET_PURGED')
+    const [explicit] = await node.publish([obj], { tlp: 'green' })
+    assert.equal(explicit.status, 'stored')
+    await node.purge.purge({ ids: [explicit.id!] }, { reason: 'again' })
     const au = await node.purge.purge({ author: node.peerId }, { reason: 'author' })
     assert.deepEqual(au.purged.map(t => t.id), [c.id])
     assert.equal(node.store.counts().records, 0)
