@@ -7,6 +7,7 @@ import { Ingest, type PublishOptions, type Verdict } from './ingest/index.js'
 import { createLogger, type Logger } from './log.js'
 import { createNodeLibp2p, Gossip, PeerManager, type DragnetLibp2p } from './net/index.js'
 import { defaultPolicy, loadPolicy, type Decision, type Policy } from './policy/index.js'
+import { PurgeService } from './purge/index.js'
 import type { SignedRecord } from './record/index.js'
 import { ReplicationEdge, sumStats, type ReplicationStats } from './replication/index.js'
 import { Store, type AuditEntry, type StoreInit } from './store/index.js'
@@ -36,6 +37,8 @@ export interface DragnetNodeInit {
   create?: boolean
   /** store options (recovery interval, LevelDB write buffer) */
   store?: StoreInit
+  /** the clock retention and erasure decisions read (tests move it forward) */
+  clock?: () => number
 }
 
 export interface NodeStatus {
@@ -73,6 +76,8 @@ export class DragnetNode {
   readonly ingest: Ingest
   /** scheduled feeds: run on their schedule while the node serves, on demand always */
   readonly feeds: Feeds
+  /** purge, erasure requests and retention */
+  readonly purge: PurgeService
   private currentPolicy: Policy
   libp2p: DragnetLibp2p | null = null
   peers: PeerManager | null = null
@@ -121,6 +126,18 @@ export class DragnetNode {
       // Signed as this node's records, in import mode: a value fetched again is a duplicate.
       publish: async (objects, tlp) => await this.publish(objects, { tlp, source: 'import', skipExisting: true })
     }, init.config.feeds)
+    this.purge = new PurgeService({
+      store,
+      ingest: this.ingest,
+      roster: this.roster,
+      policy: () => this.currentPolicy,
+      log: this.log.child({ ns: 'purge' }),
+      ...(init.clock != null ? { clock: init.clock } : {})
+    }, { retentionIntervalMs: init.config.retention.intervalMs })
+    // A purged id stays in reconciliation, counted as held with nothing to send.
+    this.purge.onPurged((tombs) => {
+      for (const t of tombs) for (const scope of t.scopes) this.sync?.indexes.addPurged(scope, t.ts, t.id)
+    })
     this.ingest.onVerdict((v) => {
       if (v.status !== 'rejected') return
       const k = v.rule ?? v.code
@@ -167,6 +184,8 @@ export class DragnetNode {
     try {
       await this.ingest.start()
       this.stopHooks.push(async () => { await this.ingest.stop() })
+      await this.purge.start()
+      this.stopHooks.push(async () => { await this.purge.stop() })
       this.auditTimer = setInterval(() => { void this.flushAudit() }, 250)
       this.auditTimer.unref?.()
       this.stopHooks.push(async () => {

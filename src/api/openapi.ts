@@ -259,6 +259,23 @@ export function openApiDocument (init: { version: string, bodyLimit: number }): 
           responses: { 200: { description: 'OK', content: json({ type: 'object', properties: { entries: { type: 'array', items: { type: 'object' } } } }) }, 400: errorResponse('A malformed parameter') }
         }
       },
+      '/api/purge': {
+        get: { tags: ['node'], summary: 'Tombstones of purged records (id, reason, time, operator, author, TLP); API token only', responses: { 200: { description: 'OK', content: json({ type: 'object', properties: { tombstones: { type: 'array', items: { type: 'object' } } } }) } } },
+        post: {
+          tags: ['node'],
+          summary: 'Purge records for good: record, indexes and body bytes go (the range is compacted), a tombstone keeps the id so gossip and sync never bring it back; API token only',
+          requestBody: { required: true, content: json({ type: 'object', required: ['reason'], properties: { ids: { type: 'array', items: { type: 'string' } }, stixId: { type: 'string' }, author: { type: 'string' }, reason: { type: 'string' } } }) },
+          responses: { 200: { description: 'Purged (already: purged before; missing: not held)', content: json({ type: 'object', properties: { purged: { type: 'array', items: { type: 'object' } }, already: { type: 'array', items: { type: 'string' } }, missing: { type: 'array', items: { type: 'string' } } } }) }, 400: errorResponse('No reason, or not exactly one of ids, stixId, author'), 404: errorResponse('Nothing stored matches') }
+        }
+      },
+      '/api/erase': {
+        post: {
+          tags: ['node'],
+          summary: 'Publish signed erasure requests for records this node authored (one per TLP and audience; they name the ids only) and purge them here; API token only',
+          requestBody: { required: true, content: json({ type: 'object', required: ['ids', 'reason'], properties: { ids: { type: 'array', items: { type: 'string' } }, reason: { type: 'string' } } }) },
+          responses: { 200: { description: 'Requests published, records purged', content: json({ type: 'object', properties: { requests: { type: 'array', items: { type: 'object' } }, purged: { type: 'array', items: { type: 'object' } } } }) }, 403: errorResponse('A record another member authored'), 404: errorResponse('A record this node does not hold') }
+        }
+      },
       '/api/export': {
         get: {
           tags: ['records'],

@@ -8,6 +8,7 @@ import { DragnetError, toDragnetError } from '../errors.js'
 import { ReadTokenFile } from '../identity/index.js'
 import type { DragnetNode } from '../node.js'
 import { VersionIndex } from '../store/reads.js'
+import { registerPurge } from './purge.js'
 import { accessHook, isLoopbackHost, requireDeclaredAccess, type AccessInit } from './access.js'
 import { registerFeeds } from './feeds.js'
 import { createMetrics } from './metrics.js'
@@ -212,6 +213,7 @@ export async function buildApi (node: DragnetNode, init: ApiInit): Promise<Fasti
   const version = packageVersion()
   await registerRest(app, node, { metrics, index, bodyLimit, openapi: () => openApiDocument({ version, bodyLimit }) })
   await registerFeeds(app, node)
+  await registerPurge(app, node)
   await registerTaxii(app, node, index, {
     publicClear: init.publicClear ?? node.config.taxii.publicClear,
     maxContentLength: bodyLimit,

@@ -103,6 +103,7 @@ export const configSchema = z.object({
   }).strict(),
   ingest: z.object({ verifyWorkers: z.number().int().min(0).max(64) }).strict(),
   audit: z.object({ maxEntries: z.number().int().min(100), pruneIntervalMs: z.number().int().min(100) }).strict(),
+  retention: z.object({ intervalMs: z.number().int().min(50) }).strict(),
   taxii: z.object({ publicClear: z.boolean(), readTokens: z.array(z.string().min(16)) }).strict(),
   http: z.object({
     hosts: z.array(z.string().regex(/^[A-Za-z0-9._-]+$|^\[[0-9a-fA-F:.]+\]$/, 'a host name or IP address (no port, no scheme)')),

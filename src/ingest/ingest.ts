@@ -287,6 +287,10 @@ export class Ingest {
           if (owner != null && owner !== self.peerId) {
             throw new DragnetError('DRAGNET_NOT_OWNER', `${body.id} was first published by ${owner}; only its original author may publish a new version`, { object: body.id })
           }
+          // Import mode (files, feeds) fetches the same objects again and again: a purged object stays out.
+          if (opts.skipExisting === true && this.c.store.isStixIdPurged(body.id)) {
+            throw new DragnetError('DRAGNET_PURGED', `${body.id} was purged on this node; import mode does not publish it again (publish it explicitly to share it anew)`, { object: body.id })
+          }
           let bodies = ownBodies.get(body.id)
           if (bodies == null) {
             bodies = new Map()
@@ -369,12 +373,13 @@ export class Ingest {
       t = clock?.add('decode', t) ?? 0
       const present = await this.c.store.hasMany(live.map(i => ids[i]))
       t = clock?.add('store_wait', t) ?? 0
-      const fresh = live.filter((i, j) => {
-        if (present[j]) verdicts[i] = { status: 'duplicate', id: ids[i] }
-        return !present[j]
-      })
       const audit: AuditEntry[] = []
       const known: KnownWrite[] = []
+      const fresh = live.filter((i, j) => {
+        if (present[j]) verdicts[i] = { status: 'duplicate', id: ids[i] }
+        else if (this.c.store.isPurged(ids[i])) verdicts[i] = this.refusePurged(items[i], ids[i], audit)
+        return !present[j] && verdicts[i] == null
+      })
       const members = this.screenAuthors(items, fresh, ids, verdicts, audit)
       opts.signal?.throwIfAborted()
       const envelopes = members.map(i => items[i].bytes)
@@ -396,6 +401,16 @@ export class Ingest {
     this.emit(verdicts, items.map(it => it.source))
     clock?.add('index', t)
     return verdicts
+  }
+
+  /**
+   * A record this node purged, offered again (a peer that has not purged it, a records file):
+   * refused before its signature is checked, nothing stored. Not the sender's fault.
+   */
+  private refusePurged (item: ReceivedRecord, id: string, audit: AuditEntry[]): Rejected {
+    const reason = `record ${id} was purged on this node; purged records are never taken back`
+    audit.push({ at: this.now(), direction: 'inbound', verdict: 'reject', rule: 'purge:tombstone', reason, record: id, peer: item.from, source: item.source, code: 'DRAGNET_PURGED' })
+    return { status: 'rejected', id, code: 'DRAGNET_PURGED', reason, rule: 'purge:tombstone', penalize: false }
   }
 
   /** Shape and id of each item; claims the ids not already in flight, so two paths never race one record into the store. */

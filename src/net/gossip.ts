@@ -51,7 +51,7 @@ export interface GossipComponents {
   registrar: Pick<DragnetLibp2p, 'handle' | 'unhandle' | 'dialProtocol'>
   peers: Pick<PeerManager, 'onConnect' | 'onDisconnect' | 'connectedPeers' | 'count'>
   ingest: Pick<Ingest, 'onStored' | 'onVerdict'>
-  store: Pick<Store, 'hasMany' | 'getRecord'>
+  store: Pick<Store, 'hasMany' | 'getRecord' | 'isPurged'>
   roster: Roster
   edge: ReplicationEdge
   log: Logger
@@ -432,7 +432,8 @@ export class Gossip {
     const present = await this.c.store.hasMany(fresh.map(e => e.id))
     const due = Date.now() + this.init.treeRepairMs
     fresh.forEach((e, i) => {
-      if (present[i]) { this.seen.add(e.id); return }
+      // A purged id counts as held: it is never asked for again.
+      if (present[i] || this.c.store.isPurged(e.id)) { this.seen.add(e.id); return }
       const m = this.missing.get(e.id)
       if (m != null) { if (!m.announcers.includes(peerId)) m.announcers.push(peerId); return }
       // Beyond the cap, announcements are dropped: anti-entropy finds those records anyway.

@@ -1,6 +1,6 @@
 import { DragnetError } from '../errors.js'
 import { roleFloor, tlpFloorInbound, tlpFloorOutbound } from './floor.js'
-import { parseDuration, policyError, validatePolicyDoc, type GroupDoc, type MatchDoc, type MemberMatcherDoc, type PathSegment, type PolicyDoc, type PolicyIssue, type RuleDoc } from './schema.js'
+import { parseDuration, policyError, validatePolicyDoc, type ErasureRuleDoc, type RetentionDoc, type GroupDoc, type MatchDoc, type MemberMatcherDoc, type PathSegment, type PolicyDoc, type PolicyIssue, type RuleDoc } from './schema.js'
 import type { PolicySubject } from './subject.js'
 import type { Decision, Direction, InboundContext, InboundVerdict, Member, OutboundContext, OutboundVerdict } from './types.js'
 import { loadWarninglistsSync, WarninglistSet, type WarninglistHit } from './warninglist.js'
@@ -414,6 +414,32 @@ const MAX_CACHED_MEMBERS = 4096
 
 const NO_CANDIDATES = new Int32Array(0)
 
+/** The retention period a rule of the policy sets for a record. */
+export interface Retention {
+  /** the retention rule's id (`retention[<index>]` when it has none) */
+  rule: string
+  days: number
+  reason: string
+}
+
+/** Whether this node honours an erasure request for one of its stored records, and by which rule. */
+export interface ErasureDecision {
+  verdict: 'honour' | 'refuse'
+  rule: string
+  reason: string
+}
+
+const DAY_MS = 86_400_000
+
+/** Retention and erasure rules match a stored record: a rule's record matchers, evaluated with this node as the "neighbour". */
+function recordRule (id: string, index: number, match: RuleDoc['match'], reason: string, cx: CompileContext): CompiledRule {
+  return compileRule({ id, direction: 'inbound', match, action: 'accept', reason }, index, cx)
+}
+
+function recordMatches (r: CompiledRule, s: PolicySubject, author: Member | undefined, self: Member, now: number): boolean {
+  return staticMatch(r, s, author) && timeMatch(r, s, self, now)
+}
+
 /**
  * A compiled jurisdiction policy. Decisions are pure functions of (subject, context); the fixed
  * rules (TLP floor, roles) are checked before any policy rule.
@@ -433,6 +459,10 @@ export class Policy {
    * whole decision.
    */
   readonly needsObservables: { readonly inbound: boolean, readonly outbound: boolean }
+  /** retention rules in file order (the first that matches a record sets its period) */
+  readonly retentionRules: ReadonlyArray<{ readonly rule: string, readonly days: number }>
+  private readonly retain: ReadonlyArray<{ compiled: CompiledRule, days: number }>
+  private readonly erasureRules: ReadonlyArray<{ compiled: CompiledRule, action: 'honour' | 'refuse' }>
   private readonly inRules: readonly CompiledRule[]
   private readonly outRules: readonly CompiledRule[]
   private readonly groupMap: ReadonlyMap<string, Group>
@@ -460,6 +490,12 @@ export class Policy {
     this.warninglists = warninglists
     const cx: CompileContext = { groups, warninglists, issues: [] }
     const compiled = (doc.rules ?? []).map((r, i) => compileRule(r, i, cx))
+    this.retain = (doc.retention ?? []).map((r: RetentionDoc, i) => {
+      const id = r.id ?? `retention[${i}]`
+      return { compiled: recordRule(id, i, r.match, r.reason ?? `retention: ${r.days} days (${id})`, cx), days: r.days }
+    })
+    this.retentionRules = Object.freeze(this.retain.map(r => Object.freeze({ rule: r.compiled.id, days: r.days })))
+    this.erasureRules = (doc.erasure ?? []).map((r: ErasureRuleDoc, i) => ({ compiled: recordRule(r.id, i, r.match, r.reason ?? `erasure rule ${r.id}: ${r.action}`, cx), action: r.action }))
     if (cx.issues.length > 0) throw policyError(cx.issues, raw, source ?? undefined)
     this.inRules = compiled.filter(r => r.direction === 'inbound')
     this.outRules = compiled.filter(r => r.direction === 'outbound')
@@ -548,6 +584,34 @@ export class Policy {
       if (mv[at] === 1 && timeMatch(rules[at], s, ctx.peer, ctx.now)) return rules[at].decision
     }
     return this.defaultOut
+  }
+
+  /** The retention period of a stored record: the first retention rule that matches it, or none (kept until purged). */
+  retention (s: PolicySubject, author: Member | undefined, self: Member, now: number): Retention | undefined {
+    for (const r of this.retain) {
+      if (recordMatches(r.compiled, s, author, self, now)) return { rule: r.compiled.id, days: r.days, reason: r.compiled.reason }
+    }
+    return undefined
+  }
+
+  /** When a record's retention period ends (ms), from its signing time; undefined when no rule applies. */
+  retentionEnds (s: PolicySubject, author: Member | undefined, self: Member, now: number): (Retention & { until: number }) | undefined {
+    const r = this.retention(s, author, self, now)
+    return r == null ? undefined : { ...r, until: s.ts + r.days * DAY_MS }
+  }
+
+  /**
+   * Whether to honour an erasure request for a stored record. Only the record's own author may
+   * ask (`erasure:not-author` refuses anyone else; federation roots could be added here once
+   * membership credentials exist); then the first erasure rule that matches decides, and without
+   * one the request is honoured (`erasure:default`).
+   */
+  erasure (s: PolicySubject, requester: string, author: Member | undefined, self: Member, now: number): ErasureDecision {
+    if (requester !== s.author) return { verdict: 'refuse', rule: 'erasure:not-author', reason: `${requester} is not the author of this record (${s.author}); only its author may ask to erase it` }
+    for (const r of this.erasureRules) {
+      if (recordMatches(r.compiled, s, author, self, now)) return { verdict: r.action, rule: r.compiled.id, reason: r.compiled.reason }
+    }
+    return { verdict: 'honour', rule: 'erasure:default', reason: 'requests from the record\'s own author are honoured' }
   }
 
   /** The decision plus every rule of the direction with each matcher's verdict and why (for `dragnet policy test`). */

@@ -72,7 +72,7 @@ export const SCO_TYPES = [
 export const MEMBER_MATCHER_FIELDS = ['id', 'country', 'role', 'group', 'not_id', 'not_country', 'not_role', 'not_group'] as const
 export const MATCH_FIELDS = ['peer', 'from', 'author', 'tlp', 'type', 'labels', 'confidence', 'age', 'expired', 'revoked', 'observables', 'warninglist'] as const
 const RULE_FIELDS = ['id', 'direction', 'match', 'action', 'reason'] as const
-const DOC_FIELDS = ['name', 'description', 'groups', 'warninglists', 'defaults', 'rules'] as const
+const DOC_FIELDS = ['name', 'description', 'groups', 'warninglists', 'defaults', 'rules', 'retention', 'erasure'] as const
 const GROUP_FIELDS = ['countries', 'roles', 'peers', 'exclude', 'description'] as const
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }
@@ -169,6 +169,48 @@ const matchSchema = z.strictObject({
 
 const required = (what: string) => (iss: { input: unknown }) => iss.input === undefined ? `required: ${what}` : `expected ${what}`
 
+/** `observable: email` in retention and erasure rules: the observable kinds dragnet indexes, as STIX SCO types. */
+export const OBSERVABLE_KIND_SCO: Readonly<Record<string, readonly string[]>> = {
+  email: ['email-addr'],
+  ip: ['ipv4-addr', 'ipv6-addr'],
+  ipv4: ['ipv4-addr'],
+  ipv6: ['ipv6-addr'],
+  domain: ['domain-name'],
+  url: ['url'],
+  hash: ['file'],
+  file: ['file']
+}
+
+/**
+ * The record matchers of retention and erasure rules: a rule about a stored record, so no
+ * neighbour (`peer`, `from`); `observable: email` is short for `observables: { kinds: [email-addr] }`.
+ */
+const recordMatchSchema = z.preprocess(v => {
+  if (v == null || typeof v !== 'object' || Array.isArray(v) || !('observable' in v)) return v
+  const { observable, ...rest } = v as Record<string, unknown>
+  const names = Array.isArray(observable) ? observable : [observable]
+  const kinds = names.flatMap(n => OBSERVABLE_KIND_SCO[String(n)] ?? [`unknown:${String(n)}`])
+  return { ...rest, observables: { kinds: [...((rest.observables as { kinds?: string[] } | undefined)?.kinds ?? []), ...kinds] } }
+}, matchSchema.omit({ peer: true, from: true }).superRefine((m, ctx) => {
+  for (const k of m.observables?.kinds ?? []) {
+    if (k.startsWith('unknown:')) ctx.addIssue({ code: 'custom', path: ['observable'], message: `unknown observable ${k.slice(8)}; expected one of ${Object.keys(OBSERVABLE_KIND_SCO).join(', ')}` })
+  }
+}))
+
+const retentionSchema = z.strictObject({
+  id: z.string({ error: 'expected a rule id' }).regex(RULE_ID_RE, { error: 'expected a rule id of letters, digits, ".", "_" and "-"' }).optional(),
+  match: recordMatchSchema.optional(),
+  days: z.number({ error: required('days, a number of days') }).positive({ error: 'expected a positive number of days' }),
+  reason: z.string({ error: 'expected text' }).optional()
+}, { error: 'expected a retention rule: { match, days }' })
+
+const erasureRuleSchema = z.strictObject({
+  id: z.string({ error: required('a rule id') }).regex(RULE_ID_RE, { error: 'expected a rule id of letters, digits, ".", "_" and "-"' }),
+  match: recordMatchSchema.optional(),
+  action: z.enum(['honour', 'refuse'], { error: required('an action: honour or refuse') }),
+  reason: z.string({ error: 'expected text' }).optional()
+}, { error: 'expected an erasure rule: { id, match, action }' })
+
 const ruleSchema = z.strictObject({
   id: z.string({ error: required('a rule id') }).regex(RULE_ID_RE, { error: 'expected a rule id of letters, digits, ".", "_" and "-"' }),
   direction: z.enum(['inbound', 'outbound'], { error: required('inbound or outbound') }),
@@ -199,11 +241,15 @@ export const policyDocSchema = z.strictObject({
     inbound: z.enum(['accept', 'reject'], { error: 'expected accept or reject' }).optional(),
     outbound: z.enum(['send', 'withhold'], { error: 'expected send or withhold' }).optional()
   }, { error: 'expected an object with inbound and/or outbound' }).optional(),
-  rules: z.array(ruleSchema, { error: 'expected a list of rules' }).optional()
+  rules: z.array(ruleSchema, { error: 'expected a list of rules' }).optional(),
+  retention: z.array(retentionSchema, { error: 'expected a list of retention rules' }).optional(),
+  erasure: z.array(erasureRuleSchema, { error: 'expected a list of erasure rules' }).optional()
 }, { error: 'expected a policy object' })
 
 export type PolicyDoc = z.output<typeof policyDocSchema>
 export type RuleDoc = z.output<typeof ruleSchema>
+export type RetentionDoc = z.output<typeof retentionSchema>
+export type ErasureRuleDoc = z.output<typeof erasureRuleSchema>
 export type MatchDoc = z.output<typeof matchSchema>
 export type MemberMatcherDoc = z.output<typeof memberMatcher>
 export type GroupDoc = z.output<typeof groupSchema>

@@ -42,7 +42,12 @@ export const BUCKETS = {
   auditByRecord: 'auditr',
   auditByPeer: 'auditp',
   /** `peer:<peerId>` → JSON persisted per-peer counters and last sync */
-  peers: 'peer'
+  peers: 'peer',
+  /**
+   * `tomb:<id>` → JSON Tombstone: a purged record (id, reason, time, operator, and the scopes and
+   * ts reconciliation keeps counting it under, as a `known:*` entry with why `purged`)
+   */
+  tombstones: 'tomb'
 } as const
 
 export type BucketName = keyof typeof BUCKETS

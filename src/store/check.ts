@@ -60,13 +60,13 @@ export async function checkConsistency (store: Store, opts: { maxProblems?: numb
   for await (const [k, v] of store.iterateRaw('authorSeq')) {
     const id = dec.decode(v)
     const info = records.get(id)
-    if (info == null) problem(`author+seq ${k} points at missing record ${id}`)
+    if (info == null) { if (!store.isPurged(id)) problem(`author+seq ${k} points at missing record ${id}`) }
     else if (`${info.author}!${pad(info.seq)}` !== k) problem(`author+seq ${k} points at ${id} (seq ${info.seq})`)
     slots.add(id)
   }
   for await (const [k, v] of store.iterateRaw('equivocations')) {
     for (const id of (JSON.parse(dec.decode(v)) as { ids: string[] }).ids) {
-      if (!records.has(id)) problem(`equivocation ${k} names missing record ${id}`)
+      if (!records.has(id) && !store.isPurged(id)) problem(`equivocation ${k} names missing record ${id}`)
       slots.add(id)
     }
   }
@@ -90,6 +90,8 @@ export async function checkConsistency (store: Store, opts: { maxProblems?: numb
       if (!synced.has(`${scope}!${id}`)) problem(`record ${id} is missing from the sync index (${scope}!${hexTs(info.ts)})`)
     }
   }
+  // A purged record keeps its author+seq slot and nothing else.
+  for (const t of await store.tombstones()) if (records.has(t.id)) problem(`record ${t.id} was purged but is still stored`)
   const counters = store.counts()
   if (counters.records !== count) problem(`counter says ${counters.records} records, the store holds ${count}`)
   return { records: count, problems }

@@ -13,10 +13,11 @@ import { BUCKETS, key, range, prefixRange, pad, hexTs } from './buckets.js'
 import { migrateVersionKeys, versionKey } from './migrate.js'
 
 /**
+ * 4: purged records leave tombstones (`tomb:`) that a format-3 reader would ignore (and so take the records back)
  * 3: amber records indexed for sync per recipient (`amber:<author>:<recipient>`), no longer per author
  * 2: version keys by instant (1: by `modified` text); older formats are migrated at open
  */
-export const STORE_FORMAT = 3
+export const STORE_FORMAT = 4
 
 export type RecordSource = 'local' | 'import' | 'gossip' | 'sync'
 
@@ -52,7 +53,7 @@ export type AuditDirection = 'inbound' | 'outbound' | 'local'
 export interface AuditEntry {
   at: number
   direction: AuditDirection
-  verdict: 'accept' | 'reject' | 'send' | 'withhold' | 'ignore'
+  verdict: 'accept' | 'reject' | 'send' | 'withhold' | 'ignore' | 'purge'
   rule: string
   reason: string
   record?: string
@@ -85,6 +86,45 @@ export interface KnownWrite {
   ts: number
   id: string
   why: string
+}
+
+/**
+ * What stays of a purged record: enough to refuse it forever (its id) and to keep counting it in
+ * reconciliation (its scopes and ts), plus who purged it, when and why. No body, no observable.
+ */
+export interface Tombstone {
+  id: string
+  reason: string
+  at: number
+  /** who purged it: `operator` (CLI/API), `retention:<rule>`, `erasure:<request id>` */
+  operator: string
+  author: string
+  tlp: Tlp
+  /** the STIX object the record carried (a UUID, no content): import mode does not sign it again */
+  stixId?: string
+  scopes: string[]
+  ts: number
+}
+
+/** The `why` of the `known:*` entries a purge leaves. */
+export const PURGED = 'purged'
+
+export interface PurgeInit {
+  reason: string
+  operator: string
+  /** the audit rule (`purge:operator`, `retention:<id>`, `erasure:honoured`) */
+  rule: string
+  at?: number
+  /** the observables a record was indexed under (the caller extracts them; the store knows no STIX) */
+  observablesOf: (record: SignedRecord) => Observable[]
+}
+
+export interface PurgeResult {
+  purged: Tombstone[]
+  /** ids already purged before */
+  already: string[]
+  /** ids this store holds neither as records nor as tombstones */
+  missing: string[]
 }
 
 export interface StoreCounters {
@@ -233,6 +273,9 @@ export function observableKey (o: Observable, id: string): string {
 
 const EMPTY = new Uint8Array(0)
 
+/** Buckets whose keys hold observable values: compacted whole, never by a key span (see compactKeys). */
+const VALUE_KEYED = new Set<string>([BUCKETS.observables, BUCKETS.ips, BUCKETS.domains])
+
 /**
  * The node's LevelDB replica. It stores what ingest decided to store, one atomic batch per call,
  * and answers reads; it knows nothing of networks or policy. Writes are serialised so counters
@@ -245,6 +288,10 @@ export class Store {
   private bloom = new IdBloom()
   private ownerBloom = new StringBloom()
   private seqs = new SeqIntervals()
+  /** ids of purged records (few: kept in memory so every received record is checked for free) */
+  private readonly purgedIds = new Set<string>()
+  /** the STIX ids of purged records: imports and feeds do not bring the object back under a new record */
+  private readonly purgedStixIds = new Set<string>()
   /** `author!seq` → records refused since start because the slot already holds its evidence pair */
   private readonly equivocationRefusals = new Map<string, number>()
   private writeChain: Promise<unknown> = Promise.resolve()
@@ -292,8 +339,18 @@ export class Store {
       await this.migrateAmberScopes()
       at = 3
     }
+    if (at === 3) {
+      // Nothing to convert: format 4 only adds the tombstone bucket, empty in a format-3 store.
+      await this.db.put(key('meta', 'format'), json(4))
+      at = 4
+    }
     if (at !== STORE_FORMAT) throw new DragnetError('DRAGNET_INTERNAL', `store ${this.dir} has format ${at}, this dragnet reads ${STORE_FORMAT}`)
     if (format == null) await this.db.put(key('meta', 'format'), json(STORE_FORMAT))
+    for await (const v of this.db.values(range('tombstones'))) {
+      const t = parse<Tombstone>(v)
+      this.purgedIds.add(t.id)
+      if (t.stixId != null) this.purgedStixIds.add(t.stixId)
+    }
     await this.indexDomains()
     if (await this.loadSnapshot()) return
     // Ids from the arrival index (small values) rather than record keys, whose blocks hold whole
@@ -652,6 +709,171 @@ export class Store {
     this.assertOpen()
     const out = new Map<string, T>()
     for await (const [k, v] of this.db.iterator(range('peers'))) out.set(k.slice(BUCKETS.peers.length + 1), parse<T>(v))
+    return out
+  }
+
+  // ---------------------------------------------------------------- purge
+
+  /**
+   * Removes records and every index entry naming them, in one atomic batch, leaving a tombstone
+   * each. The sync keys become `known:*` entries (why `purged`): reconciliation keeps counting
+   * the id, so peers that still hold it stay in agreement and never send it back. The author+seq
+   * slot is kept (an id, no content): this node must never reissue a seq of its own it purged.
+   * The affected key ranges are compacted afterwards, so LevelDB drops the bytes from its files.
+   */
+  async purge (ids: string[], init: PurgeInit): Promise<PurgeResult> {
+    this.assertOpen()
+    // The records must sit in table files before their deletions are written: LevelDB flushes a
+    // memtable holding a put and its delete into one file at up to level 2, where a later
+    // compactRange does not reach (it compacts each level into the next, never the deepest one).
+    await this.compactRange(prefixRange('meta:').gte, prefixRange('meta:').lt)
+    const result = await this.exclusive(async () => await this.purgeBatch([...new Set(ids)], init))
+    if (result.deleted.length > 0) await this.compactKeys(result.deleted)
+    return { purged: result.purged, already: result.already, missing: result.missing }
+  }
+
+  private async purgeBatch (ids: string[], init: PurgeInit): Promise<PurgeResult & { deleted: string[] }> {
+    const at = init.at ?? Date.now()
+    const out: PurgeResult & { deleted: string[] } = { purged: [], already: [], missing: [], deleted: [] }
+    const live = ids.filter(id => {
+      if (!this.purgedIds.has(id)) return true
+      out.already.push(id)
+      return false
+    })
+    const vals = await this.db.getMany(live.flatMap(id => [key('records', id), key('info', id)]))
+    const batch = this.db.batch()
+    const counters = structuredClone(this.counters)
+    const unread: string[] = []
+    live.forEach((id, i) => {
+      const bytes = vals[2 * i]
+      const infoBytes = vals[2 * i + 1]
+      if (bytes == null || infoBytes == null) { out.missing.push(id); return }
+      const signed = decodeRecord(bytes, { maxRecordBytes: Number.MAX_SAFE_INTEGER, maxDepth: 10_000 })
+      const info = parse<RecordInfo>(infoBytes)
+      const scopes = scopesOf(signed.record)
+      const observables = this.observablesOrNull(init, signed)
+      if (observables == null) unread.push(id)
+      const deleted = [key('records', id), key('info', id), key('arrival', pad(info.arrival)), versionKey(info.stixId, info.modified, id),
+        ...indexKeysOf(observables ?? [], id), ...scopes.map(sc => key('sync', `${sc}!${hexTs(info.ts)}!${id}`))]
+      for (const k of deleted) batch.del(k)
+      out.deleted.push(...deleted)
+      for (const sc of scopes) batch.put(key('known', `*!${sc}!${hexTs(info.ts)}!${id}`), json({ why: PURGED, at }))
+      const t: Tombstone = { id, reason: init.reason, at, operator: init.operator, author: info.author, tlp: info.tlp, stixId: info.stixId, scopes, ts: info.ts }
+      batch.put(key('tombstones', id), json(t))
+      this.putAudit(batch, counters, { at, direction: 'local', verdict: 'purge', rule: init.rule, reason: `${init.reason} (by ${init.operator})`, record: id })
+      counters.records--
+      counters.byTlp[info.tlp]--
+      out.purged.push(t)
+    })
+    if (out.purged.length === 0) return out
+    counters.generation++
+    batch.put(key('meta', 'counters'), json(counters))
+    await this.commit(batch, { sync: true })
+    this.counters = counters
+    for (const t of out.purged) {
+      this.purgedIds.add(t.id)
+      if (t.stixId != null) this.purgedStixIds.add(t.stixId)
+    }
+    // A record whose observables could not be read again (today's validator refuses it): its index keys are found by id.
+    if (unread.length > 0) await this.purgeStrayIndexKeys(unread, out.deleted)
+    return out
+  }
+
+  private observablesOrNull (init: PurgeInit, signed: SignedRecord): Observable[] | null {
+    try {
+      return init.observablesOf(signed)
+    } catch {
+      return null
+    }
+  }
+
+  /** Index keys (observables, IPs, domains) naming these ids: one scan of those buckets. */
+  private async purgeStrayIndexKeys (ids: string[], deleted: string[]): Promise<void> {
+    const wanted = new Set(ids)
+    const batch = this.db.batch()
+    let n = 0
+    for (const bucket of ['observables', 'ips', 'domains'] as const) {
+      for await (const k of this.db.keys(range(bucket))) {
+        if (!wanted.has(k.slice(k.lastIndexOf('!') + 1))) continue
+        batch.del(k)
+        deleted.push(k)
+        n++
+      }
+    }
+    if (n > 0) await this.commit(batch, { sync: true })
+    else await batch.close()
+  }
+
+  /**
+   * Compacts what a purge touched, so deleted values leave the files: for keys made of ids and
+   * timestamps, their own span; for index keys made of observable values (an e-mail address),
+   * the whole bucket, because LevelDB writes a manual compaction's bounds to its LOG file.
+   */
+  private async compactKeys (keys: string[]): Promise<void> {
+    const spans = new Map<string, { lo: string, hi: string }>()
+    for (const k of keys) {
+      const b = k.slice(0, k.indexOf(':'))
+      const s = spans.get(b)
+      if (s == null) spans.set(b, { lo: k, hi: k })
+      else { if (k < s.lo) s.lo = k; if (k > s.hi) s.hi = k }
+    }
+    for (const [b, s] of spans) {
+      const r = VALUE_KEYED.has(b) ? prefixRange(b + ':') : { gte: s.lo, lt: s.hi + '\uffff' }
+      await this.compactRange(r.gte, r.lt)
+    }
+  }
+
+  private async compactRange (start: string, end: string): Promise<void> {
+    // `level` is classic-level on Node, which has compactRange; its browser typing does not.
+    await (this.db as unknown as { compactRange: (start: string, end: string) => Promise<void> }).compactRange(start, end)
+  }
+
+  /** Whether a record was purged here (it is refused whenever it is offered again). */
+  isPurged (id: string): boolean {
+    return this.purgedIds.has(id)
+  }
+
+  /** Whether a record of this STIX object was purged here. */
+  isStixIdPurged (stixId: string): boolean {
+    return this.purgedStixIds.has(stixId)
+  }
+
+  /** Which of these ids were purged. */
+  purgedOf (ids: string[]): boolean[] {
+    return ids.map(id => this.purgedIds.has(id))
+  }
+
+  /** Every tombstone, oldest purge first. */
+  async tombstones (): Promise<Tombstone[]> {
+    this.assertOpen()
+    const out: Tombstone[] = []
+    for await (const v of this.db.values(range('tombstones'))) out.push(parse<Tombstone>(v))
+    return out.sort((a, b) => a.at - b.at || (a.id < b.id ? -1 : 1))
+  }
+
+  async getTombstone (id: string): Promise<Tombstone | undefined> {
+    this.assertOpen()
+    if (!this.purgedIds.has(id)) return undefined
+    const v = await this.db.get(key('tombstones', id))
+    return v == null ? undefined : parse<Tombstone>(v)
+  }
+
+  /** Ids of the records of a STIX object (every version, every author). */
+  async idsOfStixId (stixId: string): Promise<string[]> {
+    return (await this.versions(stixId)).map(v => v.id)
+  }
+
+  /** Ids of every stored record of one author, from its author+seq slots (purged ones excluded). */
+  async idsOfAuthor (author: string): Promise<string[]> {
+    this.assertOpen()
+    const out: string[] = []
+    for await (const v of this.db.values(range('authorSeq', author + '!'))) {
+      const id = dec.decode(v)
+      if (!this.purgedIds.has(id)) out.push(id)
+    }
+    for await (const v of this.db.values(range('equivocations', author + '!'))) {
+      for (const id of parse<{ ids: string[] }>(v).ids) if (!this.purgedIds.has(id) && !out.includes(id)) out.push(id)
+    }
     return out
   }
 

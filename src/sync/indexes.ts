@@ -1,6 +1,6 @@
 import { amberScope } from '../record/index.js'
 import { digestOf, idOfDigest } from '../replication/index.js'
-import type { Store } from '../store/index.js'
+import { PURGED, type Store } from '../store/index.js'
 import { readSnapshot, writeSnapshot } from '../util/snapshot.js'
 import { ReconIndex, type ReconItem, type ReconView } from './recon/index.js'
 import { UnionView } from './union-view.js'
@@ -57,6 +57,8 @@ export class SyncIndexes {
   private readonly declinedAt = new Map<string, { at: number, scope: string, ts: number }>()
   /** ids this node rejected (id → scopes, ts): counted as held, but there is no record to send */
   private readonly rejected = new Map<string, { scopes: string[], ts: number }>()
+  /** of those, the ids this node purged: no policy change brings them back, so they are never cleared */
+  private readonly purged = new Set<string>()
 
   scopeIndex (scope: string): ReconIndex {
     let idx = this.main.get(scope)
@@ -143,6 +145,7 @@ export class SyncIndexes {
     const expired: Array<{ peer: string, scope: string, ts: number, id: string }> = []
     for await (const k of store.knownEntries()) {
       if (k.peer === '*') {
+        if (k.why === PURGED) this.purged.add(k.id)
         if (fromSnapshot == null) this.addRejected(k.scope, k.ts, k.id)
       } else if (now - k.at > opts.declinedTtlMs) {
         expired.push(k)
@@ -174,6 +177,15 @@ export class SyncIndexes {
   }
 
   /**
+   * A record this node purged: it stays counted where it was (peers that hold it stay in
+   * agreement, and never send it back), with no record to send; a peer missing it is told "declined".
+   */
+  addPurged (scope: string, ts: number, id: string): void {
+    this.addRejected(scope, ts, id)
+    this.purged.add(id)
+  }
+
+  /**
    * Where an id we count but do not hold lives, as presented to `peer`: one we rejected, or one
    * that peer declined to us. Undefined when we know nothing of it.
    */
@@ -188,12 +200,13 @@ export class SyncIndexes {
   clearRejected (): Array<{ peer: string, scope: string, ts: number, id: string }> {
     const out: Array<{ peer: string, scope: string, ts: number, id: string }> = []
     for (const [id, r] of this.rejected) {
+      if (this.purged.has(id)) continue
       for (const scope of r.scopes) {
         this.scopeIndex(scope).delete({ ts: r.ts, id: digestOf(id) })
         out.push({ peer: '*', scope, ts: r.ts, id })
       }
     }
-    this.rejected.clear()
+    for (const id of [...this.rejected.keys()]) if (!this.purged.has(id)) this.rejected.delete(id)
     return out
   }
 

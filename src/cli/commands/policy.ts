@@ -71,14 +71,15 @@ export function registerPolicy (program: Command): void {
         defaults: p.defaults,
         groups: [...p.groups],
         warninglists: p.warninglists.lists.map(l => ({ id: l.id, name: l.name, type: l.type, entries: l.entries })),
-        missingOptional: p.warninglists.missingOptional
+        missingOptional: p.warninglists.missingOptional,
+        retention: p.retentionRules
       }
       if (opts.json === true) { process.stdout.write(JSON.stringify(summary) + '\n'); return }
       process.stdout.write(`ok: ${file}\n  policy ${p.name}: ${summary.rules.inbound} inbound and ${summary.rules.outbound} outbound rules; defaults inbound ${p.defaults.inbound}, outbound ${p.defaults.outbound}\n  groups: ${summary.groups.join(', ') || '(none)'}\n  warninglists: ${summary.warninglists.length} (${summary.warninglists.reduce((a, l) => a + l.entries, 0)} entries)\n`)
     })
 
   policy.command('test')
-    .description('print the decision and the rule that made it, for a record against a peer (outbound) or from an author (inbound)')
+    .description('print the decision and the rule that made it, for a record against a peer (outbound) or from an author (inbound), and the retention that applies to it')
     .argument('<file>', 'policy file')
     .requiredOption('--record <file>', 'a STIX object, or a record as `dragnet get` prints it')
     .option('--peer <peerId>', 'outbound: the receiving peer')
@@ -130,7 +131,12 @@ export function registerPolicy (program: Command): void {
           ? { peer: member(opts.peer!, roster, opts.peerCountry, opts.peerRole), peerOnRoster: cfg == null || roster.some(m => m.peerId === opts.peer) }
           : { from: opts.from != null ? member(opts.from, roster) : (author.peerId === self.peerId ? 'self' : author) })
       })
-      if (opts.json === true) { process.stdout.write(JSON.stringify(explanation) + '\n'); return }
-      process.stdout.write(`decision: ${explanation.decision.verdict}\nrule:     ${explanation.decision.rule}\nreason:   ${explanation.decision.reason}\n\n${formatExplanation(explanation)}\n`)
+      const kept = p.retentionEnds(subject, author, self, now)
+      const retention = kept == null ? null : { rule: kept.rule, days: kept.days, until: new Date(kept.until).toISOString(), due: kept.until <= now }
+      if (opts.json === true) { process.stdout.write(JSON.stringify({ ...explanation, retention }) + '\n'); return }
+      const keptLine = retention == null
+        ? 'none: no retention rule matches, the record is kept until purged'
+        : `${retention.days} days by ${retention.rule}, until ${retention.until}${retention.due ? ' (due: the node purges it at its next retention run)' : ''}`
+      process.stdout.write(`decision: ${explanation.decision.verdict}\nrule:     ${explanation.decision.rule}\nreason:   ${explanation.decision.reason}\nretention: ${keptLine}\n\n${formatExplanation(explanation)}\n`)
     })
 }

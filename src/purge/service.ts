@@ -1,0 +1,339 @@
+import { DragnetError } from '../errors.js'
+import type { Roster } from '../identity/index.js'
+import type { Ingest, Stored } from '../ingest/index.js'
+import type { Logger } from '../log.js'
+import { policySubject, type Policy, type PolicySubject } from '../policy/index.js'
+import type { SignedRecord } from '../record/index.js'
+import { analyzeStixObject } from '../stix/index.js'
+import type { AuditEntry, PurgeResult, Store, Tombstone } from '../store/index.js'
+import { arrivalInfoPage } from '../store/reads.js'
+import { erasureReceiptBody, erasureRequestBody, isRecordId, receiptOf, requestedIds, requestGroups, type RequestGroup } from './request.js'
+
+/*
+ * Purge, erasure and retention: the three ways a record leaves this node for good. Each ends in
+ * Store.purge (record and indexes gone, a tombstone left, the range compacted, an audit entry),
+ * after which ingest refuses the id and reconciliation keeps counting it, so no peer brings it
+ * back. Purge is the operator's act; erasure is a member's request for its own records, which
+ * this node's policy honours or refuses; retention is the policy's own clock.
+ */
+
+export interface PurgeTarget {
+  ids?: string[]
+  stixId?: string
+  author?: string
+}
+
+export interface PurgeComponents {
+  store: Store
+  ingest: Pick<Ingest, 'publish' | 'onStored'>
+  roster: Roster
+  policy: () => Policy
+  log: Logger
+  /** the node's clock (tests drive retention with their own) */
+  clock?: () => number
+}
+
+export interface PurgeInit {
+  /** how often retention rules are applied, ms */
+  retentionIntervalMs: number
+}
+
+export interface EraseResult {
+  /** the requests published, one per TLP and audience of the records named */
+  requests: Array<{ id: string, tlp: string, to?: string[], records: string[] }>
+  purged: Tombstone[]
+}
+
+type PurgedListener = (tombstones: Tombstone[]) => void
+
+/** Erasure targets that had not arrived when their request did, kept so they are purged on arrival (bounded). */
+const MAX_PENDING = 100_000
+const DAY_MS = 86_400_000
+const PENDING_META = 'erasurePending'
+
+export class PurgeService {
+  private readonly c: PurgeComponents
+  private readonly init: PurgeInit
+  private readonly listeners: PurgedListener[] = []
+  private pending = new Map<string, { request: string, requester: string }>()
+  private timer: ReturnType<typeof setInterval> | null = null
+  private offStored: (() => void) | null = null
+  private retaining: Promise<number> | null = null
+  private work: Promise<unknown> = Promise.resolve()
+
+  constructor (components: PurgeComponents, init: PurgeInit) {
+    this.c = components
+    this.init = init
+  }
+
+  async start (): Promise<void> {
+    this.pending = new Map(Object.entries(await this.c.store.getMeta<Record<string, { request: string, requester: string }>>(PENDING_META) ?? {}))
+    this.offStored = this.c.ingest.onStored((v) => { this.serial(async () => { await this.onStored(v) }) })
+    this.timer = setInterval(() => { void this.runRetention().catch(() => 0) }, this.init.retentionIntervalMs)
+    this.timer.unref?.()
+  }
+
+  async stop (): Promise<void> {
+    if (this.timer != null) clearInterval(this.timer)
+    this.timer = null
+    this.offStored?.()
+    this.offStored = null
+    await this.work.catch(() => {})
+    await this.retaining?.catch(() => 0)
+  }
+
+  /** Adds a listener for purges (sync keeps counting the ids); returns its removal. */
+  onPurged (fn: PurgedListener): () => void {
+    this.listeners.push(fn)
+    return () => { const i = this.listeners.indexOf(fn); if (i >= 0) this.listeners.splice(i, 1) }
+  }
+
+  private now (): number {
+    return this.c.clock?.() ?? Date.now()
+  }
+
+  /** Erasure handling runs one stored record at a time, in arrival order. */
+  private serial (fn: () => Promise<void>): void {
+    this.work = this.work.then(fn).catch((err: Error) => { this.c.log.warn({ err: err.message }, 'erasure handling failed') })
+  }
+
+  /** Waits for the erasure handling of records stored so far (tests, shutdown). */
+  async settled (): Promise<void> {
+    await this.work
+  }
+
+  // ------------------------------------------------------------------ purge (operator)
+
+  /** Record ids a target names: the ids themselves, every version of a STIX object, or every record of an author. */
+  async resolve (t: PurgeTarget): Promise<string[]> {
+    const given = [t.ids != null && t.ids.length > 0, t.stixId != null, t.author != null].filter(Boolean).length
+    if (given !== 1) throw new DragnetError('DRAGNET_BAD_REQUEST', 'name exactly one of: record ids, a STIX id, an author PeerId')
+    if (t.ids != null) {
+      for (const id of t.ids) if (!isRecordId(id)) throw new DragnetError('DRAGNET_BAD_REQUEST', `not a record id: ${id}`, { property: 'ids' })
+      return [...new Set(t.ids)]
+    }
+    if (t.stixId != null) return await this.c.store.idsOfStixId(t.stixId)
+    return await this.c.store.idsOfAuthor(t.author!)
+  }
+
+  /** The operator's purge: every record the target names, with a tombstone and an audit entry each. */
+  async purge (t: PurgeTarget, opts: { reason: string, operator?: string }): Promise<PurgeResult> {
+    const reason = checkReason(opts.reason)
+    const ids = await this.resolve(t)
+    const res = await this.purgeIds(ids, { reason, operator: opts.operator ?? 'operator', rule: 'purge:operator' })
+    if (res.purged.length === 0 && res.already.length === 0) {
+      throw new DragnetError('DRAGNET_NOT_FOUND', `no stored record matches ${describe(t)}`)
+    }
+    return res
+  }
+
+  async list (): Promise<Tombstone[]> {
+    return await this.c.store.tombstones()
+  }
+
+  private async purgeIds (ids: string[], how: { reason: string, operator: string, rule: string }): Promise<PurgeResult> {
+    if (ids.length === 0) return { purged: [], already: [], missing: [] }
+    const res = await this.c.store.purge(ids, { ...how, at: this.now(), observablesOf })
+    if (res.purged.length > 0) {
+      this.c.log.info({ purged: res.purged.length, rule: how.rule, operator: how.operator }, 'records purged')
+      for (const fn of this.listeners) fn(res.purged)
+    }
+    return res
+  }
+
+  // ------------------------------------------------------------------ retention
+
+  /**
+   * Purges every record whose retention period (the first matching retention rule of the
+   * policy, counted from the record's signing time) has ended. Returns how many were purged.
+   */
+  async runRetention (): Promise<number> {
+    if (this.retaining != null) return await this.retaining
+    this.retaining = this.retentionPass().finally(() => { this.retaining = null })
+    return await this.retaining
+  }
+
+  private async retentionPass (): Promise<number> {
+    const policy = this.c.policy()
+    if (policy.retentionRules.length === 0 || !this.c.store.isOpen) return 0
+    const now = this.now()
+    const self = this.c.roster.self
+    const due = new Map<string, { days: number, ids: string[] }>()
+    // No period is shorter than the shortest rule's: younger records are skipped unread.
+    const youngest = now - Math.min(...policy.retentionRules.map(r => r.days)) * DAY_MS
+    let after = 0
+    while (true) {
+      const page = await arrivalInfoPage(this.c.store, after, 500)
+      if (page.length === 0) break
+      after = page[page.length - 1].arrival
+      for (const e of page) {
+        if (e.info.ts > youngest) continue
+        const rec = await this.c.store.getRecord(e.id)
+        if (rec == null) continue
+        const end = policy.retentionEnds(subjectOf(rec.record), this.c.roster.get(e.info.author), self, now)
+        if (end == null || end.until > now) continue
+        const d = due.get(end.rule) ?? { days: end.days, ids: [] }
+        d.ids.push(e.id)
+        due.set(end.rule, d)
+      }
+    }
+    let n = 0
+    for (const [rule, d] of due) {
+      const res = await this.purgeIds(d.ids, { reason: `retention period of ${d.days} days ended (policy ${policy.name}, rule ${rule})`, operator: `retention:${rule}`, rule: `retention:${rule}` })
+      n += res.purged.length
+    }
+    return n
+  }
+
+  // ------------------------------------------------------------------ erasure (author side)
+
+  /**
+   * Asks the federation to erase records this node authored: one signed request per TLP and
+   * audience of the records named (red records never left the node and need none), then purges
+   * them here with the operator's reason. The requests name the ids only.
+   */
+  async erase (ids: string[], reasonText: string): Promise<EraseResult> {
+    const reason = checkReason(reasonText)
+    const self = this.c.roster.self.peerId
+    const records: Array<{ id: string, tlp: SignedRecord['record']['tlp'], to?: readonly string[] }> = []
+    for (const id of await this.resolve({ ids })) {
+      const rec = await this.c.store.getRecord(id)
+      if (rec == null) {
+        const t = await this.c.store.getTombstone(id)
+        if (t == null) throw new DragnetError('DRAGNET_NOT_FOUND', `no record ${id} on this node`)
+        if (t.author !== self) throw new DragnetError('DRAGNET_FORBIDDEN', `record ${id} was authored by ${t.author}; only its author may ask to erase it`)
+        records.push({ id, tlp: t.tlp })
+        continue
+      }
+      const r = rec.record.record
+      if (r.author !== self) throw new DragnetError('DRAGNET_FORBIDDEN', `record ${id} was authored by ${r.author}; only its author may ask to erase it`)
+      records.push({ id, tlp: r.tlp, ...(r.to != null ? { to: r.to } : {}) })
+    }
+    const out: EraseResult = { requests: [], purged: [] }
+    for (const g of requestGroups(records)) out.requests.push(await this.publishRequest(g))
+    const byRequest = new Map(out.requests.flatMap(q => q.records.map(id => [id, q.id] as const)))
+    for (const r of records) {
+      const q = byRequest.get(r.id)
+      const res = await this.purgeIds([r.id], { reason: q != null ? `${reason} (erasure request ${q})` : reason, operator: 'operator', rule: 'erasure:requested' })
+      out.purged.push(...res.purged)
+    }
+    return out
+  }
+
+  private async publishRequest (g: RequestGroup): Promise<{ id: string, tlp: string, to?: string[], records: string[] }> {
+    const [v] = await this.c.ingest.publish([erasureRequestBody(g.ids, this.now())], { tlp: g.tlp, ...(g.to != null ? { to: g.to } : {}) })
+    if (v.status === 'rejected') throw new DragnetError(v.code, `the erasure request could not be published: ${v.reason}`)
+    return { id: v.id, tlp: g.tlp, ...(g.to != null ? { to: g.to } : {}), records: g.ids }
+  }
+
+  // ------------------------------------------------------------------ erasure (member side)
+
+  private async onStored (v: Stored): Promise<void> {
+    if (!this.c.store.isOpen) return
+    const body = v.record.record.body as Record<string, unknown>
+    const author = v.record.record.author
+    const self = this.c.roster.self.peerId
+    const ids = requestedIds(body)
+    if (ids != null) {
+      // Our own requests were acted on by erase(), with the operator's reason.
+      if (author !== self) await this.honourRequest(v.id, author, ids)
+      return
+    }
+    const receipt = receiptOf(body)
+    if (receipt != null) {
+      if (author !== self && (v.record.record.to ?? []).includes(self)) await this.noteReceipt(v.id, author, receipt)
+      return
+    }
+    const wait = this.pending.get(v.id)
+    if (wait != null) {
+      this.pending.delete(v.id)
+      await this.c.store.putMeta(PENDING_META, Object.fromEntries(this.pending))
+      await this.decide(wait.request, wait.requester, [v.id], true)
+    }
+  }
+
+  /**
+   * A member's request: for each id held here, this node's policy decides (by default: honour
+   * its own author's requests); ids not held yet wait for their record. The decisions go back
+   * to the requester in a receipt.
+   */
+  private async honourRequest (request: string, requester: string, ids: string[]): Promise<void> {
+    const held: string[] = []
+    for (const id of ids) {
+      if (this.c.store.isPurged(id)) continue
+      if (await this.c.store.has(id)) held.push(id)
+      else if (this.pending.size < MAX_PENDING) this.pending.set(id, { request, requester })
+    }
+    await this.c.store.putMeta(PENDING_META, Object.fromEntries(this.pending))
+    await this.decide(request, requester, held, false)
+  }
+
+  private async decide (request: string, requester: string, ids: string[], late: boolean): Promise<void> {
+    const policy = this.c.policy()
+    const self = this.c.roster.self
+    const now = this.now()
+    const honoured: string[] = []
+    const refused: string[] = []
+    const audit: AuditEntry[] = []
+    for (const id of ids) {
+      const rec = await this.c.store.getRecord(id)
+      if (rec == null) continue
+      const d = policy.erasure(subjectOf(rec.record), requester, this.c.roster.get(rec.record.record.author), self, now)
+      if (d.verdict === 'honour') {
+        const res = await this.purgeIds([id], { reason: `erasure request ${request} from ${requester}${late ? ' (record arrived after the request)' : ''}; ${d.rule}: ${d.reason}`, operator: `erasure:${request}`, rule: 'erasure:honoured' })
+        if (res.purged.length > 0) honoured.push(id)
+      } else {
+        // A request for someone else's record gets no answer: a receipt would tell the requester this node holds it.
+        if (d.rule !== 'erasure:not-author') refused.push(id)
+        audit.push({ at: now, direction: 'inbound', verdict: 'reject', rule: d.rule, reason: `erasure request ${request} from ${requester} refused: ${d.reason}`, record: id, peer: requester, code: 'DRAGNET_POLICY_REJECTED' })
+      }
+    }
+    if (audit.length > 0) await this.c.store.writeDecisions(audit)
+    if (honoured.length + refused.length > 0) await this.sendReceipt(request, requester, honoured, refused)
+  }
+
+  /** Tells the requester (alone) what this member did: the audit on both sides names who confirmed. */
+  private async sendReceipt (request: string, requester: string, honoured: string[], refused: string[]): Promise<void> {
+    if (this.c.roster.self.role === 'observer' || this.c.roster.get(requester) == null) return
+    const [v] = await this.c.ingest.publish([erasureReceiptBody(request, honoured, refused, this.now())], { tlp: 'amber', to: [requester] })
+    if (v.status === 'rejected') this.c.log.warn({ request, reason: v.reason }, 'could not publish an erasure receipt')
+  }
+
+  private async noteReceipt (id: string, member: string, r: { request: string, honoured: string[], refused: string[] }): Promise<void> {
+    const verdict = r.refused.length === 0 ? 'accept' : 'reject'
+    await this.c.store.writeDecisions([{
+      at: this.now(),
+      direction: 'inbound',
+      verdict,
+      rule: 'erasure:receipt',
+      reason: `member ${member} ${r.honoured.length > 0 ? `erased ${r.honoured.length} record(s)` : 'erased nothing'}${r.refused.length > 0 ? ` and refused ${r.refused.length}: ${r.refused.join(', ')}` : ''} (receipt ${id})`,
+      record: r.request,
+      peer: member
+    }])
+  }
+}
+
+/** The policy view of a stored record with every observable (retention and erasure rules may name kinds). */
+function subjectOf (signed: SignedRecord): PolicySubject {
+  const a = analyzeStixObject(signed.record.body, signed.record.body.id)
+  return policySubject({ ...signed.record, id: signed.id }, { observables: a.observables, scoTypes: a.scoTypes })
+}
+
+function observablesOf (signed: SignedRecord): ReturnType<typeof analyzeStixObject>['observables'] {
+  return analyzeStixObject(signed.record.body, signed.record.body.id).observables
+}
+
+function checkReason (reason: string | undefined): string {
+  const r = (reason ?? '').trim()
+  if (r === '') throw new DragnetError('DRAGNET_BAD_REQUEST', 'a reason is required (--reason TEXT): it is kept in the tombstone and the audit', { property: 'reason' })
+  if (r.length > 1000) throw new DragnetError('DRAGNET_BAD_REQUEST', 'the reason is longer than 1000 characters', { property: 'reason' })
+  return r
+}
+
+function describe (t: PurgeTarget): string {
+  if (t.stixId != null) return `STIX id ${t.stixId}`
+  if (t.author != null) return `author ${t.author}`
+  return (t.ids ?? []).join(', ')
+}
+
+
