@@ -280,6 +280,15 @@ export async function registerRest (app: FastifyInstance, node: DragnetNode, ini
     return { running: false, connected: 0, peers }
   })
 
+  // Membership: documents from `dragnet member publish`, verified like those from peers.
+  app.post('/api/membership', WRITE, async (req, reply) => {
+    const v = await node.offerMembership(req.body)
+    if (v.status === 'refused') return reply.code(ERROR_STATUS[v.code]).send({ ...v, code: v.code, message: `refused by ${v.refusal.rule}: ${v.refusal.reason}` })
+    return reply.code(v.status === 'duplicate' ? 200 : 201).send(v)
+  })
+
+  app.get('/api/members', READ, async () => ({ members: node.members() }))
+
   app.get('/api/audit', READ, async (req) => {
     const q = req.query as Record<string, unknown>
     const caller = callerOf(req)

@@ -17,6 +17,7 @@ import { registerTools } from './commands/tools.js'
 import { registerVerify } from './commands/verify.js'
 import { registerToken } from './commands/token.js'
 import { registerFeeds } from './commands/feeds.js'
+import { registerMember, registerRotateKey } from './commands/member.js'
 
 // Everything the CLI writes (keys, tokens, the store, exports of restricted records) is the
 // operator's alone: files 0600, directories 0700, LevelDB's later files included.
@@ -51,6 +52,8 @@ registerSimulate(program)
 registerTools(program)
 registerToken(program)
 registerFeeds(program)
+registerMember(program)
+registerRotateKey(program)
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (isDragnetError(err)) {
