@@ -1,7 +1,8 @@
-import { mkdir, readdir, readFile, stat } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
+import { mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { DragnetError, isDragnetError } from '../errors.js'
-import { PRIVATE_DIR_MODE, writePrivateFile } from '../util/private-file.js'
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../util/private-file.js'
 import { describeDoc, docId, docToJson, MAX_DOC_BYTES, mergeDocs, parseDoc, verifyDoc, type DocRefusal, type Federation, type MembershipDoc } from './membership.js'
 import { rosterInForce, type RosterView } from './roster-in-force.js'
 import type { Member, Roster, RosterChange } from './roster.js'
@@ -114,7 +115,11 @@ export class MembershipState {
     // Only signatures that verify are kept and passed on.
     this.docs.set(id, merged)
     await mkdir(this.dir, { recursive: true, mode: PRIVATE_DIR_MODE })
-    await writePrivateFile(join(this.dir, `${id}.json`), JSON.stringify(docToJson(merged), null, 2) + '\n')
+    // Atomic (rename) but not fsync'd: a document lost to a power cut comes back from any peer.
+    const file = join(this.dir, `${id}.json`)
+    const tmp = join(this.dir, `.${id}.${randomBytes(4).toString('hex')}.tmp`)
+    await writeFile(tmp, JSON.stringify(docToJson(merged), null, 2) + '\n', { mode: PRIVATE_FILE_MODE })
+    await rename(tmp, file)
     this.dirStamp = ''
     return { status: held != null ? 'merged' : 'stored', id, doc: merged }
   }
