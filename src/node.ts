@@ -39,6 +39,16 @@ export interface DragnetNodeInit {
   store?: StoreInit
 }
 
+/** An author's member entry and standing, shown beside its records. */
+export interface AuthorMember {
+  name: string
+  country: string
+  role: string
+  status: string
+  reason?: string
+  successor?: string
+}
+
 export interface NodeStatus {
   peerId: string
   name: string
@@ -361,6 +371,32 @@ export class DragnetNode {
     return change
   }
 
+  /**
+   * Who an author is here, for `get`, `lookup` and exports: its member entry and standing
+   * (`member`, `revoked`, `expired`, `denied`, `rotated` — a rotated key's records keep their
+   * member, named by `successor`). Undefined for an author this node never knew.
+   */
+  authorMember (peerId: string): AuthorMember | undefined {
+    const h = this.roster.handover(peerId)
+    const successor = h != null ? this.roster.known(h.new) : undefined
+    const k = this.roster.known(peerId)
+    const m = successor ?? k
+    if (m == null) return undefined
+    const status = h != null && successor != null && successor.status === 'member' ? 'rotated' : (k?.status ?? m.status)
+    const reason = status === 'member' ? undefined : (h != null ? `key handed over to ${h.new} at ${new Date(h.at).toISOString()}` : k?.reason)
+    return { name: m.name, country: m.country, role: m.role, status, ...(reason != null ? { reason } : {}), ...(h != null ? { successor: h.new } : {}) }
+  }
+
+  /**
+   * A record's JSON with its author's standing beside it (`author_member`) when the author is
+   * not simply a member in force: revoked, expired, denied, or a rotated key (then naming the
+   * member it belongs to). Records of members in force read as before.
+   */
+  withAuthor<T extends { author?: unknown }> (rec: T): T & { author_member?: AuthorMember } {
+    const a = typeof rec.author === 'string' ? this.authorMember(rec.author) : undefined
+    return a != null && a.status !== 'member' ? { ...rec, author_member: a } : rec
+  }
+
   /** Every member this node has heard of, with its standing and whether it is connected now. */
   members (): Array<KnownMember & { connected: boolean }> {
     const connected = new Set(this.peers?.connectedPeers() ?? [])
@@ -438,7 +474,7 @@ export class DragnetNode {
     const peer = this.roster.get(peerId)
     if (peer == null || peerId === this.peerId) throw new DragnetError('DRAGNET_BAD_RECIPIENT', `${peerId} is not a member on this node's roster`)
     const self = this.roster.self
-    return (signed) => this.currentPolicy.outbound(this.ingest.subjectOf(signed), { self, peer, author: this.roster.get(signed.record.author), now, peerOnRoster: true })
+    return (signed) => this.currentPolicy.outbound(this.ingest.subjectOf(signed), { self, peer, author: this.roster.entryOf(signed.record.author, signed.record.ts), now, peerOnRoster: true })
   }
 
   async status (): Promise<NodeStatus> {

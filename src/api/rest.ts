@@ -196,7 +196,7 @@ export async function registerRest (app: FastifyInstance, node: DragnetNode, ini
     // Above the caller's ceiling is the same answer as absent: its existence is not disclosed.
     if (rec == null || !sees(caller, rec.tlp as Tlp)) throw new DragnetError('DRAGNET_NOT_FOUND', `no record ${id}`)
     if (!seesAll(caller)) delete (rec.local as Record<string, unknown>).arrival
-    return rec
+    return node.withAuthor(rec)
   })
 
   // Arrival numbers count every record: a reader below RED gets neither them nor a cursor that
@@ -259,7 +259,7 @@ export async function registerRest (app: FastifyInstance, node: DragnetNode, ini
       ...(cursor != null ? { cursor } : {}),
       ...(seesAll(caller) ? {} : { tlps: new Set(visibleTlps(caller)) })
     })
-    return { value: o.value, kind: o.kind, records: page.records, ...(page.next != null ? { next: page.next } : {}) }
+    return { value: o.value, kind: o.kind, records: page.records.map(r => node.withAuthor(r)), ...(page.next != null ? { next: page.next } : {}) }
   })
 
   app.get('/api/peers', READ, async (req) => {

@@ -144,6 +144,12 @@ export class Roster {
     return { ok: false, status: 'unknown', rule: 'roster:unknown-author', reason: `author ${peerId} is not on this node's roster` }
   }
 
+  /** The entry policies see for an author (a rotated key's records before the hand-over: its member's). */
+  entryOf (peerId: string, ts: number): Member | undefined {
+    const s = this.authorAt(peerId, ts)
+    return s.ok ? s.member : undefined
+  }
+
   /** Whether a key may sign any record here (a member, a rotated key, a former member whose refusals deserve a clear audit entry). */
   knowsAuthor (peerId: string): boolean {
     return this.members.has(peerId) || this.handovers.has(peerId) || this.knownMembers.has(peerId)

@@ -4,6 +4,10 @@ import { loadConfig } from '../../src/config/config.js'
 import { initDataDir, NodeIdentity, parseDoc, signDoc, docToJson, type MembershipDoc } from '../../src/identity/index.js'
 import { createLogger, silentLogger } from '../../src/log.js'
 import { DragnetNode } from '../../src/node.js'
+import { createRecord } from '../../src/record/index.js'
+import { getRecordJson } from '../../src/store/queries.js'
+import { startApi } from '../../src/api/server.js'
+import { runCli } from '../helpers/cli.js'
 import { tempDir } from '../helpers/tmp.js'
 import { identityFor, seedFor, waitFor } from '../helpers/federation.js'
 
@@ -148,5 +152,80 @@ describe('membership over TCP (credentials, live admission, revocation, rotation
       return audit.some(e => e.rule === 'roster:revoked' && e.peer === D.peerId && e.reason.includes('key compromised')) &&
         audit.some(e => e.rule === 'roster:revoked-author' && e.record === after[0].id && e.reason.includes('key compromised'))
     }, 'A audits the revocation and the refused record with the reason')
+  })
+
+  it('rotates a key: the member keeps its name and its earlier records; the old key signs nothing new', async () => {
+    const [rA, rB, rC] = ctx.roots
+    const bootstrap = [{ peerId: A.peerId, name: 'root-A', country: 'DE', addrs: A.listenAddrs() }]
+    let E = await startMember(ctx, 'member-E', { roster: bootstrap })
+    await A.offerMembership(docToJson(await credential(E.peerId, 'member-E', 'PL', [rA, rB], { addrs: E.listenAddrs() })))
+    await waitFor(() => connected(E, A) && connected(E, B), 'E admitted')
+    const indicator = (n: number, ip: string): Record<string, unknown> => ({ type: 'indicator', spec_version: '2.1', id: `indicator--0f9a1c52-6f0e-4d0a-9e55-3a1d1c0e000${n}`, created: '2026-01-01T00:00:00.000Z', modified: '2026-01-01T00:00:00.000Z', pattern: `[ipv4-addr:value = '${ip}']`, pattern_type: 'stix', valid_from: '2026-01-01T00:00:00Z' })
+    const [r1] = await E.publish([indicator(1, '198.51.100.1')], { tlp: 'green' })
+    await waitFor(async () => (await B.store.getInfo(r1.id!)) != null, 'E\'s record at B')
+    const oldId = E.peerId
+    await E.stop()
+    ctx.nodes.delete('member-E')
+    const rotated = await runCli(['rotate-key', '--data', join(ctx.dir, 'member-E')])
+    assert.equal(rotated.code, 0, rotated.stderr)
+    const newId = rotated.stdout.trim().split('\n').pop()!
+    assert.notEqual(newId, oldId)
+    await C.offerMembership(docToJson(await credential(newId, 'member-E', 'PL', [rB, rC])))
+    E = await startMember(ctx, 'member-E', { roster: bootstrap, reuse: true })
+    assert.equal(E.peerId, newId)
+    await waitFor(() => connected(E, A) && connected(E, B) && [A, B, C].every(n => n.roster.handover(oldId)?.new === newId), 'rotated E admitted and its hand-over everywhere')
+    // Authorship kept: the old key's record reads as the member's, marked rotated.
+    const shown = B.withAuthor((await getRecordJson(B.store, r1.id!))!)
+    assert.equal(shown.author, oldId)
+    assert.deepEqual({ name: shown.author_member?.name, country: shown.author_member?.country, status: shown.author_member?.status, successor: shown.author_member?.successor }, { name: 'member-E', country: 'PL', status: 'rotated', successor: newId })
+    assert.equal(B.roster.get(oldId), undefined)
+    assert.ok(B.peers!.state(oldId) == null, 'the old key is no longer admitted')
+    // A record the old key signed before the hand-over, reaching C late: still valid.
+    const oldKey = await identityFor('member-E')
+    const at = B.roster.handover(oldId)!.at
+    const late = createRecord(oldKey, { seq: 7, ts: at - 5_000, tlp: 'green', body: indicator(2, '198.51.100.2') as any })
+    const [lateV] = await C.ingest.receive([{ bytes: late.bytes, from: A.peerId, source: 'sync' }])
+    assert.equal(lateV.status, 'stored')
+    // One signed after it: refused, with the reason in the audit.
+    const forged = createRecord(oldKey, { seq: 8, ts: Date.now(), tlp: 'green', body: indicator(3, '198.51.100.3') as any })
+    const [forgedV] = await C.ingest.receive([{ bytes: forged.bytes, from: A.peerId, source: 'sync' }])
+    assert.equal(forgedV.status === 'rejected' && forgedV.code, 'DRAGNET_REVOKED_AUTHOR')
+    await waitFor(async () => (await auditRules(C)).some(e => e.rule === 'roster:rotated-key' && e.record === forged.id), 'C audits the refused old-key record')
+    // The member publishes on with its new key.
+    const [r2] = await E.publish([indicator(4, '198.51.100.4')], { tlp: 'green' })
+    await waitFor(async () => (await B.store.getInfo(r2.id!)) != null, 'new-key record at B')
+  })
+
+  it('refuses k-1 signatures, a forged root signature, an expired credential and a revocation by a non-root, each audited', async () => {
+    const [rA, rB] = ctx.roots
+    const stranger = await identityFor('not-a-root')
+    const target = await identityFor('member-X')
+    const short = await credential(target.peerId, 'member-X', 'ES', [rA])
+    const forged = await credential(target.peerId, 'member-X', 'ES', [rA, rB])
+    const bad = Buffer.from(forged.sigs[1].sig, 'base64url')
+    bad[5] ^= 0xff
+    forged.sigs[1] = { by: forged.sigs[1].by, sig: bad.toString('base64url') }
+    const expired = await credential(target.peerId, 'member-X', 'ES', [rA, rB], { from: Date.now() - 10 * 86_400_000, to: Date.now() - 86_400_000 })
+    const nonRoot = await revocation(B.peerId, 'hostile takeover', [rA, stranger])
+    // Through the node's HTTP API over TCP, as `dragnet member publish` sends them.
+    const api = await startApi(A, '127.0.0.1:0', { token: 'membership-test-token-0123456789' })
+    try {
+      const expect: Array<[MembershipDoc, string]> = [[short, 'membership:too-few-signatures'], [forged, 'membership:bad-signature'], [expired, 'membership:expired'], [nonRoot, 'membership:not-root']]
+      for (const [doc, rule] of expect) {
+        const res = await fetch(`http://${api.address}/api/membership`, { method: 'POST', headers: { authorization: 'Bearer membership-test-token-0123456789', 'content-type': 'application/json' }, body: JSON.stringify(docToJson(doc)) })
+        const body = await res.json() as { code: string, message: string }
+        assert.equal(res.status, 400, rule)
+        assert.equal(body.code, 'DRAGNET_BAD_CREDENTIAL')
+        assert.match(body.message, new RegExp(rule))
+      }
+    } finally {
+      await api.close()
+    }
+    assert.equal(A.roster.get(target.peerId), undefined)
+    assert.ok(A.roster.get(B.peerId) != null, 'B stays a member')
+    await waitFor(async () => {
+      const rules = (await auditRules(A)).filter(e => e.verdict === 'reject').map(e => e.rule)
+      return ['membership:too-few-signatures', 'membership:bad-signature', 'membership:expired', 'membership:not-root'].every(r => rules.includes(r))
+    }, 'four audit entries naming why')
   })
 })
