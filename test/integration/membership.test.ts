@@ -228,4 +228,15 @@ describe('membership over TCP (credentials, live admission, revocation, rotation
       return ['membership:too-few-signatures', 'membership:bad-signature', 'membership:expired', 'membership:not-root'].every(r => rules.includes(r))
     }, 'four audit entries naming why')
   })
+
+  it('roster.deny refuses a member the roots admitted, and lifting it admits it again, without a restart', async () => {
+    assert.ok(connected(A, C))
+    A.reloadRoster([], [C.peerId])
+    await waitFor(() => A.roster.get(C.peerId) == null && !connected(A, C), 'A dropped C')
+    assert.equal(A.roster.known(C.peerId)?.status, 'denied')
+    assert.ok(B.roster.get(C.peerId) != null, 'only A refuses C')
+    await waitFor(async () => (await auditRules(A)).some(e => e.rule === 'roster:denied' && e.peer === C.peerId), 'A audits the denial')
+    A.reloadRoster([], [])
+    await waitFor(() => connected(A, C), 'A and C reconnected')
+  })
 })
