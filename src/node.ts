@@ -276,6 +276,14 @@ export class DragnetNode {
       await sync.start()
       this.stopHooks.push(async () => { await sync.stop() })
     }
+    if (this.membership.enabled) await this.startMembershipExchange(libp2p, peers)
+    await peers.start(libp2p)
+    this.stopHooks.push(async () => { await peers.stop() })
+  }
+
+  /** Only with `federation.roots`: without a federation the roster is the local file, as before. */
+  private async startMembershipExchange (libp2p: DragnetLibp2p, peers: PeerManager): Promise<void> {
+    const cfg = this.config
     const exchange = new MembershipExchange({
       registrar: libp2p,
       peers,
@@ -288,8 +296,6 @@ export class DragnetNode {
     this.membershipExchange = exchange
     await exchange.start()
     this.stopHooks.push(async () => { await exchange.stop() })
-    await peers.start(libp2p)
-    this.stopHooks.push(async () => { await peers.stop() })
   }
 
   /** Stops in reverse start order: API, feeds, dialing, sync, gossip, libp2p, ingest; closes the store last. */
@@ -382,8 +388,9 @@ export class DragnetNode {
     const k = this.roster.known(peerId)
     const m = successor ?? k
     if (m == null) return undefined
-    const status = h != null && successor != null && successor.status === 'member' ? 'rotated' : (k?.status ?? m.status)
-    const reason = status === 'member' ? undefined : (h != null ? `key handed over to ${h.new} at ${new Date(h.at).toISOString()}` : k?.reason)
+    // A rotated key's records stand or fall with the member it was handed over to.
+    const status = h != null && successor != null ? (successor.status === 'member' ? 'rotated' : successor.status) : (k?.status ?? m.status)
+    const reason = status === 'member' ? undefined : (status === 'rotated' ? `key handed over to ${h!.new} at ${new Date(h!.at).toISOString()}` : (successor ?? k)?.reason)
     return { name: m.name, country: m.country, role: m.role, status, ...(reason != null ? { reason } : {}), ...(h != null ? { successor: h.new } : {}) }
   }
 

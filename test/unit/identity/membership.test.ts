@@ -34,7 +34,7 @@ describe('membership documents', () => {
 
   it('a signature over another body, or by a non-root, does not count', async () => {
     const d = signedBy(cred(m.peerId, 'M'), roots[0], roots[1])
-    const altered = { ...d, body: { ...d.body, role: 'observer' as const } }
+    const altered = { ...d, body: { ...d.body, role: 'observer' } } as MembershipDoc
     assert.equal(verifyDoc(altered, fed(), NOW)?.rule, 'membership:bad-signature')
     const outsider = await identityFor('unit-outsider')
     assert.equal(verifyDoc(signedBy(cred(m.peerId, 'M'), roots[0], outsider), fed(), NOW)?.rule, 'membership:not-root')
