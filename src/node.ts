@@ -2,16 +2,17 @@ import { join } from 'node:path'
 import type { NodeConfig } from './config/config.js'
 import { DragnetError } from './errors.js'
 import { Feeds } from './feeds/index.js'
-import { FILES, clearRuntime, openDataDir, writeRuntime, type NodeMetadata, type NodeIdentity, Roster, type Member } from './identity/index.js'
+import { FILES, clearRuntime, openDataDir, writeRuntime, type NodeMetadata, type NodeIdentity, Roster, type Member, MembershipState, type OfferVerdict, type RosterChange, type KnownMember } from './identity/index.js'
 import { Ingest, type PublishOptions, type Verdict } from './ingest/index.js'
 import { createLogger, type Logger } from './log.js'
-import { createNodeLibp2p, Gossip, PeerManager, type DragnetLibp2p } from './net/index.js'
+import { createNodeLibp2p, Gossip, MembershipExchange, PeerManager, type DragnetLibp2p } from './net/index.js'
 import { defaultPolicy, loadPolicy, type Decision, type Policy } from './policy/index.js'
 import { PurgeService } from './purge/index.js'
 import type { SignedRecord } from './record/index.js'
 import { ReplicationEdge, sumStats, type ReplicationStats } from './replication/index.js'
 import { Store, type AuditEntry, type StoreInit } from './store/index.js'
 import { SyncService } from './sync/index.js'
+import { docToJson, describeDoc } from './identity/membership.js'
 import { LruSet } from './util/lru.js'
 import { privateUmask } from './util/private-file.js'
 
@@ -39,6 +40,16 @@ export interface DragnetNodeInit {
   store?: StoreInit
   /** the clock retention and erasure decisions read (tests move it forward) */
   clock?: () => number
+}
+
+/** An author's member entry and standing, shown beside its records. */
+export interface AuthorMember {
+  name: string
+  country: string
+  role: string
+  status: string
+  reason?: string
+  successor?: string
 }
 
 export interface NodeStatus {
@@ -72,6 +83,11 @@ export class DragnetNode {
   readonly identity: NodeIdentity
   readonly metadata: NodeMetadata
   readonly roster: Roster
+  /** credentials, revocations and hand-overs held, and the roster in force they give */
+  readonly membership: MembershipState
+  membershipExchange: MembershipExchange | null = null
+  private membershipTimer: ReturnType<typeof setInterval> | null = null
+  private opened = false
   readonly store: Store
   readonly ingest: Ingest
   /** scheduled feeds: run on their schedule while the node serves, on demand always */
@@ -105,7 +121,10 @@ export class DragnetNode {
     this.network = init.network !== false
     this.linkDelay = init.linkDelay
     const self: Member = { peerId: identity.peerId, name: init.config.name || metadata.name, country: init.config.country, role: init.config.role, addrs: init.config.listen }
-    this.roster = new Roster(self, init.config.roster.map(m => ({ ...m, addrs: m.addrs ?? [] })))
+    const local = init.config.roster.map(m => ({ ...m, addrs: m.addrs ?? [] }))
+    this.roster = new Roster(self, local)
+    this.membership = new MembershipState(init.dataDir, init.config.federation, this.roster, { members: local, deny: init.config.rosterDeny })
+    this.roster.onChange((c) => { this.rosterChanged(c) })
     this.store = store
     this.currentPolicy = policy
     this.ingest = new Ingest({
@@ -160,7 +179,10 @@ export class DragnetNode {
     const policy = init.policy ?? (init.config.policy != null ? await loadPolicy(init.config.policy) : defaultPolicy())
     const store = await Store.open(join(init.dataDir, FILES.store), init.store)
     try {
-      return new DragnetNode(init, identity, metadata, store, policy)
+      const node = new DragnetNode(init, identity, metadata, store, policy)
+      await node.refreshMembership(true)
+      node.opened = true
+      return node
     } catch (err) {
       await store.close()
       throw err
@@ -196,6 +218,10 @@ export class DragnetNode {
       this.pruneTimer = setInterval(() => { void this.pruneAudit() }, this.config.audit.pruneIntervalMs)
       this.pruneTimer.unref?.()
       this.stopHooks.push(async () => { if (this.pruneTimer != null) clearInterval(this.pruneTimer) })
+      // Credentials expire and `member publish` may drop a document in while the node runs.
+      this.membershipTimer = setInterval(() => { void this.refreshMembership() }, Math.min(this.config.sync.intervalMs, 2000))
+      this.membershipTimer.unref?.()
+      this.stopHooks.push(async () => { if (this.membershipTimer != null) clearInterval(this.membershipTimer) })
       if (this.network) await this.startNetwork()
       // Only a serving node keeps the schedule; a CLI opening the store offline runs a feed on demand.
       if (this.network || opts.api != null) {
@@ -269,8 +295,26 @@ export class DragnetNode {
       await sync.start()
       this.stopHooks.push(async () => { await sync.stop() })
     }
+    if (this.membership.enabled) await this.startMembershipExchange(libp2p, peers)
     await peers.start(libp2p)
     this.stopHooks.push(async () => { await peers.stop() })
+  }
+
+  /** Only with `federation.roots`: without a federation the roster is the local file, as before. */
+  private async startMembershipExchange (libp2p: DragnetLibp2p, peers: PeerManager): Promise<void> {
+    const cfg = this.config
+    const exchange = new MembershipExchange({
+      registrar: libp2p,
+      peers,
+      roster: this.roster,
+      ids: () => this.membership.ids(),
+      doc: (id) => { const d = this.membership.get(id); return d != null ? docToJson(d) : undefined },
+      offer: async (doc, from) => { await this.offerMembership(doc, from) },
+      log: this.log.child({ ns: 'net:membership' })
+    }, { intervalMs: cfg.sync.intervalMs, ioTimeoutMs: cfg.gossip.ioTimeoutMs })
+    this.membershipExchange = exchange
+    await exchange.start()
+    this.stopHooks.push(async () => { await exchange.stop() })
   }
 
   /** Stops in reverse start order: API, feeds, dialing, sync, gossip, libp2p, ingest; closes the store last. */
@@ -310,6 +354,93 @@ export class DragnetNode {
     await this.store.deleteKnown(cleared)
     this.log.info({ policy: this.config.policy, rejectionsCleared: cleared.length }, 'policy reloaded')
     return next
+  }
+
+  /**
+   * Verifies a membership document (from `member publish`, or from peer `from`) and keeps it;
+   * a new one changes the roster in force at once and is passed on to every connected member.
+   * Audited either way: a refusal names its rule and reason.
+   */
+  async offerMembership (doc: unknown, from?: string): Promise<OfferVerdict> {
+    const v = await this.membership.offer(doc)
+    const base = { at: Date.now(), direction: from != null ? 'inbound' as const : 'local' as const, ...(from != null ? { peer: from, source: 'membership' } : { source: 'membership' }) }
+    if (v.status === 'refused') {
+      this.auditMembership({ ...base, verdict: 'reject', rule: v.refusal.rule, reason: v.refusal.reason, code: v.code })
+      this.log.warn({ peer: from, rule: v.refusal.rule, reason: v.refusal.reason }, 'membership document refused')
+      return v
+    }
+    if (v.status === 'duplicate') return v
+    this.auditMembership({ ...base, verdict: 'accept', rule: `membership:${v.doc.kind}`, reason: describeDoc(v.doc) })
+    this.membership.recompute()
+    this.membershipExchange?.spread(from)
+    return v
+  }
+
+  /** Picks up documents dropped into the membership directory and expiries; recomputes the roster in force. */
+  async refreshMembership (force = false): Promise<void> {
+    try {
+      for (const bad of await this.membership.load(force)) {
+        this.auditMembership({ at: Date.now(), direction: 'local', verdict: 'reject', rule: bad.refusal.rule, reason: `${bad.file}: ${bad.refusal.reason}`, source: 'membership', code: 'DRAGNET_BAD_CREDENTIAL' })
+      }
+      this.membership.recompute()
+    } catch (err: any) {
+      this.log.warn({ err: err.message }, 'could not refresh the membership documents')
+    }
+  }
+
+  /** SIGHUP: a new local roster (file or config) and `roster.deny`, applied without a restart. */
+  reloadRoster (local: Member[], deny: string[]): RosterChange {
+    this.membership.setLocal({ members: local, deny })
+    const change = this.membership.recompute()
+    this.log.info({ added: change.added.length, removed: change.removed.length, changed: change.changed.length }, 'roster reloaded')
+    return change
+  }
+
+  /**
+   * Who an author is here, for `get`, `lookup` and exports: its member entry and standing
+   * (`member`, `revoked`, `expired`, `denied`, `rotated` — a rotated key's records keep their
+   * member, named by `successor`). Undefined for an author this node never knew.
+   */
+  authorMember (peerId: string): AuthorMember | undefined {
+    const h = this.roster.handover(peerId)
+    const successor = h != null ? this.roster.known(h.new) : undefined
+    const k = this.roster.known(peerId)
+    const m = successor ?? k
+    if (m == null) return undefined
+    // A rotated key's records stand or fall with the member it was handed over to.
+    const status = h != null && successor != null ? (successor.status === 'member' ? 'rotated' : successor.status) : (k?.status ?? m.status)
+    const reason = status === 'member' ? undefined : (status === 'rotated' ? `key handed over to ${h!.new} at ${new Date(h!.at).toISOString()}` : (successor ?? k)?.reason)
+    return { name: m.name, country: m.country, role: m.role, status, ...(reason != null ? { reason } : {}), ...(h != null ? { successor: h.new } : {}) }
+  }
+
+  /**
+   * A record's JSON with its author's standing beside it (`author_member`) when the author is
+   * not simply a member in force: revoked, expired, denied, or a rotated key (then naming the
+   * member it belongs to). Records of members in force read as before.
+   */
+  withAuthor<T extends { author?: unknown }> (rec: T): T & { author_member?: AuthorMember } {
+    const a = typeof rec.author === 'string' ? this.authorMember(rec.author) : undefined
+    return a != null && a.status !== 'member' ? { ...rec, author_member: a } : rec
+  }
+
+  /** Every member this node has heard of, with its standing and whether it is connected now. */
+  members (): Array<KnownMember & { connected: boolean }> {
+    const connected = new Set(this.peers?.connectedPeers() ?? [])
+    return this.roster.knownAll().map(k => ({ ...k, connected: connected.has(k.peerId) }))
+  }
+
+  /** Membership decisions are few and each matters: never folded into an earlier entry. */
+  private auditMembership (entry: AuditEntry): void {
+    this.pendingAudit.push(entry)
+  }
+
+  private rosterChanged (c: RosterChange): void {
+    this.peers?.applyRoster(c)
+    // Opening the node replays the documents it holds: nothing new to record.
+    if (!this.opened) return
+    const at = Date.now()
+    for (const m of c.removed) this.auditMembership({ at, direction: 'local', verdict: 'reject', rule: `roster:${m.status}`, reason: `${m.name || m.peerId} left the roster in force: ${m.reason ?? m.status}; connections dropped, new records refused`, peer: m.peerId, source: 'membership' })
+    for (const m of c.added) this.auditMembership({ at, direction: 'local', verdict: 'accept', rule: 'roster:member', reason: `${m.name || m.peerId} (${m.country}, ${m.role}) joined the roster in force`, peer: m.peerId, source: 'membership' })
   }
 
   /** Outbound decisions are audited in batches; the same (record, peer, rule) once per window. */
@@ -369,7 +500,7 @@ export class DragnetNode {
     const peer = this.roster.get(peerId)
     if (peer == null || peerId === this.peerId) throw new DragnetError('DRAGNET_BAD_RECIPIENT', `${peerId} is not a member on this node's roster`)
     const self = this.roster.self
-    return (signed) => this.currentPolicy.outbound(this.ingest.subjectOf(signed), { self, peer, author: this.roster.get(signed.record.author), now, peerOnRoster: true })
+    return (signed) => this.currentPolicy.outbound(this.ingest.subjectOf(signed), { self, peer, author: this.roster.entryOf(signed.record.author, signed.record.ts), now, peerOnRoster: true })
   }
 
   async status (): Promise<NodeStatus> {

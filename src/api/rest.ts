@@ -196,7 +196,7 @@ export async function registerRest (app: FastifyInstance, node: DragnetNode, ini
     // Above the caller's ceiling is the same answer as absent: its existence is not disclosed.
     if (rec == null || !sees(caller, rec.tlp as Tlp)) throw new DragnetError('DRAGNET_NOT_FOUND', `no record ${id}`)
     if (!seesAll(caller)) delete (rec.local as Record<string, unknown>).arrival
-    return rec
+    return node.withAuthor(rec)
   })
 
   // Arrival numbers count every record: a reader below RED gets neither them nor a cursor that
@@ -259,7 +259,7 @@ export async function registerRest (app: FastifyInstance, node: DragnetNode, ini
       ...(cursor != null ? { cursor } : {}),
       ...(seesAll(caller) ? {} : { tlps: new Set(visibleTlps(caller)) })
     })
-    return { value: o.value, kind: o.kind, records: page.records, ...(page.next != null ? { next: page.next } : {}) }
+    return { value: o.value, kind: o.kind, records: page.records.map(r => node.withAuthor(r)), ...(page.next != null ? { next: page.next } : {}) }
   })
 
   app.get('/api/peers', READ, async (req) => {
@@ -279,6 +279,15 @@ export async function registerRest (app: FastifyInstance, node: DragnetNode, ini
     const peers = node.roster.peers().map(m => ({ peerId: m.peerId, name: m.name, country: m.country, role: m.role, addrs: m.addrs, connected: false, ...(saved.get(m.peerId) ?? {}) }))
     return { running: false, connected: 0, peers }
   })
+
+  // Membership: documents from `dragnet member publish`, verified like those from peers.
+  app.post('/api/membership', WRITE, async (req, reply) => {
+    const v = await node.offerMembership(req.body)
+    if (v.status === 'refused') return reply.code(ERROR_STATUS[v.code]).send({ ...v, code: v.code, message: `refused by ${v.refusal.rule}: ${v.refusal.reason}` })
+    return reply.code(v.status === 'duplicate' ? 200 : 201).send(v)
+  })
+
+  app.get('/api/members', READ, async () => ({ members: node.members() }))
 
   app.get('/api/audit', READ, async (req) => {
     const q = req.query as Record<string, unknown>

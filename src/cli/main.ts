@@ -18,6 +18,7 @@ import { registerVerify } from './commands/verify.js'
 import { registerToken } from './commands/token.js'
 import { registerFeeds } from './commands/feeds.js'
 import { registerPurge } from './commands/purge.js'
+import { registerMember, registerRotateKey } from './commands/member.js'
 
 // Everything the CLI writes (keys, tokens, the store, exports of restricted records) is the
 // operator's alone: files 0600, directories 0700, LevelDB's later files included.
@@ -53,6 +54,8 @@ registerTools(program)
 registerToken(program)
 registerFeeds(program)
 registerPurge(program)
+registerMember(program)
+registerRotateKey(program)
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (isDragnetError(err)) {

@@ -30,6 +30,8 @@ const memberSchema = z.object({
   addrs: z.array(z.string()).default([])
 }).strict()
 
+const peerIdText = z.string().regex(/^[1-9A-HJ-NP-Za-km-z]{30,100}$/, 'a PeerId (12D3KooW...)')
+
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'host:port')
 
 const tlpLevel = z.enum(['clear', 'green', 'amber', 'amber+strict', 'red'])
@@ -68,7 +70,14 @@ export const configSchema = z.object({
   listen: z.array(z.string()),
   announce: z.array(z.string()),
   api: z.union([hostPort, z.literal(false)]),
-  roster: z.union([z.array(memberSchema), z.string()]),
+  roster: z.union([z.array(memberSchema), z.string(), z.object({
+    members: z.union([z.array(memberSchema), z.string()]).default([]),
+    deny: z.array(peerIdText).default([])
+  }).strict()]),
+  federation: z.object({
+    roots: z.array(peerIdText),
+    threshold: z.number().int().min(1)
+  }).strict().refine(f => f.roots.length === 0 || f.threshold <= new Set(f.roots).size, { message: 'threshold must not exceed the number of distinct roots', path: ['threshold'] }),
   policy: z.string().nullable(),
   psk: z.string().nullable(),
   transport: z.enum(['tcp', 'memory']),
@@ -127,6 +136,8 @@ export type FeedConfig = z.infer<typeof feedSchema>
 /** The resolved node configuration: roster loaded, paths absolute. */
 export interface NodeConfig extends Omit<RawConfig, 'roster'> {
   roster: MemberConfig[]
+  /** `roster.deny`: members this jurisdiction refuses whatever the federation's roots say */
+  rosterDeny: string[]
   /** where the config came from (for messages and relative paths) */
   sources: string[]
 }
@@ -210,6 +221,7 @@ export async function loadConfig (opts: { file?: string, dataDir?: string, overr
     const fromFile = await readConfigFile(abs)
     const base = dirname(abs)
     if (typeof fromFile.roster === 'string') fromFile.roster = rebase(fromFile.roster, base)
+    if (isPlainObject(fromFile.roster) && typeof fromFile.roster.members === 'string') fromFile.roster = { ...fromFile.roster, members: rebase(fromFile.roster.members, base) }
     if (typeof fromFile.policy === 'string') fromFile.policy = rebase(fromFile.policy, base)
     if (typeof fromFile.psk === 'string') fromFile.psk = rebase(fromFile.psk, base)
     rebaseFeedSecrets(fromFile.feeds, base)
@@ -231,8 +243,10 @@ export async function loadConfig (opts: { file?: string, dataDir?: string, overr
       }
     }
   }
-  const roster = typeof cfg.roster === 'string' ? await loadRosterFile(cfg.roster) : cfg.roster
-  return { ...cfg, roster, sources }
+  const entries = typeof cfg.roster === 'object' && !Array.isArray(cfg.roster) ? cfg.roster.members : cfg.roster
+  const rosterDeny = typeof cfg.roster === 'object' && !Array.isArray(cfg.roster) ? cfg.roster.deny : []
+  const roster = typeof entries === 'string' ? await loadRosterFile(entries) : entries
+  return { ...cfg, roster, rosterDeny, sources }
 }
 
 export async function loadRosterFile (file: string): Promise<MemberConfig[]> {

@@ -446,7 +446,7 @@ export class Ingest {
     const now = this.now()
     for (const i of fresh) {
       const key = items[i].bytes.subarray(1, 33)
-      if (this.rosterKeys.member(key) != null) { out.push(i); continue }
+      if (this.rosterKeys.member(key) != null || this.rosterKeys.former(key)) { out.push(i); continue }
       const hex = keyHex(key)
       const author = peerIdOfKey(key)
       const reason = `author ${author} is not on this node's roster`
@@ -517,8 +517,12 @@ export class Ingest {
       // Not remembered: once the clocks agree it is acceptable, and sync offers it again.
       return refuse('DRAGNET_FUTURE_TIMESTAMP', 'record:future-timestamp', `signed ${r.ts - now} ms ahead of this node's clock (record.maxSkewMs is ${this.maxSkewMs}): refused until its time comes`, false, false)
     }
-    const author = this.member(r.author)
-    if (author == null) return refuse('DRAGNET_UNKNOWN_AUTHOR', 'roster:unknown-author', `author ${r.author} is not on this node's roster`, false, false)
+    const standing = this.c.roster.authorAt(r.author, r.ts)
+    if (!standing.ok && standing.status === 'unknown') return refuse('DRAGNET_UNKNOWN_AUTHOR', standing.rule, standing.reason, false, false)
+    // A former member's records are refused (a revoked or rotated key's for good: remembered, so
+    // sync stops offering them); the relay may not have heard of it yet, so it is not blamed.
+    if (!standing.ok) return refuse('DRAGNET_REVOKED_AUTHOR', standing.rule, standing.reason, false, standing.status === 'revoked' || standing.status === 'rotated')
+    const author = standing.member
     if (author.role === 'observer') return refuse('DRAGNET_ROLE_FORBIDDEN', 'role:observer-author', `author ${r.author} is an observer; observers never author records`, true, false)
     const subject = policySubject({ ...r, id }, { observables: analysis.observables, scoTypes: analysis.scoTypes })
     const from = this.member(item.from)

@@ -8,14 +8,33 @@ import { publicKeyOfPeerId } from '../record/index.js'
  * what peers send.
  */
 export class RosterKeys {
-  private readonly byKey = new Map<string, Member>()
+  private byKey = new Map<string, Member>()
+  private formerKeys = new Set<string>()
+  private version = -1
 
-  constructor (roster: Roster) {
-    for (const m of roster.all()) this.byKey.set(keyString(publicKeyOfPeerId(m.peerId)), m)
+  constructor (private readonly roster: Roster) {
+    this.refresh()
+  }
+
+  /** The roster changes while the node runs (membership): the map follows its version. */
+  private refresh (): void {
+    if (this.version === this.roster.version) return
+    this.version = this.roster.version
+    this.byKey = new Map()
+    for (const m of this.roster.all()) this.byKey.set(keyString(publicKeyOfPeerId(m.peerId)), m)
+    this.formerKeys = new Set()
+    for (const k of this.roster.knownAll()) if (!this.byKey.has(keyString(publicKeyOfPeerId(k.peerId)))) this.formerKeys.add(keyString(publicKeyOfPeerId(k.peerId)))
   }
 
   member (key: Uint8Array): Member | undefined {
+    this.refresh()
     return this.byKey.get(keyString(key))
+  }
+
+  /** A key that is not a member now but once was (revoked, expired, rotated): refused with a clear reason, not screened out. */
+  former (key: Uint8Array): boolean {
+    this.refresh()
+    return this.formerKeys.has(keyString(key))
   }
 }
 

@@ -1,6 +1,6 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
-import type { Roster, Member } from '../identity/index.js'
+import type { Roster, Member, RosterChange } from '../identity/index.js'
 import type { Logger } from '../log.js'
 import type { Store } from '../store/index.js'
 import type { Admission, DragnetLibp2p } from './libp2p.js'
@@ -250,6 +250,32 @@ export class PeerManager implements Admission {
     s.blocked = false
     s.dialFailures = 0
     s.nextDialAt = Date.now()
+  }
+
+  /**
+   * Follows the roster in force while running: a new member is dialled at once (if it has
+   * addresses) and admitted; a member who left is refused by the gater from now on and its
+   * connections are closed; a changed entry gets its new name and addresses.
+   */
+  applyRoster (change: RosterChange): void {
+    for (const m of change.removed) {
+      const was = this.states.get(m.peerId)?.connected === true
+      this.states.delete(m.peerId)
+      if (was) for (const fn of this.disconnectListeners) fn(m.peerId)
+      this.c.log.info({ peer: m.peerId, name: m.name, status: m.status, reason: m.reason }, 'member left the roster in force: connections dropped')
+      if (this.libp2p != null) void this.libp2p.hangUp(peerIdFromString(m.peerId)).catch(() => {})
+    }
+    for (const m of change.changed) {
+      const s = this.states.get(m.peerId)
+      if (s == null) continue
+      Object.assign(s, { name: m.name, country: m.country, role: m.role, addrs: [...new Set([...m.addrs, ...s.addrs])] })
+    }
+    for (const m of change.added) {
+      if (m.peerId === this.c.roster.self.peerId || this.states.has(m.peerId)) continue
+      this.states.set(m.peerId, { ...this.fresh(m), nextDialAt: Date.now() })
+      this.c.log.info({ peer: m.peerId, name: m.name }, 'member joined the roster in force')
+    }
+    this.dialDue()
   }
 
   /** Drops the connection to a member (partitions in simulations; operators' `disconnect`). */

@@ -299,6 +299,13 @@ function compileRule (rule: RuleDoc, index: number, cx: CompileContext): Compile
     })
     order.push('expired')
   }
+  if (m.author_revoked != null) {
+    // A record reaches a policy only with an author entry when its author is in force (a
+    // rotated key's earlier records carry their member's entry); none means it left.
+    const want = m.author_revoked
+    statics.push({ matcher: 'author_revoked', test: (_s, a) => (a == null) === want, explain: (s, a) => `author ${s.author} ${a == null ? 'is no longer a member in force' : 'is a member in force'}; rule wants author_revoked ${want}` })
+    order.push('author_revoked')
+  }
   if (m.revoked != null) {
     const want = m.revoked
     statics.push({ matcher: 'revoked', test: s => s.revoked === want, explain: s => `revoked: ${s.revoked}; rule wants ${want}` })
@@ -355,7 +362,7 @@ function compileRule (rule: RuleDoc, index: number, cx: CompileContext): Compile
     order.push('warninglist')
   }
   // Cheap, selective matchers first; the warninglist lookup (the only costly one) last.
-  const COST: Record<string, number> = { tlp: 0, type: 1, revoked: 2, author: 3, labels: 4, confidence: 5, observables: 6, warninglist: 9, expired: 0, age: 1, peer: 2, from: 2 }
+  const COST: Record<string, number> = { tlp: 0, type: 1, revoked: 2, author: 3, labels: 4, confidence: 5, observables: 6, warninglist: 9, expired: 0, age: 1, peer: 2, from: 2, author_revoked: 3 }
   statics.sort((a, b) => COST[a.matcher] - COST[b.matcher])
   dynamics.sort((a, b) => COST[a.matcher] - COST[b.matcher])
   const action = rule.action as InboundVerdict | OutboundVerdict

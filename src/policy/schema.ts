@@ -38,6 +38,8 @@
  *                                        #   combinable (1d12h), or a number of milliseconds
  *         expired: true                  # indicator valid_until <= now (no valid_until: false)
  *         revoked: true                  # body.revoked
+ *         author_revoked: true           # the author is no longer a member in force here
+ *                                        #   (revoked, expired, denied): its earlier records
  *         observables: { kinds: [email-addr, user-account] }   # any of these SCO types occurs
  *                                        #   in the record (pattern, refs, extracted observables,
  *                                        #   or the body itself)
@@ -70,7 +72,7 @@ export const SCO_TYPES = [
 ] as const
 
 export const MEMBER_MATCHER_FIELDS = ['id', 'country', 'role', 'group', 'not_id', 'not_country', 'not_role', 'not_group'] as const
-export const MATCH_FIELDS = ['peer', 'from', 'author', 'tlp', 'type', 'labels', 'confidence', 'age', 'expired', 'revoked', 'observables', 'warninglist'] as const
+export const MATCH_FIELDS = ['peer', 'from', 'author', 'tlp', 'type', 'labels', 'confidence', 'age', 'expired', 'revoked', 'author_revoked', 'observables', 'warninglist'] as const
 const RULE_FIELDS = ['id', 'direction', 'match', 'action', 'reason'] as const
 const DOC_FIELDS = ['name', 'description', 'groups', 'warninglists', 'defaults', 'rules', 'retention', 'erasure'] as const
 const GROUP_FIELDS = ['countries', 'roles', 'peers', 'exclude', 'description'] as const
@@ -160,6 +162,7 @@ const matchSchema = z.strictObject({
   age: ageMatcher.optional(),
   expired: bool.optional(),
   revoked: bool.optional(),
+  author_revoked: bool.optional(),
   observables: z.strictObject({ kinds: listOf(scoType, 'STIX cyber-observable types') }, { error: 'expected an object with kinds' }).optional(),
   warninglist: z.strictObject({
     hit: bool,

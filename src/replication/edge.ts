@@ -18,7 +18,7 @@ export interface PeerAccounting {
 /** What the edge needs from the node: narrow on purpose. */
 export interface EdgeComponents {
   ingest: Pick<Ingest, 'receive' | 'subjectOf'>
-  roster: Pick<Roster, 'self' | 'get'>
+  roster: Pick<Roster, 'self' | 'get' | 'entryOf'>
   peers: PeerAccounting
   /** the policy in force right now (it can be reloaded while the node runs) */
   policy: () => Policy
@@ -67,7 +67,7 @@ export class ReplicationEdge {
 
   /** The outbound decision for one record and one peer; a withholding is audited and counted. */
   maySend (subject: PolicySubject, peer: Member, source: ReplicationSource, stats: ReplicationStats, now = Date.now()): boolean {
-    const d = this.c.policy().outbound(subject, { self: this.c.roster.self, peer, author: this.c.roster.get(subject.author), now, peerOnRoster: true })
+    const d = this.c.policy().outbound(subject, { self: this.c.roster.self, peer, author: this.c.roster.entryOf(subject.author, subject.ts), now, peerOnRoster: true })
     if (d.verdict === 'send') return true
     stats.withheld++
     this.c.peers.count(peer.peerId, { withheld: 1 })

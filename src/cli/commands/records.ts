@@ -72,7 +72,7 @@ export function registerRecordCommands (program: Command): void {
       const dataDir = dataDirOf(opts)
       const remote = await runningNode(dataDir)
       if (remote != null) return printJson(await remote.call('GET', `/api/records/${encodeURIComponent(id)}`))
-      const rec = await withOfflineNode(dataDir, opts, async node => await getRecordJson(node.store, id))
+      const rec = await withOfflineNode(dataDir, opts, async node => { const r = await getRecordJson(node.store, id); return r != null ? node.withAuthor(r) : undefined })
       if (rec == null) throw new DragnetError('DRAGNET_NOT_FOUND', `no record ${id}`)
       printJson(rec)
     })
@@ -99,7 +99,10 @@ export function registerRecordCommands (program: Command): void {
       }
       const o = classifyValue(value)
       if (o == null) throw new DragnetError('DRAGNET_BAD_REQUEST', `cannot tell what kind of observable "${value}" is (IP, CIDR, domain, URL, email or MD5/SHA-1/SHA-256)`)
-      const page = await withOfflineNode(dataDir, opts, async node => await lookupPage(node.store, o, { limit, subdomains: !exact, ...(opts.cursor != null ? { cursor: opts.cursor } : {}) }))
+      const page = await withOfflineNode(dataDir, opts, async node => {
+        const p = await lookupPage(node.store, o, { limit, subdomains: !exact, ...(opts.cursor != null ? { cursor: opts.cursor } : {}) })
+        return { ...p, records: p.records.map(r => node.withAuthor(r)) }
+      })
       printJson({ value: o.value, kind: o.kind, records: page.records, ...(page.next != null ? { next: page.next } : {}) })
     })
 
