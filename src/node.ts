@@ -151,6 +151,7 @@ export class DragnetNode {
       roster: this.roster,
       policy: () => this.currentPolicy,
       log: this.log.child({ ns: 'purge' }),
+      roots: () => init.config.federation.roots,
       ...(init.clock != null ? { clock: init.clock } : {})
     }, { retentionIntervalMs: init.config.retention.intervalMs })
     // A purged id stays in reconciliation, counted as held with nothing to send.

@@ -608,17 +608,20 @@ export class Policy {
   }
 
   /**
-   * Whether to honour an erasure request for a stored record. Only the record's own author may
-   * ask (`erasure:not-author` refuses anyone else; federation roots could be added here once
-   * membership credentials exist); then the first erasure rule that matches decides, and without
-   * one the request is honoured (`erasure:default`).
+   * Whether to honour an erasure request for a stored record. Only the record's own author or a
+   * root of this node's federation (`federation.roots`) may ask (`erasure:not-author` refuses
+   * anyone else); then the first erasure rule that matches decides, and without one the request
+   * is honoured (`erasure:default` for the author, `erasure:root` for a root).
    */
-  erasure (s: PolicySubject, requester: string, author: Member | undefined, self: Member, now: number): ErasureDecision {
-    if (requester !== s.author) return { verdict: 'refuse', rule: 'erasure:not-author', reason: `${requester} is not the author of this record (${s.author}); only its author may ask to erase it` }
+  erasure (s: PolicySubject, requester: string, author: Member | undefined, self: Member, now: number, requesterIsRoot = false): ErasureDecision {
+    const byAuthor = requester === s.author
+    if (!byAuthor && !requesterIsRoot) return { verdict: 'refuse', rule: 'erasure:not-author', reason: `${requester} is neither the author of this record (${s.author}) nor a federation root; only they may ask to erase it` }
     for (const r of this.erasureRules) {
       if (recordMatches(r.compiled, s, author, self, now)) return { verdict: r.action, rule: r.compiled.id, reason: r.compiled.reason }
     }
-    return { verdict: 'honour', rule: 'erasure:default', reason: 'requests from the record\'s own author are honoured' }
+    return byAuthor
+      ? { verdict: 'honour', rule: 'erasure:default', reason: 'requests from the record\'s own author are honoured' }
+      : { verdict: 'honour', rule: 'erasure:root', reason: 'requests from a root of the federation are honoured' }
   }
 
   /** The decision plus every rule of the direction with each matcher's verdict and why (for `dragnet policy test`). */

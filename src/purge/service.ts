@@ -31,6 +31,8 @@ export interface PurgeComponents {
   log: Logger
   /** the node's clock (tests drive retention with their own) */
   clock?: () => number
+  /** the federation's roots (`federation.roots`): besides an author, they may ask for erasure */
+  roots?: () => readonly string[]
 }
 
 export interface PurgeInit {
@@ -195,18 +197,20 @@ export class PurgeService {
   async erase (ids: string[], reasonText: string): Promise<EraseResult> {
     const reason = checkReason(reasonText)
     const self = this.c.roster.self.peerId
+    // A root of the federation may ask for any record; anyone else for its own.
+    const mayAsk = (author: string | undefined): boolean => author === self || (this.c.roots?.() ?? []).includes(self)
     const records: Array<{ id: string, tlp: SignedRecord['record']['tlp'], to?: readonly string[] }> = []
     for (const id of await this.resolve({ ids })) {
       const rec = await this.c.store.getRecord(id)
       if (rec == null) {
         const t = await this.c.store.getTombstone(id)
         if (t == null) throw new DragnetError('DRAGNET_NOT_FOUND', `no record ${id} on this node`)
-        if (t.author !== self) throw new DragnetError('DRAGNET_FORBIDDEN', `record ${id} was authored by ${t.author}; only its author may ask to erase it`)
+        if (!mayAsk(t.author)) throw new DragnetError('DRAGNET_FORBIDDEN', `record ${id} was authored by ${t.author}; only its author or a federation root may ask to erase it`)
         records.push({ id, tlp: t.tlp })
         continue
       }
       const r = rec.record.record
-      if (r.author !== self) throw new DragnetError('DRAGNET_FORBIDDEN', `record ${id} was authored by ${r.author}; only its author may ask to erase it`)
+      if (!mayAsk(r.author)) throw new DragnetError('DRAGNET_FORBIDDEN', `record ${id} was authored by ${r.author}; only its author or a federation root may ask to erase it`)
       records.push({ id, tlp: r.tlp, ...(r.to != null ? { to: r.to } : {}) })
     }
     const out: EraseResult = { requests: [], purged: [] }
@@ -278,7 +282,7 @@ export class PurgeService {
     for (const id of ids) {
       const rec = await this.c.store.getRecord(id)
       if (rec == null) continue
-      const d = policy.erasure(subjectOf(rec.record), requester, this.c.roster.get(rec.record.record.author), self, now)
+      const d = policy.erasure(subjectOf(rec.record), requester, this.c.roster.get(rec.record.record.author), self, now, (this.c.roots?.() ?? []).includes(requester))
       if (d.verdict === 'honour') {
         const res = await this.purgeIds([id], { reason: `erasure request ${request} from ${requester}${late ? ' (record arrived after the request)' : ''}; ${d.rule}: ${d.reason}`, operator: `erasure:${request}`, rule: 'erasure:honoured' })
         if (res.purged.length > 0) honoured.push(id)

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import type { DragnetNode } from '../../../src/node.js'
 import { indicator } from '../../../src/sim/stix-factory.js'
 import { requestGroups } from '../../../src/purge/index.js'
-import { startFederation, waitFor, type Federation } from '../../helpers/federation.js'
+import { identityFor, startFederation, waitFor, type Federation } from '../../helpers/federation.js'
 import { tempDir } from '../../helpers/tmp.js'
 
 /*
@@ -54,6 +54,29 @@ describe('erasure requests (members not connected)', function () {
     const audit = await B.store.auditEntries({ record: mine.id! })
     assert.ok(audit.some(e => e.rule === 'erasure:not-author' && e.peer === A.peerId), JSON.stringify(audit))
     assert.equal(B.store.counts().records, 2, 'no receipt was published')
+  })
+
+  it('a federation root may ask to erase any record: honoured where it is a root, refused (not-author) elsewhere', async () => {
+    const root = (await identityFor('R')).peerId
+    const rooted = { federation: { roots: [root], threshold: 1 } }
+    fed = await startFederation(tmp.dir, [{ name: 'R', config: rooted }, { name: 'B', config: rooted }, { name: 'C' }, { name: 'D' }], [], { transport: 'memory' })
+    const [R, B, C, D] = fed.nodes
+    const [rec] = await C.publish([indicator({ kind: 'domain', value: 'unlawful.example.net', seed: 'unlawful' })], { tlp: 'green' })
+    await hand(C, R, [rec.id!])
+    await hand(C, B, [rec.id!])
+    await hand(C, D, [rec.id!])
+    // D is no root: it may not ask for another author's record.
+    await assert.rejects(D.purge.erase([rec.id!], 'court order'), /only its author or a federation root/)
+    const out = await R.purge.erase([rec.id!], 'court order 4711')
+    assert.ok(R.store.isPurged(rec.id!))
+    await hand(R, B, [out.requests[0].id])
+    await hand(R, D, [out.requests[0].id])
+    await Promise.all([B.purge.settled(), D.purge.settled()])
+    await waitFor(async () => B.store.isPurged(rec.id!), 'B, whose federation R is a root of, honoured the request')
+    assert.equal((await B.purge.list())[0].operator, `erasure:${out.requests[0].id}`)
+    assert.ok(await D.store.has(rec.id!), 'D knows no roots: the request is not the author\'s')
+    const audit = await D.store.auditEntries({ record: rec.id! })
+    assert.ok(audit.some(e => e.rule === 'erasure:not-author' && e.peer === R.peerId), JSON.stringify(audit))
   })
 
   it('groups the records of a request by TLP and audience; red needs none', () => {
