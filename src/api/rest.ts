@@ -1,17 +1,18 @@
 import { Readable } from 'node:stream'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyReply } from 'fastify'
 import { DragnetError, ERROR_STATUS } from '../errors.js'
 import type { Verdict } from '../ingest/index.js'
 import type { DragnetNode } from '../node.js'
 import { decodeRecord, isTlp, recordToJson, TLP_LEVELS, type Tlp } from '../record/index.js'
 import { classifyValue, stixObjectsFromInput } from '../stix/index.js'
-import { getRecordJson, LOOKUP_DEFAULT_LIMIT, LOOKUP_MAX_LIMIT, lookupPage } from '../store/queries.js'
+import { getRecordJson, LOOKUP_DEFAULT_LIMIT, LOOKUP_MAX_LIMIT, lookupPage, lookupSummary } from '../store/queries.js'
 import { jsonDepth, MAX_DOCUMENT_DEPTH } from '../util/depth.js'
 import { arrivalInfoPage, type VersionIndex } from '../store/reads.js'
 import type { AuditEntry } from '../store/index.js'
 import { callerOf, type RouteAccess } from './access.js'
 import { SealedCursors } from './sealed-cursor.js'
 import { sees, seesAll, visibleTlps, type Caller } from './auth.js'
+import { opine, parseOpinionInput, parseSightInput, sight } from './feedback.js'
 import { bundleChunks, exportPlan, RECORDS_MEDIA_TYPE, recordsExportOptions, recordsFileChunks, recordsWriter } from './export.js'
 import type { Metrics } from './metrics.js'
 import { STIX_MEDIA_TYPE } from './taxii-query.js'
@@ -116,6 +117,18 @@ export interface RestInit {
   openapi: () => Record<string, unknown>
 }
 
+/** 201 when everything was stored (or held already), 207 when some was refused, the first refusal's status when all were. */
+function publishReply (reply: FastifyReply, verdicts: Verdict[]): FastifyReply {
+  const summary = summarizeVerdicts(verdicts)
+  if (summary.rejected > 0 && summary.stored + summary.duplicates === 0) {
+    const first = verdicts.find(v => v.status === 'rejected')!
+    if (first.status === 'rejected') {
+      return reply.code(ERROR_STATUS[first.code]).send({ code: first.code, message: first.reason, ...(first.details != null ? { details: first.details } : {}), ...summary })
+    }
+  }
+  return reply.code(summary.rejected > 0 ? 207 : 201).send(summary)
+}
+
 const PUBLIC: { config: RouteAccess } = { config: { access: 'public' } }
 const READ: { config: RouteAccess } = { config: { access: 'read' } }
 const WRITE: { config: RouteAccess } = { config: { access: 'write' } }
@@ -162,15 +175,12 @@ export async function registerRest (app: FastifyInstance, node: DragnetNode, ini
     if (source !== 'local' && source !== 'import') throw new DragnetError('DRAGNET_BAD_REQUEST', `source must be local or import, got ${source}`, { property: 'source' })
     const { objects, tlp, to } = parsePublishBody(req.body, q)
     const verdicts = await node.publish(objects, { ...(tlp != null ? { tlp } : {}), ...(to != null ? { to } : {}), source, skipExisting })
-    const summary = summarizeVerdicts(verdicts)
-    if (summary.rejected > 0 && summary.stored + summary.duplicates === 0) {
-      const first = verdicts.find(v => v.status === 'rejected')!
-      if (first.status === 'rejected') {
-        return reply.code(ERROR_STATUS[first.code]).send({ code: first.code, message: first.reason, ...(first.details != null ? { details: first.details } : {}), ...summary })
-      }
-    }
-    return reply.code(summary.rejected > 0 ? 207 : 201).send(summary)
+    return publishReply(reply, verdicts)
   })
+
+  // Sightings and opinions: STIX objects this node builds and publishes as its records.
+  app.post('/api/sightings', WRITE, async (req, reply) => publishReply(reply, await sight(node, parseSightInput(req.body))))
+  app.post('/api/opinions', WRITE, async (req, reply) => publishReply(reply, await opine(node, parseOpinionInput(req.body))))
 
   // Signed records from a records file (dragnet import --format records), ingested as received
   // from `from`, the member that wrote the file: not re-signed, through the same checks as gossip.
@@ -253,13 +263,15 @@ export async function registerRest (app: FastifyInstance, node: DragnetNode, ini
     const limit = intParam(q.limit, 'limit', 1, LOOKUP_MAX_LIMIT, LOOKUP_DEFAULT_LIMIT)
     const cursor = one(q.cursor, 'cursor')
     const exact = boolParam(q.exact, 'exact')
+    const tlps = seesAll(caller) ? undefined : new Set(visibleTlps(caller))
     const page = await lookupPage(node.store, o, {
       limit,
       subdomains: !exact,
       ...(cursor != null ? { cursor } : {}),
-      ...(seesAll(caller) ? {} : { tlps: new Set(visibleTlps(caller)) })
+      ...(tlps != null ? { tlps } : {})
     })
-    return { value: o.value, kind: o.kind, records: page.records.map(r => node.withAuthor(r)), ...(page.next != null ? { next: page.next } : {}) }
+    const summary = await lookupSummary(node.store, page.records, tlps != null ? { tlps } : {})
+    return { value: o.value, kind: o.kind, summary, records: page.records.map(r => node.withAuthor(r)), ...(page.next != null ? { next: page.next } : {}) }
   })
 
   app.get('/api/peers', READ, async (req) => {

@@ -7,6 +7,7 @@ import { privateUmask } from '../util/private-file.js'
 import { dataDirOf } from './context.js'
 import { registerInit } from './commands/init.js'
 import { registerRecordCommands } from './commands/records.js'
+import { registerFeedback } from './commands/feedback.js'
 import { registerStart } from './commands/start.js'
 import { registerImport } from './commands/import.js'
 import { registerExport } from './commands/export.js'
@@ -44,6 +45,7 @@ program.hook('preAction', async (_program, action) => {
 registerInit(program)
 registerStart(program)
 registerRecordCommands(program)
+registerFeedback(program)
 registerImport(program)
 registerExport(program)
 registerVerify(program)

@@ -2,10 +2,10 @@ import { publicKeyFromRaw } from '@libp2p/crypto/keys'
 import { DragnetError, type ErrorCode, toDragnetError } from '../errors.js'
 import type { NodeIdentity, Roster, Member } from '../identity/index.js'
 import type { Logger } from '../log.js'
-import { type Policy, type PolicySubject, policySubject } from '../policy/index.js'
+import { type Policy, type PolicySubject, type SubjectExtras, policySubject } from '../policy/index.js'
 import { canonicalJson, checkShape, createRecord, decodeRecord, parseDecodedRecord, idOfEnvelope, authorOfEnvelope, isTlp, scopesOf, type DecodeLimits, type SignedRecord, type Tlp, TLP_LEVELS } from '../record/index.js'
 import { analyzeStixObject, compareVersionNames, type StixAnalysis } from '../stix/index.js'
-import type { AuditEntry, KnownWrite, RecordInfo, RecordSource, RecordWrite, Store } from '../store/index.js'
+import { contributionsOf, feedbackTargets, type AuditEntry, type KnownWrite, type RecordInfo, type RecordSource, type RecordWrite, type Store } from '../store/index.js'
 import { stageClock } from '../util/stages.js'
 import { RosterKeys, keyHex } from './roster-keys.js'
 import { TlpResolver } from './tlp.js'
@@ -228,9 +228,44 @@ export class Ingest {
    * extracted again only if an outbound rule looks at them.
    */
   subjectOf (signed: SignedRecord): PolicySubject {
-    if (!this.c.policy().needsObservables.outbound) return policySubject({ ...signed.record, id: signed.id }, { observables: [], scoTypes: [] })
+    const feedback = this.feedbackExtras(signed.record.body)
+    if (!this.c.policy().needsObservables.outbound) return policySubject({ ...signed.record, id: signed.id }, { observables: [], scoTypes: [], ...feedback })
     const a = analyzeStixObject(signed.record.body, signed.record.body.id)
-    return policySubject({ ...signed.record, id: signed.id }, { observables: a.observables, scoTypes: a.scoTypes })
+    return policySubject({ ...signed.record, id: signed.id }, { observables: a.observables, scoTypes: a.scoTypes, ...feedback })
+  }
+
+  /**
+   * What the policy knows of feedback: the counts about this object, and for a sighting or an
+   * opinion its targets with their owners (from `owners` when given, else from the feedback
+   * index in memory, which knows every target of a stored sighting or opinion).
+   */
+  private feedbackExtras (body: Record<string, unknown>, owners?: Map<string, string | undefined>): Pick<SubjectExtras, 'feedback' | 'targets'> {
+    const out: Pick<SubjectExtras, 'feedback' | 'targets'> = {}
+    const counts = this.c.store.feedbackCounts(String(body.id))
+    if (counts != null) out.feedback = counts
+    const targets = feedbackTargets(body)
+    if (targets.length > 0) {
+      out.targets = targets.map(t => {
+        const owner = owners != null ? owners.get(t) : this.c.store.feedbackCounts(t)?.owner
+        return { id: t, held: owners != null ? owner != null : true, ...(owner != null ? { owner } : {}) }
+      })
+    }
+    return out
+  }
+
+  /**
+   * Owners of the objects these sightings and opinions are about (undefined: never held here),
+   * objects of the same batch counted as held: the inbound policy can refuse feedback on
+   * objects this node never had.
+   */
+  private async targetOwners (records: Array<{ author: string, body: Record<string, unknown> }>): Promise<Map<string, string | undefined>> {
+    const targets = [...new Set(records.flatMap(r => feedbackTargets(r.body)))]
+    const out = new Map<string, string | undefined>()
+    if (targets.length === 0) return out
+    const owners = await this.c.store.owners(targets)
+    targets.forEach((t, i) => out.set(t, owners[i]))
+    for (const r of records) if (out.has(String(r.body.id)) && out.get(String(r.body.id)) == null) out.set(String(r.body.id), r.author)
+    return out
   }
 
   // ------------------------------------------------------------------ publish (local author)
@@ -276,6 +311,7 @@ export class Ingest {
       const owners = new Map<string, string | undefined>()
       const ownBodies = new Map<string, Map<string, string>>()
       const pending = new Set<string>()
+      const targets = await this.targetOwners(analyses.flatMap(a => a != null ? [{ author: self.peerId, body: a.object }] : []))
       for (let i = 0; i < objects.length; i++) {
         const a = analyses[i]
         if (a == null) continue
@@ -310,13 +346,14 @@ export class Ingest {
           if (same != null) { verdicts[i] = { status: 'duplicate', id: same }; continue }
           const signed = createRecord(this.c.identity, { seq: this.nextSeq, ts: this.now(), tlp: tlps[i], to, body }, this.limits)
           this.nextSeq++
-          const subject = policySubject({ ...signed.record, id: signed.id }, { observables: a.observables, scoTypes: a.scoTypes })
+          const subject = policySubject({ ...signed.record, id: signed.id }, { observables: a.observables, scoTypes: a.scoTypes, ...this.feedbackExtras(body, targets) })
           const write: RecordWrite = {
             record: signed,
             source,
             modified,
             revoked: body.revoked === true,
             observables: a.observables,
+            feedback: contributionsOf(body, self.peerId, tlps[i]),
             newOwner: owner == null && !pending.has(body.id),
             audit: [{ at: this.now(), direction: 'local', verdict: 'accept', rule: `local:${source}`, reason: `published by this node (${source})`, record: signed.id }]
           }
@@ -387,9 +424,16 @@ export class Ingest {
       // With workers, they also decode and validate what they verified (nothing there needs the store).
       const { ok, checked } = this.pool != null ? await this.pool.verifyAndCheck(envelopes, { ids: members.map(i => ids[i]), limits: this.limits }) : { ok: verifyInline(envelopes), checked: undefined }
       t = clock?.add(this.pool != null && envelopes.length >= MIN_PARALLEL ? 'verify_wait' : 'verify', t) ?? 0
+      const decoded = members.map((i, j) => this.check(items[i], ids[i], i, ok[j] === 1, checked?.[j], verdicts, audit))
+      const targets = await this.targetOwners(decoded.flatMap(d => d != null ? [d.signed.record] : []))
       const candidates: Candidate[] = []
       members.forEach((i, j) => {
-        const c = this.check(items[i], ids[i], i, ok[j] === 1, checked?.[j], verdicts, audit, known)
+        const d = decoded[j]
+        if (d == null) return
+        const clock = stageClock()
+        const t = clock?.now() ?? 0
+        const c = this.decide(items[i], ids[i], i, d.signed, d.analysis, targets, verdicts, audit, known, this.now())
+        clock?.add('policy', t)
         if (c != null) candidates.push(c)
       })
       opts.signal?.throwIfAborted()
@@ -459,8 +503,8 @@ export class Ingest {
     return out
   }
 
-  /** Signature, decoding, STIX, clock, role and inbound policy of one record; a candidate for the store, or undefined with its verdict set. */
-  private check (item: ReceivedRecord, id: string, index: number, signatureOk: boolean, checked: CheckedRecord | undefined, verdicts: Verdict[], audit: AuditEntry[], known: KnownWrite[]): Candidate | undefined {
+  /** Signature and decoding (record and STIX) of one record; undefined with its verdict set when either fails. */
+  private check (item: ReceivedRecord, id: string, index: number, signatureOk: boolean, checked: CheckedRecord | undefined, verdicts: Verdict[], audit: AuditEntry[]): Decoded | undefined {
     const now = this.now()
     const entry = (rule: string, reason: string, code: string): AuditEntry => ({ at: now, direction: 'inbound', verdict: 'reject', rule, reason, record: id, peer: item.from, source: item.source, code })
     if (!signatureOk) {
@@ -491,14 +535,11 @@ export class Ingest {
       audit.push(entry('verify:decode', v.reason, v.code))
       return undefined
     }
-    const t = clock?.now() ?? 0
-    const out = this.decide(item, id, index, signed, analysis, verdicts, audit, known, now)
-    clock?.add('policy', t)
-    return out
+    return { signed, analysis }
   }
 
   /** Clock, roster role and inbound policy of a decoded, STIX-valid record. */
-  private decide (item: ReceivedRecord, id: string, index: number, signed: SignedRecord, analysis: StixAnalysis, verdicts: Verdict[], audit: AuditEntry[], known: KnownWrite[], now: number): Candidate | undefined {
+  private decide (item: ReceivedRecord, id: string, index: number, signed: SignedRecord, analysis: StixAnalysis, targets: Map<string, string | undefined>, verdicts: Verdict[], audit: AuditEntry[], known: KnownWrite[], now: number): Candidate | undefined {
     const entry = (rule: string, reason: string, code: string): AuditEntry => ({ at: now, direction: 'inbound', verdict: 'reject', rule, reason, record: id, peer: item.from, source: item.source, code })
     const r = signed.record
     const refuse = (code: ErrorCode, rule: string, reason: string, penalize: boolean, remember: boolean): undefined => {
@@ -524,7 +565,7 @@ export class Ingest {
     if (!standing.ok) return refuse('DRAGNET_REVOKED_AUTHOR', standing.rule, standing.reason, false, standing.status === 'revoked' || standing.status === 'rotated')
     const author = standing.member
     if (author.role === 'observer') return refuse('DRAGNET_ROLE_FORBIDDEN', 'role:observer-author', `author ${r.author} is an observer; observers never author records`, true, false)
-    const subject = policySubject({ ...r, id }, { observables: analysis.observables, scoTypes: analysis.scoTypes })
+    const subject = policySubject({ ...r, id }, { observables: analysis.observables, scoTypes: analysis.scoTypes, ...this.feedbackExtras(r.body, targets) })
     const from = this.member(item.from)
     const decision = this.c.policy().inbound(subject, { self: this.c.roster.self, from: from ?? { peerId: item.from, name: '', country: 'ZZ', role: 'observer', addrs: [] }, author, now })
     if (decision.verdict !== 'accept') {
@@ -614,6 +655,7 @@ export class Ingest {
       modified,
       revoked: body.revoked === true,
       observables: c.analysis.observables,
+      feedback: contributionsOf(body, r.author, r.tlp),
       newOwner: owner == null,
       scopes: scopesOf(r),
       audit: [{ at: now, direction: 'inbound', verdict: 'accept', rule: c.rule, reason: c.reason, record: c.id, peer: c.from, source: c.source }]
@@ -715,6 +757,11 @@ interface CommitGroup {
   known: KnownWrite[]
   audit: AuditEntry[]
   done: { resolve: () => void, reject: (err: unknown) => void }
+}
+
+interface Decoded {
+  signed: SignedRecord
+  analysis: StixAnalysis
 }
 
 interface BatchState {

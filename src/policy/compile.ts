@@ -325,6 +325,20 @@ function compileRule (rule: RuleDoc, index: number, cx: CompileContext): Compile
     })
     order.push('observables')
   }
+  countCheck(m.disagreements, 'disagreements', s => s.feedback.disagree, statics, order)
+  countCheck(m.sightings, 'sightings', s => s.feedback.sightings, statics, order)
+  if (m.target != null) {
+    const want = m.target.held
+    const test = (s: PolicySubject): boolean => s.targets.length > 0 && s.targets.every(t => t.held) === want
+    statics.push({
+      matcher: 'target',
+      test,
+      explain: s => s.targets.length === 0
+        ? 'not a sighting or opinion (no target)'
+        : `targets ${s.targets.map(t => `${t.id} ${t.held ? 'held' : 'never held'}`).join(', ')}; rule wants held: ${want}`
+    })
+    order.push('target')
+  }
   if (m.warninglist != null) {
     const want = m.warninglist.hit
     const set = cx.warninglists
@@ -362,7 +376,7 @@ function compileRule (rule: RuleDoc, index: number, cx: CompileContext): Compile
     order.push('warninglist')
   }
   // Cheap, selective matchers first; the warninglist lookup (the only costly one) last.
-  const COST: Record<string, number> = { tlp: 0, type: 1, revoked: 2, author: 3, labels: 4, confidence: 5, observables: 6, warninglist: 9, expired: 0, age: 1, peer: 2, from: 2, author_revoked: 3 }
+  const COST: Record<string, number> = { tlp: 0, type: 1, revoked: 2, author: 3, labels: 4, confidence: 5, disagreements: 5, sightings: 5, target: 5, observables: 6, warninglist: 9, expired: 0, age: 1, peer: 2, from: 2, author_revoked: 3 }
   statics.sort((a, b) => COST[a.matcher] - COST[b.matcher])
   dynamics.sort((a, b) => COST[a.matcher] - COST[b.matcher])
   const action = rule.action as InboundVerdict | OutboundVerdict
@@ -380,6 +394,29 @@ function compileRule (rule: RuleDoc, index: number, cx: CompileContext): Compile
     timeChecks: dynamics.filter(d => d.matcher !== otherName),
     order
   }
+}
+
+/** A `{ gte, lte }` matcher over a feedback count of the subject. */
+function countCheck (doc: { gte?: number, lte?: number } | undefined, matcher: string, get: (s: PolicySubject) => number, statics: StaticCheck[], order: string[]): void {
+  if (doc == null) return
+  const gte = doc.gte ?? 0
+  const lte = doc.lte ?? Infinity
+  const test = (s: PolicySubject): boolean => { const n = get(s); return n >= gte && n <= lte }
+  statics.push({ matcher, test, explain: s => `${matcher} ${get(s)} ${test(s) ? 'within' : 'outside'} ${gte}..${Number.isFinite(lte) ? lte : '∞'}` })
+  order.push(matcher)
+}
+
+/** Feedback goes back to the author of what it is about, before any rule (the TLP floor still first). */
+export const FEEDBACK_TO_AUTHOR = Object.freeze({
+  verdict: 'send' as const,
+  rule: 'feedback:to-author',
+  reason: 'a sighting or opinion goes back to the author of the object it is about, whatever the rules say (defaults.feedback_to_author)'
+})
+
+function feedbackRule (enabled: boolean, s: PolicySubject, peer: Member): Decision | null {
+  if (!enabled) return null
+  for (const t of s.targets) if (t.owner === peer.peerId) return FEEDBACK_TO_AUTHOR
+  return null
 }
 
 function formatMs (ms: number): string {
@@ -456,7 +493,7 @@ export class Policy {
   readonly description: string
   /** file the policy was loaded from, or null */
   readonly source: string | null
-  readonly defaults: { readonly inbound: InboundVerdict, readonly outbound: OutboundVerdict }
+  readonly defaults: { readonly inbound: InboundVerdict, readonly outbound: OutboundVerdict, readonly feedbackToAuthor: boolean }
   readonly rules: readonly RuleInfo[]
   readonly groups: readonly string[]
   readonly warninglists: WarninglistSet
@@ -487,7 +524,7 @@ export class Policy {
     this.source = source
     const inbound = doc.defaults?.inbound ?? 'accept'
     const outbound = doc.defaults?.outbound ?? 'send'
-    this.defaults = Object.freeze({ inbound, outbound })
+    this.defaults = Object.freeze({ inbound, outbound, feedbackToAuthor: doc.defaults?.feedback_to_author ?? true })
     this.defaultIn = Object.freeze({ verdict: inbound, rule: 'default:inbound', reason: `no rule matched; the inbound default is ${inbound}` })
     this.defaultOut = Object.freeze({ verdict: outbound, rule: 'default:outbound', reason: `no rule matched; the outbound default is ${outbound}` })
     const groups = new Map<string, Group>()
@@ -580,7 +617,7 @@ export class Policy {
 
   /** May this node send `s` to `ctx.peer`? */
   outbound (s: PolicySubject, ctx: OutboundContext): Decision {
-    const floor = tlpFloorOutbound(s, ctx) ?? roleFloor('outbound', ctx.author)
+    const floor = tlpFloorOutbound(s, ctx) ?? roleFloor('outbound', ctx.author) ?? feedbackRule(this.defaults.feedbackToAuthor, s, ctx.peer)
     if (floor != null) return floor
     const cand = this.candidates(s, 'outbound', ctx.author)
     if (cand.length === 0) return this.defaultOut
@@ -633,7 +670,7 @@ export class Policy {
     if (direction === 'outbound') {
       if (opts.peer == null) throw new DragnetError('DRAGNET_BAD_REQUEST', 'explaining an outbound decision needs the receiving peer')
       const ctx: OutboundContext = { self, peer: opts.peer, author, now, peerOnRoster: opts.peerOnRoster ?? true }
-      floor = tlpFloorOutbound(s, ctx) ?? roleFloor('outbound', author)
+      floor = tlpFloorOutbound(s, ctx) ?? roleFloor('outbound', author) ?? feedbackRule(this.defaults.feedbackToAuthor, s, opts.peer)
       decision = this.outbound(s, ctx)
       other = opts.peer
     } else {

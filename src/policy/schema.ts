@@ -15,6 +15,8 @@
  *     - warninglists/                    #   relative to the policy file
  *     - { path: ../../data/misp-warninglists, optional: true }   # absent → silently skipped
  *   defaults: { inbound: accept, outbound: send }                 # these are the defaults
+ *     # feedback_to_author: true (default) — a sighting or opinion is always sent to the author
+ *     #   of the object it is about (TLP floor still applies), before any rule; false: rules decide
  *   rules:                               # ordered; the first rule that matches decides
  *     - id: no-personal-data-outside-eu  # [A-Za-z0-9][A-Za-z0-9._-]*, unique
  *       direction: outbound              # inbound | outbound
@@ -43,6 +45,11 @@
  *         observables: { kinds: [email-addr, user-account] }   # any of these SCO types occurs
  *                                        #   in the record (pattern, refs, extracted observables,
  *                                        #   or the body itself)
+ *         disagreements: { gte: 2 }      # members that disagree with the object (STIX opinions,
+ *                                        #   newest per member, every TLP held here); gte/lte inclusive
+ *         sightings: { gte: 10, lte: 100 }  # total sighting count reported for the object
+ *         target: { held: false }        # a sighting or opinion whose object this node never
+ *                                        #   held (inbound); no other record matches `target`
  *         warninglist: { hit: true, lists: [rfc1918] }
  *                                        # hit: true → some observable is on a list (one of
  *                                        #   `lists`, by file id or MISP name, when given);
@@ -72,7 +79,7 @@ export const SCO_TYPES = [
 ] as const
 
 export const MEMBER_MATCHER_FIELDS = ['id', 'country', 'role', 'group', 'not_id', 'not_country', 'not_role', 'not_group'] as const
-export const MATCH_FIELDS = ['peer', 'from', 'author', 'tlp', 'type', 'labels', 'confidence', 'age', 'expired', 'revoked', 'author_revoked', 'observables', 'warninglist'] as const
+export const MATCH_FIELDS = ['peer', 'from', 'author', 'tlp', 'type', 'labels', 'confidence', 'age', 'expired', 'revoked', 'author_revoked', 'observables', 'warninglist', 'disagreements', 'sightings', 'target'] as const
 const RULE_FIELDS = ['id', 'direction', 'match', 'action', 'reason'] as const
 const DOC_FIELDS = ['name', 'description', 'groups', 'warninglists', 'defaults', 'rules', 'retention', 'erasure'] as const
 const GROUP_FIELDS = ['countries', 'roles', 'peers', 'exclude', 'description'] as const
@@ -151,6 +158,14 @@ const ageMatcher = z.strictObject({
   .refine(atLeastOne(['min', 'max']), { error: 'expected at least one of min, max' })
   .refine(v => v.min == null || v.max == null || parseDuration(v.min)! <= parseDuration(v.max)!, { error: 'min is longer than max', path: ['min'] })
 
+const countValue = z.number({ error: 'expected a whole number 0 or more' }).int({ error: 'expected a whole number 0 or more' }).min(0, { error: 'expected a whole number 0 or more' })
+const countMatcher = z.strictObject({
+  gte: countValue.optional(),
+  lte: countValue.optional()
+}, { error: 'expected an object with gte and/or lte' })
+  .refine(atLeastOne(['gte', 'lte']), { error: 'expected at least one of gte, lte' })
+  .refine(v => v.gte == null || v.lte == null || v.gte <= v.lte, { error: 'gte is greater than lte', path: ['gte'] })
+
 const matchSchema = z.strictObject({
   peer: memberMatcher.optional(),
   from: memberMatcher.optional(),
@@ -164,6 +179,9 @@ const matchSchema = z.strictObject({
   revoked: bool.optional(),
   author_revoked: bool.optional(),
   observables: z.strictObject({ kinds: listOf(scoType, 'STIX cyber-observable types') }, { error: 'expected an object with kinds' }).optional(),
+  disagreements: countMatcher.optional(),
+  sightings: countMatcher.optional(),
+  target: z.strictObject({ held: bool }, { error: 'expected an object with held' }).optional(),
   warninglist: z.strictObject({
     hit: bool,
     lists: listOf(str('a warninglist name'), 'warninglist names').optional()
@@ -242,8 +260,9 @@ export const policyDocSchema = z.strictObject({
   warninglists: z.array(warninglistRef, { error: 'expected a list of paths' }).optional(),
   defaults: z.strictObject({
     inbound: z.enum(['accept', 'reject'], { error: 'expected accept or reject' }).optional(),
-    outbound: z.enum(['send', 'withhold'], { error: 'expected send or withhold' }).optional()
-  }, { error: 'expected an object with inbound and/or outbound' }).optional(),
+    outbound: z.enum(['send', 'withhold'], { error: 'expected send or withhold' }).optional(),
+    feedback_to_author: bool.optional()
+  }, { error: 'expected an object with inbound, outbound and/or feedback_to_author' }).optional(),
   rules: z.array(ruleSchema, { error: 'expected a list of rules' }).optional(),
   retention: z.array(retentionSchema, { error: 'expected a list of retention rules' }).optional(),
   erasure: z.array(erasureRuleSchema, { error: 'expected a list of erasure rules' }).optional()

@@ -14,10 +14,28 @@ export interface PolicyRecord {
   body: StixObject
 }
 
-/** What the caller computed from the body once: observables and referenced SCO types. */
+/** Sightings and opinions about an object, over every TLP, as this node holds them. */
+export interface FeedbackCountsView {
+  readonly sightings: number
+  readonly agree: number
+  readonly disagree: number
+}
+
+/** An object a sighting or an opinion is about: held here (by its owner) or not. */
+export interface FeedbackTarget {
+  readonly id: string
+  readonly held: boolean
+  readonly owner?: string
+}
+
+/** What the caller computed from the body once: observables and referenced SCO types; feedback from the store. */
 export interface SubjectExtras {
   observables?: readonly Observable[]
   scoTypes?: readonly string[]
+  /** the sightings and opinions about this record's object */
+  feedback?: FeedbackCountsView
+  /** a sighting's or opinion's targets */
+  targets?: readonly FeedbackTarget[]
 }
 
 /** @internal Per-subject memo of which rules' record and author matchers hold. */
@@ -29,6 +47,7 @@ export interface SubjectEvalCache {
 }
 
 const EMPTY_SET: ReadonlySet<string> = new Set()
+const NO_FEEDBACK: FeedbackCountsView = Object.freeze({ sightings: 0, agree: 0, disagree: 0 })
 
 const SCO_OF_KIND: Record<ObservableKind, string> = {
   ipv4: 'ipv4-addr',
@@ -57,6 +76,9 @@ export class PolicySubject {
   readonly body: StixObject
   readonly type: string
   readonly observables: readonly Observable[]
+  readonly feedback: FeedbackCountsView
+  /** a sighting's or an opinion's targets (empty for other records) */
+  readonly targets: readonly FeedbackTarget[]
   private readonly scoTypeList: readonly string[]
   private labelSet: ReadonlySet<string> | null = null
   private scoTypeSet: ReadonlySet<string> | null = null
@@ -77,6 +99,8 @@ export class PolicySubject {
     this.type = record.body.type
     this.observables = extras.observables ?? []
     this.scoTypeList = extras.scoTypes ?? []
+    this.feedback = extras.feedback ?? NO_FEEDBACK
+    this.targets = extras.targets ?? []
   }
 
   /** `body.labels` (string entries only). */

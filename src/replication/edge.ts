@@ -1,7 +1,7 @@
 import type { Member, Roster } from '../identity/index.js'
 import type { Ingest, Verdict } from '../ingest/index.js'
 import type { Logger } from '../log.js'
-import type { Policy, PolicySubject } from '../policy/index.js'
+import { FEEDBACK_TO_AUTHOR, type Policy, type PolicySubject } from '../policy/index.js'
 import type { AuditEntry } from '../store/index.js'
 import { describe, failureKind, type FailureKind } from './faults.js'
 import { PeerGuards, type PeerGuard, type PeerGuardInit } from './peer-guard.js'
@@ -68,7 +68,11 @@ export class ReplicationEdge {
   /** The outbound decision for one record and one peer; a withholding is audited and counted. */
   maySend (subject: PolicySubject, peer: Member, source: ReplicationSource, stats: ReplicationStats, now = Date.now()): boolean {
     const d = this.c.policy().outbound(subject, { self: this.c.roster.self, peer, author: this.c.roster.entryOf(subject.author, subject.ts), now, peerOnRoster: true })
-    if (d.verdict === 'send') return true
+    if (d.verdict === 'send') {
+      // Feedback that goes to its object's author past the rules is audited: the operator can see why it left.
+      if (d.rule === FEEDBACK_TO_AUTHOR.rule) this.c.audit({ at: now, direction: 'outbound', verdict: 'send', rule: d.rule, reason: d.reason, record: subject.id, peer: peer.peerId, source })
+      return true
+    }
     stats.withheld++
     this.c.peers.count(peer.peerId, { withheld: 1 })
     this.c.audit({ at: now, direction: 'outbound', verdict: 'withhold', rule: d.rule, reason: d.reason, record: subject.id, peer: peer.peerId, source })

@@ -41,6 +41,10 @@ export const BUCKETS = {
   /** `auditr:<record id>!<audit key>` and `auditp:<peer>!<audit key>` → '': audit lookups */
   auditByRecord: 'auditr',
   auditByPeer: 'auditp',
+  /** `fb:<target STIX id>` → JSON FeedbackSummary: sightings and opinions of an object, by TLP (see feedback.ts) */
+  feedback: 'fb',
+  /** `fbc:<target STIX id>!<sighting or opinion STIX id>` → JSON Contribution: the version counted in the summary */
+  feedbackBy: 'fbc',
   /** `peer:<peerId>` → JSON persisted per-peer counters and last sync */
   peers: 'peer',
   /**

@@ -4,6 +4,7 @@ import { recordToJson, type Tlp } from '../record/index.js'
 import { analyzeStixObject } from '../stix/index.js'
 import { compareVersionNames } from '../stix/timestamp.js'
 import type { Observable } from '../stix/types.js'
+import { mergeOpinions, type FeedbackSummary, type TlpShare } from './feedback.js'
 import { indexKeysOf, lookupPlan, phaseOf, type IndexEntry, type IndexRange, type RecordInfo, type ScanPosition, type Store, type VersionEntry } from './store.js'
 
 /**
@@ -217,4 +218,79 @@ export async function getRecordJson (store: Store, id: string, now = Date.now())
     current: await isCurrent(store, id, rec.info, now)
   }
   return out
+}
+
+/** The federation view of a lookup answer (binding JSON keys under `summary`). */
+export interface LookupSummary {
+  /** members whose current records name the value */
+  reporters: string[]
+  /** sightings reported, summed over the sightings' counts */
+  sightings: number
+  sighted_by: string[]
+  first_seen: string | null
+  last_seen: string | null
+  opinions: { agree: number, disagree: number, reasons: Array<{ member: string, opinion: 'agree' | 'disagree', reason?: string }> }
+  /** 0-100, see federationConfidence */
+  confidence: number
+}
+
+const DAY_MS = 86_400_000
+
+/**
+ * Federation confidence, 0-100:
+ *   base    = the highest STIX `confidence` among the reported records (50 when none has one)
+ *   support = members that sighted the value or agree with it, unless they also disagree (each once)
+ *   against = members that disagree
+ *   idle    = days since the latest of last_seen and the newest report
+ *   confidence = (base + (100 - base) * (1 - 2^-support)) * 2^-against * 2^-(max(0, idle - 30) / 90)
+ * Each supporting member halves the remaining doubt, each disagreeing member halves the
+ * result, and after 30 quiet days the value halves every further 90 days.
+ */
+export function federationConfidence (f: { base: number, support: number, against: number, idleDays: number }): number {
+  const raised = f.base + (100 - f.base) * (1 - Math.pow(2, -f.support))
+  const c = raised * Math.pow(2, -f.against) * Math.pow(2, -Math.max(0, f.idleDays - 30) / 90)
+  return Math.max(0, Math.min(100, Math.round(c)))
+}
+
+/**
+ * The federation view of some lookup hits: one feedback summary read per STIX object however
+ * many sightings it has, restricted to the TLPs the reader may see.
+ */
+export async function lookupSummary (store: Store, hits: LookupHit[], opts: { tlps?: ReadonlySet<Tlp>, now?: number } = {}): Promise<LookupSummary> {
+  const now = opts.now ?? Date.now()
+  const stixIds = [...new Set(hits.map(h => h.stixId))]
+  const summaries = (await store.feedbackSummaries(stixIds)).filter((s): s is FeedbackSummary => s != null)
+  let sightings = 0
+  const sighters = new Set<string>()
+  let first: string | undefined
+  let last: string | undefined
+  const opinions = new Map<string, { opinion: 'agree' | 'disagree', reason?: string }>()
+  for (const s of summaries) {
+    for (const [tlp, t] of Object.entries(s.byTlp) as Array<[Tlp, TlpShare]>) {
+      if (opts.tlps != null && !opts.tlps.has(tlp)) continue
+      sightings += t.sightings
+      for (const m of Object.keys(t.sighters)) sighters.add(m)
+      if (t.first != null && (first == null || compareVersionNames(t.first, first) < 0)) first = t.first
+      if (t.last != null && (last == null || compareVersionNames(t.last, last) > 0)) last = t.last
+    }
+    for (const [member, o] of mergeOpinions(s, opts.tlps)) {
+      if (o.stance === 'neutral') continue
+      opinions.set(member, { opinion: o.stance, ...(o.reason != null ? { reason: o.reason } : {}) })
+    }
+  }
+  const reasons = [...opinions].map(([member, o]) => ({ member, ...o }))
+  const against = reasons.filter(r => r.opinion === 'disagree').length
+  const support = new Set([...sighters, ...reasons.filter(r => r.opinion === 'agree').map(r => r.member)])
+  for (const r of reasons) if (r.opinion === 'disagree') support.delete(r.member)
+  const confidences = hits.map(h => h.body.confidence).filter((c): c is number => typeof c === 'number' && c >= 0 && c <= 100)
+  const newest = Math.max(0, ...hits.map(h => h.ts), ...(last != null ? [Date.parse(last)] : []))
+  return {
+    reporters: [...new Set(hits.filter(h => h.type !== 'sighting' && h.type !== 'opinion').map(h => h.author))],
+    sightings,
+    sighted_by: [...sighters],
+    first_seen: first ?? null,
+    last_seen: last ?? null,
+    opinions: { agree: reasons.length - against, disagree: against, reasons },
+    confidence: hits.length === 0 ? 0 : federationConfidence({ base: confidences.length > 0 ? Math.max(...confidences) : 50, support: support.size, against, idleDays: (now - newest) / DAY_MS })
+  }
 }

@@ -8,6 +8,7 @@ import { restrictTree } from '../util/private-file.js'
 import { readSnapshot, writeSnapshot } from '../util/snapshot.js'
 import { stageClock } from '../util/stages.js'
 import { BLOOM_SCHEME, IdBloom, StringBloom } from './bloom.js'
+import { applyContribution, countsOf, type Contribution, type FeedbackCounts, type FeedbackSummary } from './feedback.js'
 import { SeqIntervals } from './seq-set.js'
 import { BUCKETS, key, range, prefixRange, pad, hexTs } from './buckets.js'
 import { migrateVersionKeys, versionKey } from './migrate.js'
@@ -76,6 +77,8 @@ export interface RecordWrite {
   newOwner: boolean
   /** equivocation evidence to record: the first id under (author, seq) and this one (two, never more) */
   equivocation?: string[]
+  /** a sighting's or opinion's contributions to the feedback index (see feedback.ts) */
+  feedback?: Contribution[]
   audit?: AuditEntry[]
 }
 
@@ -292,6 +295,8 @@ export class Store {
   private readonly purgedIds = new Set<string>()
   /** the STIX ids of purged records: imports and feeds do not bring the object back under a new record */
   private readonly purgedStixIds = new Set<string>()
+  /** target STIX id → feedback counts over every TLP, for every target with feedback (policy reads it synchronously) */
+  private feedback = new Map<string, FeedbackCounts>()
   /** `author!seq` → records refused since start because the slot already holds its evidence pair */
   private readonly equivocationRefusals = new Map<string, number>()
   private writeChain: Promise<unknown> = Promise.resolve()
@@ -352,6 +357,7 @@ export class Store {
       if (t.stixId != null) this.purgedStixIds.add(t.stixId)
     }
     await this.indexDomains()
+    for await (const [k, v] of this.db.iterator(range('feedback'))) this.feedback.set(k.slice(BUCKETS.feedback.length + 1), countsOf(parse<FeedbackSummary>(v)))
     if (await this.loadSnapshot()) return
     // Ids from the arrival index (small values) rather than record keys, whose blocks hold whole
     // records: a rebuild after a crash then reads a tenth of the bytes.
@@ -601,6 +607,7 @@ export class Store {
         counters.records++
         counters.byTlp[r.tlp]++
       }
+      const feedback = await this.putFeedback(batch, writes)
       for (const k of opts.known ?? []) batch.put(key('known', `${k.peer}!${k.scope}!${hexTs(k.ts)}!${k.id}`), json({ why: k.why, at: now }))
       for (const a of opts.audit ?? []) this.putAudit(batch, counters, a)
       if (writes.length > 0 || (opts.known?.length ?? 0) > 0) counters.generation++
@@ -614,9 +621,60 @@ export class Store {
         if (w.newOwner) this.ownerBloom.add(w.record.record.body.id)
         this.seqs.add(w.record.record.author, w.record.record.seq)
       }
+      for (const [target, summary] of feedback) this.feedback.set(target, countsOf(summary))
       clock?.add('index', t)
       return infos
     })
+  }
+
+  /**
+   * Folds the writes' sightings and opinions into the feedback summaries of their targets, and
+   * notes the owner of targets that gain one. Returns the summaries written.
+   */
+  private async putFeedback (batch: ReturnType<Level<string, Uint8Array>['batch']>, writes: RecordWrite[]): Promise<Map<string, FeedbackSummary>> {
+    const contributions = writes.flatMap(w => w.feedback ?? [])
+    const touched = new Set(contributions.map(c => c.target))
+    const owned = writes.filter(w => w.newOwner && (this.feedback.has(w.record.record.body.id) || touched.has(w.record.record.body.id)))
+    const out = new Map<string, FeedbackSummary>()
+    if (contributions.length === 0 && owned.length === 0) return out
+    const targets = [...new Set([...contributions.map(c => c.target), ...owned.map(w => w.record.record.body.id)])]
+    const byKeys = [...new Set(contributions.map(c => `${c.target}!${c.source}`))]
+    const [summaries, counted, owners] = await Promise.all([
+      this.db.getMany(targets.map(t => key('feedback', t))),
+      this.db.getMany(byKeys.map(k => key('feedbackBy', k))),
+      this.owners(targets)
+    ])
+    targets.forEach((t, i) => {
+      const s = summaries[i] != null ? parse<FeedbackSummary>(summaries[i]!) : { byTlp: {} }
+      if (s.owner == null && owners[i] != null) s.owner = owners[i]
+      out.set(t, s)
+    })
+    for (const w of owned) out.get(w.record.record.body.id)!.owner ??= w.record.record.author
+    const prev = new Map(byKeys.map((k, i) => [k, counted[i] != null ? parse<Contribution>(counted[i]!) : undefined]))
+    for (const c of contributions) {
+      const k = `${c.target}!${c.source}`
+      if (!applyContribution(out.get(c.target)!, prev.get(k), c)) continue
+      prev.set(k, c)
+      batch.put(key('feedbackBy', k), json(c))
+    }
+    for (const [t, s] of out) batch.put(key('feedback', t), json(s))
+    return out
+  }
+
+  /** Feedback counts of a target over every TLP (undefined without feedback); from memory. */
+  feedbackCounts (stixId: string): FeedbackCounts | undefined {
+    return this.feedback.get(stixId)
+  }
+
+  /** The feedback summaries of these STIX ids (undefined where there is none), one LevelDB read. */
+  async feedbackSummaries (stixIds: string[]): Promise<Array<FeedbackSummary | undefined>> {
+    this.assertOpen()
+    const probe = stixIds.map((id, i) => [id, i] as const).filter(([id]) => this.feedback.has(id))
+    const out: Array<FeedbackSummary | undefined> = stixIds.map(() => undefined)
+    if (probe.length === 0) return out
+    const vals = await this.db.getMany(probe.map(([id]) => key('feedback', id)))
+    probe.forEach(([, i], j) => { const v = vals[j]; if (v != null) out[i] = parse<FeedbackSummary>(v) })
+    return out
   }
 
   private putAudit (batch: ReturnType<Level<string, Uint8Array>['batch']>, counters: StoreCounters, a: AuditEntry): void {
