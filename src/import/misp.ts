@@ -242,6 +242,8 @@ interface EventContext {
   seen: Set<string>
   duplicates: number
   values: number
+  /** MISP sightings met so far, with the object of their attribute when it was mapped */
+  sightings: Array<{ s: Json, where: string, target?: string, tlp?: Tlp }>
 }
 
 function attributeTime (a: Json, fallback: number): number {
@@ -249,12 +251,12 @@ function attributeTime (a: Json, fallback: number): number {
 }
 
 /** An indicator (to_ids) or an observable (context) for one or more attributes mapped together. */
-function emit (ctx: EventContext, a: { uuid: string, where: string, values: number, toIds: boolean, at: number, firstSeen?: number, comment?: string, tags: Tags, name: string }, mapped: Extract<Mapped, { ok: true }>): void {
+function emit (ctx: EventContext, a: { uuid: string, where: string, values: number, toIds: boolean, at: number, firstSeen?: number, comment?: string, tags: Tags, name: string }, mapped: Extract<Mapped, { ok: true }>): string | undefined {
   const labels = mergeLabels(ctx.tags.labels, a.tags.labels)
   const unknown = ctx.tags.unknownTlp ?? a.tags.unknownTlp
   if (unknown != null) {
     ctx.skipped.push({ where: a.where, value: a.name, reason: 'rejected:DRAGNET_BAD_TLP', detail: unknownTlpDetail(unknown), count: a.values })
-    return
+    return undefined
   }
   const tlp = stricterTlp(ctx.tags.tlp, a.tags.tlp)
   const at = stixTime(a.at)
@@ -285,11 +287,12 @@ function emit (ctx: EventContext, a: { uuid: string, where: string, values: numb
     object = { ...sco, id: `${sco.type as string}--${a.uuid}` }
   }
   const id = object.id as string
-  if (ctx.seen.has(id)) { ctx.duplicates += a.values; return }
+  if (ctx.seen.has(id)) { ctx.duplicates += a.values; return id }
   ctx.seen.add(id)
   const item: ImportItem = { object, values: a.values, where: a.where }
   if (tlp != null) item.tlp = tlp
   ctx.items.push(item)
+  return id
 }
 
 function attrString (a: Json, k: string): string {
@@ -302,7 +305,7 @@ function mapOne (ctx: EventContext, a: Json, where: string, fallbackAt: number, 
   ctx.values++
   const type = attrString(a, 'type')
   const value = attrString(a, 'value')
-  const tags = combineTags(inherited, tagsOf(a.Tag))
+  const tags = combineTags(inherited, tagsOf(a.Tag), { labels: galaxyClusters(a.Galaxy).map(g => g.label) })
   if (type === 'link') {
     const url = value.trim()
     const ref: Json = { source_name: 'misp-link', url }
@@ -320,7 +323,7 @@ function mapOne (ctx: EventContext, a: Json, where: string, fallbackAt: number, 
     return
   }
   const uuid = uuidOf(a.uuid, `${ctx.eventId}|${type}|${value}`, ctx.namespace)
-  emit(ctx, {
+  const target = emit(ctx, {
     uuid,
     where,
     values: 1,
@@ -331,6 +334,10 @@ function mapOne (ctx: EventContext, a: Json, where: string, fallbackAt: number, 
     tags,
     name: `${type} ${value.trim()}`
   }, mapped)
+  const tlp = stricterTlp(ctx.tags.tlp, tags.tlp)
+  if (Array.isArray(a.Sighting)) {
+    a.Sighting.forEach((x, i) => { ctx.sightings.push({ s: { ...(x as Json), attribute_uuid: attrString(a, 'uuid') }, where: `${where} Sighting[${i}]`, ...(target != null ? { target } : {}), ...(tlp != null ? { tlp } : {}) }) })
+  }
 }
 
 /**
@@ -382,14 +389,14 @@ export function mispEvents (json: unknown): Json[] {
     if (v == null || typeof v !== 'object' || Array.isArray(v)) return undefined
     const o = v as Json
     if (o.Event != null && typeof o.Event === 'object' && !Array.isArray(o.Event)) return o.Event as Json
-    if (Array.isArray(o.Attribute) || Array.isArray(o.Object)) return o
+    if (EVENT_PARTS.some(k => Array.isArray(o[k]))) return o
     return undefined
   }
   const list = Array.isArray(json) ? json : json != null && typeof json === 'object' && Array.isArray((json as Json).response) ? (json as Json).response as unknown[] : [json]
   const events: Json[] = []
   list.forEach((v, i) => {
     const e = one(v)
-    if (e == null) throw new DragnetError('DRAGNET_BAD_REQUEST', `MISP: item ${i} is not a MISP event (expected {"Event": {...}} with Attribute or Object lists)`)
+    if (e == null) throw new DragnetError('DRAGNET_BAD_REQUEST', `MISP: item ${i} is not a MISP event (expected {"Event": {...}}, or an event with ${EVENT_PARTS.join(', ')} lists)`)
     events.push(e)
   })
   return events
@@ -398,8 +405,11 @@ export function mispEvents (json: unknown): Json[] {
 /** True when a JSON document looks like MISP event JSON rather than STIX. */
 export function looksLikeMisp (json: unknown): boolean {
   const first = Array.isArray(json) ? json[0] : json != null && typeof json === 'object' && Array.isArray((json as Json).response) ? ((json as Json).response as unknown[])[0] : json
-  return first != null && typeof first === 'object' && !Array.isArray(first) && ('Event' in first || (!('type' in first) && ('Attribute' in first || 'Object' in first)))
+  return first != null && typeof first === 'object' && !Array.isArray(first) && ('Event' in first || (!('type' in first) && EVENT_PARTS.some(k => k in first)))
 }
+
+/** The lists that make a bare JSON object a MISP event: any one of them, even alone. */
+const EVENT_PARTS = ['Attribute', 'Object', 'Tag', 'Galaxy', 'Sighting'] as const
 
 /**
  * MISP event JSON → STIX 2.1: `to_ids` attributes become indicators with a STIX pattern, the
@@ -422,8 +432,12 @@ export function parseMisp (json: unknown, init: { namespace?: string } = {}): Pa
   let values = 0
   for (const e of events) {
     const eventId = uuidOf(e.uuid, attrString(e, 'info'), namespace)
-    const ctx: EventContext = { eventId, namespace, tags: tagsOf(e.Tag), items: [], skipped: [], seen: new Set(items.map(i => i.object.id as string)), duplicates: 0, values: 0 }
+    const galaxies = galaxyClusters(e.Galaxy)
+    const tags = tagsOf(e.Tag)
+    tags.labels = mergeLabels(tags.labels, galaxies.map(g => g.label))
+    const ctx: EventContext = { eventId, namespace, tags, items: [], skipped: [], seen: new Set(items.map(i => i.object.id as string)), duplicates: 0, values: 0, sightings: [] }
     const eventAt = epochMs(e.timestamp) ?? isoMs(attrString(e, 'date')) ?? 0
+    mapGalaxies(ctx, galaxies, eventAt)
     const links: Link[] = []
     const attrs = Array.isArray(e.Attribute) ? e.Attribute as Json[] : []
     attrs.forEach((a, i) => { mapOne(ctx, a ?? {}, `Event ${eventId} Attribute[${i}]`, eventAt, links) })
@@ -435,7 +449,10 @@ export function parseMisp (json: unknown, init: { namespace?: string } = {}): Pa
       const objectTags = tagsOf(o?.Tag)
       oattrs.forEach((a, j) => { mapOne(ctx, a ?? {}, `${where} Attribute[${j}]`, epochMs(o?.timestamp) ?? eventAt, links, objectTags) })
     })
+    if (Array.isArray(e.Sighting)) e.Sighting.forEach((x, i) => { ctx.sightings.push({ s: (x ?? {}) as Json, where: `Event ${eventId} Sighting[${i}]` }) })
+    mapSightings(ctx, eventAt)
     eventReports(ctx, e, eventAt, links)
+    if (ctx.items.length === 0) eventOnly(ctx, e, eventAt)
     items.push(...ctx.items)
     skipped.push(...ctx.skipped)
     duplicates += ctx.duplicates
@@ -489,4 +506,127 @@ function eventReports (ctx: EventContext, e: Json, eventAt: number, links: Link[
     first = false
   }
   for (const l of links) if (!carried.has(l)) ctx.skipped.push({ where: l.where, value: String(l.ref.url), reason: 'no-report' })
+}
+
+// ------------------------------------------------------------------ galaxies and sightings
+
+/** MISP galaxy types with a STIX 2.1 SDO of their own; other clusters become `x-misp-galaxy-cluster` objects. */
+const GALAXY_SDO: Readonly<Record<string, string>> = {
+  'threat-actor': 'threat-actor',
+  'mitre-attack-pattern': 'attack-pattern',
+  'attack-pattern': 'attack-pattern',
+  'mitre-intrusion-set': 'intrusion-set',
+  'intrusion-set': 'intrusion-set',
+  'mitre-malware': 'malware',
+  malware: 'malware',
+  ransomware: 'malware',
+  rat: 'malware',
+  banker: 'malware',
+  stealer: 'malware',
+  botnet: 'malware',
+  backdoor: 'malware',
+  'mitre-tool': 'tool',
+  tool: 'tool'
+}
+
+interface Cluster {
+  galaxy: string
+  cluster: Json
+  /** the cluster's tag name (`misp-galaxy:<type>="<value>"`): a label on the event's objects */
+  label: string
+}
+
+/** The clusters of a MISP `Galaxy` list (each galaxy with its `GalaxyCluster` list). */
+function galaxyClusters (list: unknown): Cluster[] {
+  if (!Array.isArray(list)) return []
+  const out: Cluster[] = []
+  for (const g of list) {
+    if (g == null || typeof g !== 'object') continue
+    const galaxy = attrString(g as Json, 'type')
+    const clusters = (g as Json).GalaxyCluster
+    if (!Array.isArray(clusters)) continue
+    for (const c of clusters) {
+      if (c == null || typeof c !== 'object') continue
+      const value = attrString(c as Json, 'value').trim()
+      if (value === '') continue
+      const type = attrString(c as Json, 'type') || galaxy
+      const label = attrString(c as Json, 'tag_name').trim() || `misp-galaxy:${type}="${value}"`
+      out.push({ galaxy: type, cluster: c as Json, label })
+    }
+  }
+  return out
+}
+
+/** Each galaxy cluster of the event as an SDO (threat actor, malware, attack pattern ...), at the event's TLP. */
+function mapGalaxies (ctx: EventContext, clusters: Cluster[], eventAt: number): void {
+  for (const { galaxy, cluster, label } of clusters) {
+    ctx.values++
+    const where = `Event ${ctx.eventId} Galaxy ${galaxy}`
+    if (ctx.tags.unknownTlp != null) {
+      ctx.skipped.push({ where, value: label, reason: 'rejected:DRAGNET_BAD_TLP', detail: unknownTlpDetail(ctx.tags.unknownTlp) })
+      continue
+    }
+    const type = GALAXY_SDO[galaxy] ?? 'x-misp-galaxy-cluster'
+    const at = stixTime(eventAt)
+    const value = attrString(cluster, 'value').trim()
+    const object: Json = { type, spec_version: '2.1', id: `${type}--${uuidOf(cluster.uuid, `${galaxy}|${value}`, ctx.namespace)}`, created: at, modified: at, name: value, labels: [label] }
+    if (type === 'malware') object.is_family = true
+    if (type === 'x-misp-galaxy-cluster') object.x_misp_galaxy_type = galaxy
+    const description = attrString(cluster, 'description').trim()
+    if (description !== '' && description !== value) object.description = description
+    if (ctx.seen.has(object.id as string)) { ctx.duplicates++; continue }
+    ctx.seen.add(object.id as string)
+    ctx.items.push({ object, values: 1, where, ...(ctx.tags.tlp != null ? { tlp: ctx.tags.tlp } : {}) })
+  }
+}
+
+/**
+ * MISP sightings as STIX: a sighting (type 0) becomes a STIX sighting of the attribute's object,
+ * a false positive (type 1) an opinion that disagrees with it. Without the attribute in the
+ * event (an event of sightings only), the object is the indicator its attribute uuid names.
+ * Expiration sightings (type 2) say when to stop using a value, which STIX expresses only in
+ * the indicator itself: they are skipped.
+ */
+function mapSightings (ctx: EventContext, eventAt: number): void {
+  for (const { s, where, target, tlp } of ctx.sightings) {
+    ctx.values++
+    const kind = attrString(s, 'type') || '0'
+    const attribute = attrString(s, 'attribute_uuid')
+    const ref = target ?? (attribute !== '' ? `indicator--${uuidOf(attribute, attribute, ctx.namespace)}` : undefined)
+    if (ref == null || (kind !== '0' && kind !== '1')) {
+      ctx.skipped.push({ where, value: `sighting ${attribute}`, reason: kind === '2' ? 'unsupported-type' : 'invalid-value', detail: ref == null ? 'a MISP sighting without attribute_uuid names nothing it saw' : 'MISP expiration sightings have no STIX counterpart' })
+      continue
+    }
+    if (ctx.tags.unknownTlp != null) {
+      ctx.skipped.push({ where, value: `sighting ${attribute}`, reason: 'rejected:DRAGNET_BAD_TLP', detail: unknownTlpDetail(ctx.tags.unknownTlp) })
+      continue
+    }
+    const seenAt = stixTime(epochMs(s.date_sighting) ?? epochMs(s.timestamp) ?? eventAt)
+    const org = s.Organisation != null && typeof s.Organisation === 'object' ? attrString(s.Organisation as Json, 'name') : ''
+    const source = attrString(s, 'source')
+    const by = [org !== '' ? `by ${org}` : '', source !== '' ? `(source: ${source})` : ''].filter(x => x !== '').join(' ')
+    const uuid = uuidOf(s.uuid, `${attribute}|${kind}|${seenAt}|${org}|${source}`, ctx.namespace)
+    const object: Json = kind === '0'
+      ? { type: 'sighting', spec_version: '2.1', id: `sighting--${uuid}`, created: seenAt, modified: seenAt, sighting_of_ref: ref, count: 1, first_seen: seenAt, last_seen: seenAt, ...(by !== '' ? { description: `MISP sighting ${by}` } : {}) }
+      : { type: 'opinion', spec_version: '2.1', id: `opinion--${uuid}`, created: seenAt, modified: seenAt, object_refs: [ref], opinion: 'disagree', explanation: `false positive (MISP sighting${by !== '' ? ' ' + by : ''})` }
+    if (ctx.seen.has(object.id as string)) { ctx.duplicates++; continue }
+    ctx.seen.add(object.id as string)
+    const level = stricterTlp(ctx.tags.tlp, tlp)
+    ctx.items.push({ object, values: 1, where, ...(level != null ? { tlp: level } : {}) })
+  }
+}
+
+/**
+ * An event that yields no object (only tags, say) is kept as what it is: a custom
+ * `x-misp-event` object with its info, date and tags as labels, so its classification is not lost.
+ */
+function eventOnly (ctx: EventContext, e: Json, eventAt: number): void {
+  if (ctx.tags.unknownTlp != null || ctx.skipped.length > 0) return
+  const at = stixTime(eventAt)
+  const info = attrString(e, 'info').trim()
+  const object: Json = { type: 'x-misp-event', spec_version: '2.1', id: `x-misp-event--${ctx.eventId}`, created: at, modified: at, name: info !== '' ? info : `MISP event ${ctx.eventId}` }
+  if (ctx.tags.labels.length > 0) object.labels = ctx.tags.labels
+  const date = attrString(e, 'date')
+  if (date !== '') object.x_misp_date = date
+  ctx.items.push({ object, values: 0, where: `Event ${ctx.eventId}`, ...(ctx.tags.tlp != null ? { tlp: ctx.tags.tlp } : {}) })
 }
