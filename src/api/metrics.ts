@@ -2,6 +2,7 @@ import type { SyncSummary } from '../net/peers.js'
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { FeedStatus } from '../feeds/index.js'
 import type { DragnetNode } from '../node.js'
+import { contributionsOf } from '../store/index.js'
 
 /*
  * Prometheus metrics. Node metrics live in a registry of their own per API instance (tests and
@@ -62,9 +63,29 @@ export function createMetrics (node: DragnetNode): Metrics {
     buckets: DELAY_BUCKETS,
     registers: [registry]
   })
+  const sightings = new Counter({
+    name: 'dragnet_sightings_total',
+    help: 'Sightings stored since the node started (the sum of their counts), by the member that reported them',
+    labelNames: ['author', 'name'],
+    registers: [registry]
+  })
+  const opinions = new Counter({
+    name: 'dragnet_opinions_total',
+    help: 'Opinions stored since the node started, by the member that gave them and their stance (agree, disagree, neutral)',
+    labelNames: ['author', 'name', 'opinion'],
+    registers: [registry]
+  })
   const offStored = node.ingest.onStored((v) => {
     if (!open) return
     delay.observe({ source: v.source }, Math.max(0, Date.now() - v.record.record.ts) / 1000)
+    const r = v.record.record
+    if (r.body.type !== 'sighting' && r.body.type !== 'opinion') return
+    const who = { author: r.author, name: node.roster.get(r.author)?.name ?? '' }
+    // One opinion about several objects is one opinion.
+    const c = contributionsOf(r.body, r.author, r.tlp)[0]
+    if (c == null || c.revoked) return
+    if (c.kind === 'sighting') sightings.inc(who, c.count ?? 1)
+    else opinions.inc({ ...who, opinion: c.stance ?? 'neutral' })
   })
 
   new Counter({

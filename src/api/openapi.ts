@@ -14,6 +14,26 @@ const taxii = (schema: Obj): Obj => ({ [TAXII_MEDIA_TYPE]: { schema } })
 const ref = (name: string): Obj => ({ $ref: `#/components/schemas/${name}` })
 
 const errorResponse = (description: string): Obj => ({ description, content: json(ref('Error')) })
+const lookupSummarySchema: Obj = {
+  type: 'object',
+  description: 'The federation view of the records in this answer (sightings and opinions up to the reader\'s TLP ceiling); confidence as documented in the README',
+  properties: {
+    reporters: { type: 'array', items: { type: 'string' } },
+    sightings: { type: 'integer' },
+    sighted_by: { type: 'array', items: { type: 'string' } },
+    first_seen: { type: 'string', format: 'date-time', nullable: true },
+    last_seen: { type: 'string', format: 'date-time', nullable: true },
+    opinions: { type: 'object', properties: { agree: { type: 'integer' }, disagree: { type: 'integer' }, reasons: { type: 'array', items: { type: 'object' } } } },
+    confidence: { type: 'integer', minimum: 0, maximum: 100 }
+  }
+}
+const feedbackResponses: Obj = {
+  201: { description: 'Stored', content: json(ref('PublishSummary')) },
+  400: errorResponse('A missing or malformed field (DRAGNET_BAD_REQUEST, DRAGNET_BAD_TLP)'),
+  401: errorResponse('No API token (DRAGNET_UNAUTHORIZED)'),
+  403: errorResponse('Wrong API token (DRAGNET_FORBIDDEN), or this node may not author (DRAGNET_ROLE_FORBIDDEN)'),
+  404: errorResponse('No record on this node names the value, or no such record (DRAGNET_NOT_FOUND)')
+}
 const taxiiErrorResponse = (description: string): Obj => ({ description, content: taxii(ref('TaxiiError')) })
 
 function query (name: string, description: string, schema: Obj = { type: 'string' }): Obj {
@@ -228,6 +248,24 @@ export function openApiDocument (init: { version: string, bodyLimit: number }): 
           }
         }
       },
+      '/api/sightings': {
+        post: {
+          tags: ['records'],
+          summary: 'Publish a STIX 2.1 sighting of the object(s) behind a value, record id or STIX id, as this node\'s record (one per object; amber ones addressed to the object\'s author)',
+          security: [{ bearer: [] }],
+          requestBody: { required: true, content: json({ type: 'object', required: ['target'], properties: { target: { type: 'string', description: 'an observable value, a record id or a STIX id' }, count: { type: 'integer', minimum: 1 }, first_seen: { type: 'string', format: 'date-time' }, last_seen: { type: 'string', format: 'date-time' }, where: { type: 'string' }, tlp: { type: 'string' }, to: { type: 'array', items: { type: 'string' } } } }) },
+          responses: feedbackResponses
+        }
+      },
+      '/api/opinions': {
+        post: {
+          tags: ['records'],
+          summary: 'Publish a STIX 2.1 opinion (agree or disagree, with a reason) of a record, as this node\'s record (amber: addressed to the record\'s author)',
+          security: [{ bearer: [] }],
+          requestBody: { required: true, content: json({ type: 'object', required: ['target', 'opinion'], properties: { target: { type: 'string', description: 'a record id or a STIX id' }, opinion: { type: 'string', enum: ['agree', 'disagree'] }, reason: { type: 'string' }, tlp: { type: 'string' }, to: { type: 'array', items: { type: 'string' } } } }) },
+          responses: feedbackResponses
+        }
+      },
       '/api/records/{id}': {
         get: {
           tags: ['records'],
@@ -247,7 +285,7 @@ export function openApiDocument (init: { version: string, bodyLimit: number }): 
             query('cursor', 'the next value of the previous page'),
             query('exact', 'a domain finds exactly that name, not its subdomains', { type: 'boolean' })
           ],
-          responses: { 200: { description: 'OK', content: json({ type: 'object', properties: { value: { type: 'string' }, kind: { type: 'string' }, records: { type: 'array', items: { type: 'object' } }, next: { type: 'string' } } }) }, 400: errorResponse('No value, not an observable, a bad limit or cursor') }
+          responses: { 200: { description: 'OK', content: json({ type: 'object', properties: { value: { type: 'string' }, kind: { type: 'string' }, summary: lookupSummarySchema, records: { type: 'array', items: { type: 'object' } }, next: { type: 'string' } } }) }, 400: errorResponse('No value, not an observable, a bad limit or cursor') }
         }
       },
       '/api/membership': { post: { tags: ['node'], summary: 'Hand a membership document (credential, revocation, hand-over) to the federation: verified against federation.roots and federation.threshold, kept, audited and spread to every connected member', requestBody: { required: true, content: json({ type: 'object' }) }, responses: { 200: { description: 'Already held', content: json({ type: 'object' }) }, 201: { description: 'Accepted', content: json({ type: 'object' }) }, 400: errorResponse('Refused: too few root signatures, a forged or non-root signature, expired, malformed (DRAGNET_BAD_CREDENTIAL)') } } },
