@@ -6,7 +6,7 @@ import '../src/polyfill.js'
  * for people (each beside a reference measured in the same run) and returns the summary object.
  * With --json the summary is printed as the last line, as one JSON object.
  */
-const BENCHES = ['record', 'propagation', 'sync', 'sync-recon', 'policy', 'taxii', 'flood'] as const
+const BENCHES = ['record', 'propagation', 'sync', 'sync-recon', 'policy', 'taxii', 'flood', 'lookup-sightings'] as const
 
 async function main (): Promise<void> {
   const argv = process.argv.slice(2)
