@@ -8,7 +8,7 @@ import { restrictTree } from '../util/private-file.js'
 import { readSnapshot, writeSnapshot } from '../util/snapshot.js'
 import { stageClock } from '../util/stages.js'
 import { BLOOM_SCHEME, IdBloom, StringBloom } from './bloom.js'
-import { applyContribution, countsOf, type Contribution, type FeedbackCounts, type FeedbackSummary } from './feedback.js'
+import { applyContribution, contributionsOf, countsOf, type Contribution, type FeedbackCounts, type FeedbackSummary } from './feedback.js'
 import { SeqIntervals } from './seq-set.js'
 import { BUCKETS, key, range, prefixRange, pad, hexTs } from './buckets.js'
 import { migrateVersionKeys, versionKey } from './migrate.js'
@@ -327,6 +327,7 @@ export class Store {
     // What opening created (a new log, a manifest) is private even without the node's umask.
     await restrictTree(dir)
     await store.load()
+    await store.indexFeedback()
     return store
   }
 
@@ -416,6 +417,34 @@ export class Store {
     }
     batch.put(key('meta', 'domainIndex'), json(1))
     await this.commit(batch)
+  }
+
+  /**
+   * The feedback index (`fb:`, `fbc:`) came after sightings and opinions could be stored: a
+   * store written before it gets it built once from the sightings and opinions it holds.
+   */
+  private async indexFeedback (): Promise<void> {
+    if (await this.db.get(key('meta', 'feedbackIndex')) != null) return
+    let pending: RecordWrite[] = []
+    const flush = async (): Promise<void> => {
+      const batch = this.db.batch()
+      const written = await this.putFeedback(batch, pending)
+      if (pending.length === 0) batch.put(key('meta', 'feedbackIndex'), json(1))
+      await this.commit(batch)
+      for (const [target, summary] of written) this.feedback.set(target, countsOf(summary))
+      pending = []
+    }
+    for await (const [k, v] of this.db.iterator(range('info'))) {
+      const info = parse<RecordInfo>(v)
+      if (info.type !== 'sighting' && info.type !== 'opinion') continue
+      const rec = await this.getRecord(k.slice(BUCKETS.info.length + 1))
+      if (rec == null) continue
+      const r = rec.record.record
+      pending.push({ record: rec.record, source: info.source, modified: info.modified, revoked: r.body.revoked === true, observables: [], newOwner: false, feedback: contributionsOf(r.body, r.author, r.tlp) })
+      if (pending.length === 1000) await flush()
+    }
+    if (pending.length > 0) await flush()
+    await flush()
   }
 
   /** Where the in-memory indexes are saved on a clean close, beside the LevelDB directory. */
