@@ -124,8 +124,8 @@ export function applyContribution (s: FeedbackSummary, prev: Contribution | unde
     t.sighters[next.author] = (t.sighters[next.author] ?? 0) + n
     const first = next.first ?? next.last
     const last = next.last ?? next.first
-    if (first != null && (t.first == null || first < t.first)) t.first = first
-    if (last != null && (t.last == null || last > t.last)) t.last = last
+    if (first != null && (t.first == null || compareVersionNames(first, t.first) < 0)) t.first = first
+    if (last != null && (t.last == null || compareVersionNames(last, t.last) > 0)) t.last = last
   } else {
     const had = t.opinions[next.author]
     if (had == null || compareVersionNames(had.modified, next.modified) <= 0) t.opinions[next.author] = { stance: next.stance!, modified: next.modified, source: next.source, ...(next.reason != null ? { reason: next.reason } : {}) }
