@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { isDragnetError } from '../../../src/errors.js'
-import { policySubject, type FeedbackCountsView, type FeedbackTarget, type PolicySubject } from '../../../src/policy/index.js'
+import { policySubject, type FeedbackCountsView, type FeedbackTarget, type Member, type PolicySubject } from '../../../src/policy/index.js'
 import { IDS, M, NOW, HOUR, indicator, policy } from './helpers.js'
 
 const TARGET = 'indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f'
@@ -14,7 +14,7 @@ function sighting (targets: FeedbackTarget[], over: { author?: string, tlp?: 'gr
   return policySubject({ id: '1220' + 'cd'.repeat(32), author: over.author ?? IDS.fr, seq: 1, ts: NOW - HOUR, tlp: over.tlp ?? 'green', ...(over.to != null ? { to: over.to } : {}), body }, { targets })
 }
 
-const out = (p: ReturnType<typeof policy>, s: PolicySubject, peer = M.us): { verdict: string, rule: string } =>
+const out = (p: ReturnType<typeof policy>, s: PolicySubject, peer: Member = M.us): { verdict: string, rule: string, reason: string } =>
   p.outbound(s, { self: M.fr, peer, author: M.fr, now: NOW, peerOnRoster: true })
 
 describe('policy: sightings and opinions', () => {
