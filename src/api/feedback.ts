@@ -11,7 +11,7 @@ import { DragnetError } from '../errors.js'
 import type { Verdict } from '../ingest/index.js'
 import type { DragnetNode } from '../node.js'
 import { isTlp, TLP_LEVELS, type Tlp } from '../record/index.js'
-import { classifyValue } from '../stix/index.js'
+import { classifyValue, stricterTlp, TLP_RANK } from '../stix/index.js'
 import { lookup } from '../store/queries.js'
 
 const RECORD_ID = /^1220[0-9a-f]{64}$/
@@ -137,12 +137,36 @@ function now (): string {
 }
 
 /**
- * Publishes one object per target; amber ones addressed to the target's owner (and `to`). Each
- * object is its own publication so each can have its own recipients.
+ * The TLP of what this node holds of an object: its owner's newest record (the strictest of them
+ * when several share that version). Feedback is never looser: a green sighting of an amber
+ * indicator would tell green readers that the indicator exists.
  */
-async function publishEach (node: DragnetNode, objects: Array<{ body: Record<string, unknown>, target: string }>, tlp: Tlp | undefined, to: string[] | undefined): Promise<Verdict[]> {
+async function tlpOfObject (node: DragnetNode, stixId: string): Promise<Tlp> {
+  const [versions, owner] = await Promise.all([node.store.versions(stixId), node.store.owner(stixId)])
+  const own = versions.filter(v => v.author === owner)
+  const newest = own.length > 0 ? own[own.length - 1].modified : undefined
+  const infos = await node.store.getManyInfo(own.filter(v => v.modified === newest).map(v => v.id))
+  let tlp: Tlp = 'clear'
+  for (const i of infos) if (i != null) tlp = stricterTlp(tlp, i.tlp)
+  return tlp
+}
+
+/**
+ * Publishes one object per target, at the TLP asked for (default: green, or the object's TLP when
+ * stricter; looser than the object is refused); amber ones addressed to the target's owner (and
+ * `to`). Each object is its own publication so each can have its own recipients.
+ */
+async function publishEach (node: DragnetNode, objects: Array<{ body: Record<string, unknown>, target: string }>, asked: Tlp | undefined, to: string[] | undefined): Promise<Verdict[]> {
+  // Every TLP checked before anything is published: a refusal stores nothing.
+  const floors = await Promise.all(objects.map(async o => await tlpOfObject(node, o.target)))
+  objects.forEach(({ body, target }, i) => {
+    if (asked != null && TLP_RANK[asked] < TLP_RANK[floors[i]]) {
+      throw new DragnetError('DRAGNET_TLP_CONFLICT', `${String(body.type)} at TLP ${asked} of ${target}, which this node holds at TLP ${floors[i]}: feedback is never looser than what it is about`, { property: 'tlp', object: target })
+    }
+  })
   const verdicts: Verdict[] = []
-  for (const { body, target } of objects) {
+  for (const [i, { body, target }] of objects.entries()) {
+    const tlp = asked ?? stricterTlp('green', floors[i])
     let recipients = to
     if (tlp === 'amber' || tlp === 'amber+strict') {
       const owner = await node.store.owner(target)
@@ -150,7 +174,7 @@ async function publishEach (node: DragnetNode, objects: Array<{ body: Record<str
       if (owner != null && owner !== node.peerId) list.add(owner)
       recipients = list.size > 0 ? [...list] : undefined
     }
-    verdicts.push(...await node.publish([body], { ...(tlp != null ? { tlp } : {}), ...(recipients != null ? { to: recipients } : {}) }))
+    verdicts.push(...await node.publish([body], { tlp, ...(recipients != null ? { to: recipients } : {}) }))
   }
   return verdicts
 }

@@ -32,7 +32,8 @@ const feedbackResponses: Obj = {
   400: errorResponse('A missing or malformed field (DRAGNET_BAD_REQUEST, DRAGNET_BAD_TLP)'),
   401: errorResponse('No API token (DRAGNET_UNAUTHORIZED)'),
   403: errorResponse('Wrong API token (DRAGNET_FORBIDDEN), or this node may not author (DRAGNET_ROLE_FORBIDDEN)'),
-  404: errorResponse('No record on this node names the value, or no such record (DRAGNET_NOT_FOUND)')
+  404: errorResponse('No record on this node names the value, or no such record (DRAGNET_NOT_FOUND)'),
+  422: errorResponse('A TLP looser than the object\'s: feedback is never looser than what it is about (DRAGNET_TLP_CONFLICT)')
 }
 const taxiiErrorResponse = (description: string): Obj => ({ description, content: taxii(ref('TaxiiError')) })
 

@@ -15,7 +15,8 @@ import { tempDir } from '../helpers/tmp.js'
  *   A  reports the value; withholds indicators with a disagreement (withhold-disputed)
  *   B  sights it (green); its policy withholds sightings and opinions from everyone
  *      (no-feedback-onward), yet its sighting still reaches A: feedback goes back to its author
- *   C  sights it (green); refuses feedback on objects it never held (no-feedback-on-unknown)
+ *   C  sights it (green); refuses feedback on objects it never held (no-feedback-on-unknown) and
+ *      indicators labelled internal (no-internal)
  *   D  sights it at amber (addressed to A alone) and disagrees: "false positive: CDN address"
  */
 const VALUE = '198.51.100.77'
@@ -25,7 +26,10 @@ const policy = (name: string, rules: unknown[]): Policy => compilePolicy({ name,
 const POLICIES: Record<string, Policy> = {
   A: policy('a', [{ id: 'withhold-disputed', direction: 'outbound', match: { type: 'indicator', disagreements: { gte: 1 } }, action: 'withhold', reason: 'disputed by a member' }]),
   B: policy('b', [{ id: 'no-feedback-onward', direction: 'outbound', match: { type: ['sighting', 'opinion'] }, action: 'withhold' }]),
-  C: policy('c', [{ id: 'no-feedback-on-unknown', direction: 'inbound', match: { target: { held: false } }, action: 'reject' }])
+  C: policy('c', [
+    { id: 'no-feedback-on-unknown', direction: 'inbound', match: { target: { held: false } }, action: 'reject' },
+    { id: 'no-internal', direction: 'inbound', match: { labels: { any: ['internal'] } }, action: 'reject' }
+  ])
 }
 
 function storedId (verdicts: Verdict[]): string {
@@ -124,13 +128,27 @@ describe('sightings and opinions across four members over TCP', function () {
   })
 
   it('a sighting of an object a member never held is refused by its inbound rule', async () => {
-    // D's amber indicator goes to A alone; A's green sighting of it reaches B and C, who never held it.
-    const hidden = indicator({ kind: 'domain', value: 'cdn-edge.example.net', seed: 'feedback-test-hidden' }) as Record<string, unknown>
-    const hiddenId = storedId(await D.publish([hidden], { tlp: 'amber', to: [A.peerId] }))
-    await waitFor(async () => await A.store.has(hiddenId), 'A holds the amber indicator')
-    const s = storedId(await sight(A, { target: hiddenId }))
+    // C refuses A's internal indicator; D's sighting of it then reaches C, which never held it.
+    const internal = indicator({ kind: 'domain', value: 'internal-c2.example.net', seed: 'feedback-test-internal', labels: ['internal'] }) as Record<string, unknown>
+    const internalId = storedId(await A.publish([internal], { tlp: 'green' }))
+    await waitFor(async () => await D.store.has(internalId), 'D holds the internal indicator')
+    await waitFor(async () => (await C.store.auditEntries({ record: internalId })).some(e => e.rule === 'no-internal'), 'C refuses the indicator')
+    const s = storedId(await sight(D, { target: internalId }))
     await waitFor(async () => await B.store.has(s), 'B (no such rule) takes the sighting')
     await waitFor(async () => (await C.store.auditEntries({ record: s })).some(e => e.verdict === 'reject' && e.rule === 'no-feedback-on-unknown'), 'C refuses it by its rule')
     assert.equal(await C.store.has(s), false)
+  })
+
+  it('a sighting is never looser than its object: of an amber indicator it is amber, addressed to the indicator\'s author', async () => {
+    const hidden = indicator({ kind: 'domain', value: 'cdn-edge.example.net', seed: 'feedback-test-hidden' }) as Record<string, unknown>
+    const hiddenId = storedId(await D.publish([hidden], { tlp: 'amber', to: [A.peerId] }))
+    await waitFor(async () => await A.store.has(hiddenId), 'A holds the amber indicator')
+    await assert.rejects(sight(A, { target: hiddenId, tlp: 'green' }), { code: 'DRAGNET_TLP_CONFLICT' })
+    const s = storedId(await sight(A, { target: hiddenId }))
+    const rec = await A.store.getRecord(s)
+    assert.equal(rec?.record.record.tlp, 'amber')
+    assert.deepEqual(rec?.record.record.to, [D.peerId])
+    await waitFor(async () => await D.store.has(s), 'the author D holds the sighting')
+    await waitFor(() => D.store.feedbackCounts(String(hidden.id))?.sightings === 1, "D's index counts it")
   })
 })

@@ -90,6 +90,8 @@ describe('api: sightings, opinions and the lookup summary (inject, no socket)', 
   })
 
   it('refuses malformed and unauthorised feedback with a clear code and stores nothing', async () => {
+    const amber = await post(`/api/records?tlp=amber&to=${peer.peerId}`, indicator({ kind: 'domain', value: 'amber.example', seed: 'api-feedback-amber' }))
+    const amberId = String(amber.body.results[0].id)
     const before = fx.node.store.counts().records
     const cases: Array<[string, unknown, string, Record<string, string>?]> = [
       ['/api/sightings', { target: VALUE }, 'DRAGNET_UNAUTHORIZED', {}],
@@ -104,7 +106,9 @@ describe('api: sightings, opinions and the lookup summary (inject, no socket)', 
       ['/api/opinions', { target: recordId, opinion: 'maybe' }, 'DRAGNET_BAD_REQUEST'],
       ['/api/opinions', { target: VALUE, opinion: 'agree' }, 'DRAGNET_BAD_REQUEST'],
       ['/api/opinions', { target: 'indicator--00000000-0000-4000-8000-000000000000', opinion: 'agree' }, 'DRAGNET_NOT_FOUND'],
-      ['/api/opinions', { target: recordId, opinion: 'agree', reason: 'x'.repeat(5000) }, 'DRAGNET_BAD_REQUEST']
+      ['/api/opinions', { target: recordId, opinion: 'agree', reason: 'x'.repeat(5000) }, 'DRAGNET_BAD_REQUEST'],
+      ['/api/opinions', { target: amberId, opinion: 'agree', tlp: 'green' }, 'DRAGNET_TLP_CONFLICT'],
+      ['/api/sightings', { target: VALUE, tlp: 'clear' }, 'DRAGNET_TLP_CONFLICT']
     ]
     for (const [url, body, code, headers] of cases) {
       const r = await post(url, body, headers ?? bearer(WRITE_TOKEN))
