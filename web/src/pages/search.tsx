@@ -3,7 +3,32 @@ import { api, ApiError, RECORD_ID, type Tlp } from '../api'
 import { ErrorNote, Member, TlpBadge, Time, stixSummary } from '../ui'
 
 interface Hit { id: string, author: string, tlp: Tlp, type: string, stixId: string, modified: string, ts: number, addedAt: number, body: Record<string, any> }
-interface LookupAnswer { value: string, kind: string, records: Hit[], next?: string }
+interface Summary {
+  reporters: string[]
+  sightings: number
+  sighted_by: string[]
+  first_seen: string | null
+  last_seen: string | null
+  opinions: { agree: number, disagree: number, reasons: Array<{ member: string, opinion: 'agree' | 'disagree', reason?: string }> }
+  confidence: number
+}
+interface LookupAnswer { value: string, kind: string, summary?: Summary, records: Hit[], next?: string }
+
+/** The federation view of a value: sightings, opinions with their reasons, confidence. */
+function FederationView ({ s }: { s: Summary }): preact.JSX.Element {
+  return (
+    <section aria-labelledby="federation-h">
+      <h3 id="federation-h">Federation view: confidence {s.confidence}</h3>
+      <p>
+        Reported by {s.reporters.length} member{s.reporters.length === 1 ? '' : 's'}; {s.sightings} sighting{s.sightings === 1 ? '' : 's'} by {s.sighted_by.length} member{s.sighted_by.length === 1 ? '' : 's'}
+        {s.first_seen != null ? ` (first ${s.first_seen}, last ${s.last_seen ?? s.first_seen})` : ''}; {s.opinions.agree} agree, {s.opinions.disagree} disagree.
+      </p>
+      {s.opinions.reasons.length > 0
+        ? <ul>{s.opinions.reasons.map(r => <li key={r.member}><Member peerId={r.member} /> {r.opinion}{r.reason != null ? `: ${r.reason}` : ''}</li>)}</ul>
+        : null}
+    </section>
+  )
+}
 
 /** A value (IP, CIDR, domain, URL, e-mail, hash) or a record id: who else reported it. */
 export function Search ({ query }: { query: string }): preact.JSX.Element {
@@ -46,6 +71,7 @@ export function Search ({ query }: { query: string }): preact.JSX.Element {
         ? (
           <section aria-labelledby="results-h">
             <h2 id="results-h">{result.records.length}{result.next != null ? '+' : ''} record{result.records.length === 1 ? '' : 's'} name {result.kind} {result.value}</h2>
+            {result.summary != null && result.records.length > 0 ? <FederationView s={result.summary} /> : null}
             {result.records.length === 0
               ? <p>No record you may see names this value.</p>
               : (
