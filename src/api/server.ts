@@ -14,6 +14,7 @@ import { registerFeeds } from './feeds.js'
 import { createMetrics } from './metrics.js'
 import { openApiDocument } from './openapi.js'
 import { registerRest } from './rest.js'
+import { registerStream } from './stream.js'
 import { registerTaxii } from './taxii.js'
 import { registerConsole } from './console.js'
 import { registerWeb } from './web.js'
@@ -214,6 +215,8 @@ export async function buildApi (node: DragnetNode, init: ApiInit): Promise<Fasti
   await registerRest(app, node, { metrics, index, bodyLimit, openapi: () => openApiDocument({ version, bodyLimit }) })
   await registerFeeds(app, node)
   await registerPurge(app, node)
+  // Below the idle timeout, or the server would cut a quiet stream before its keep-alive.
+  registerStream(app, node, { maxClients: node.config.stream.maxClients, keepAliveMs: Math.min(node.config.stream.keepAliveMs, Math.floor(node.config.http.idleTimeoutMs / 2)) })
   await registerTaxii(app, node, index, {
     publicClear: init.publicClear ?? node.config.taxii.publicClear,
     maxContentLength: bodyLimit,

@@ -125,6 +125,7 @@ export const configSchema = z.object({
     maxBodyBytes: z.number().int().min(1024).max(1024 * 1024 * 1024),
     closeGraceMs: z.number().int().min(0)
   }).strict().refine(h => h.headersTimeoutMs <= h.requestTimeoutMs, { message: 'headersTimeoutMs must not exceed requestTimeoutMs', path: ['headersTimeoutMs'] }),
+  stream: z.object({ keepAliveMs: z.number().int().min(100), maxClients: z.number().int().min(1) }).strict(),
   log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) }).strict(),
   feeds: z.array(feedSchema).refine(fs => new Set(fs.map(f => f.name)).size === fs.length, 'feed names must be unique')
 }).strict()
