@@ -13,6 +13,7 @@ import { ReplicationEdge, sumStats, type ReplicationStats } from './replication/
 import { Store, type AuditEntry, type StoreInit } from './store/index.js'
 import { SyncService } from './sync/index.js'
 import { docToJson, describeDoc } from './identity/membership.js'
+import { Webhooks, type WebhookStats } from './push/webhooks.js'
 import { LruSet } from './util/lru.js'
 import { privateUmask } from './util/private-file.js'
 
@@ -65,6 +66,8 @@ export interface NodeStatus {
   peers: { roster: number, connected: number }
   listen: string[]
   api?: string
+  /** each webhook's queue and deliveries, when webhooks run */
+  webhooks?: WebhookStats[]
   policy: string
   running: boolean
   startedAt?: string
@@ -99,6 +102,7 @@ export class DragnetNode {
   peers: PeerManager | null = null
   gossip: Gossip | null = null
   sync: SyncService | null = null
+  webhooks: Webhooks | null = null
   apiAddress: string | undefined
   private startedAt: Date | undefined
   /** decisions that kept a record out, by rule (or error code): ingest rejections and outbound withholdings */
@@ -201,7 +205,7 @@ export class DragnetNode {
     return this.running
   }
 
-  async start (opts: { api?: (node: DragnetNode) => Promise<{ address: string, close: () => Promise<void> }> } = {}): Promise<void> {
+  async start (opts: { api?: (node: DragnetNode) => Promise<{ address: string, close: () => Promise<void> }>, webhooks?: boolean } = {}): Promise<void> {
     if (this.running) return
     try {
       await this.ingest.start()
@@ -222,6 +226,8 @@ export class DragnetNode {
       this.membershipTimer = setInterval(() => { void this.refreshMembership() }, Math.min(this.config.sync.intervalMs, 2000))
       this.membershipTimer.unref?.()
       this.stopHooks.push(async () => { if (this.membershipTimer != null) clearInterval(this.membershipTimer) })
+      // Webhooks run on a serving node, not in a CLI command that opens the store for a moment.
+      if (this.config.webhooks.length > 0 && (this.network || opts.api != null || opts.webhooks === true)) await this.startWebhooks()
       if (this.network) await this.startNetwork()
       // Only a serving node keeps the schedule; a CLI opening the store offline runs a feed on demand.
       if (this.network || opts.api != null) {
@@ -249,6 +255,26 @@ export class DragnetNode {
       await this.stop()
       throw err
     }
+  }
+
+  private async startWebhooks (): Promise<void> {
+    const webhooks = new Webhooks({
+      store: this.store,
+      onStored: (fn) => this.ingest.onStored(fn),
+      memberOf: (p) => this.roster.get(p),
+      log: this.log.child({ ns: 'push:webhooks' })
+    }, this.config.webhooks, this.dataDir)
+    await webhooks.start()
+    this.webhooks = webhooks
+    this.stopHooks.push(async () => {
+      await webhooks.stop()
+      this.webhooks = null
+    })
+  }
+
+  /** Each webhook's queue and deliveries (empty when none is configured or the node does not serve). */
+  webhookStats (): WebhookStats[] {
+    return this.webhooks?.stats() ?? []
   }
 
   private async startNetwork (): Promise<void> {
@@ -518,6 +544,7 @@ export class DragnetNode {
       peers: { roster: this.roster.peers().length, connected: this.peers?.connectedPeers().length ?? 0 },
       listen: this.listenAddrs(),
       ...(this.apiAddress != null ? { api: this.apiAddress } : {}),
+      ...(this.webhooks != null ? { webhooks: this.webhookStats() } : {}),
       policy: this.currentPolicy.name,
       running: this.running,
       ...(this.startedAt != null ? { startedAt: this.startedAt.toISOString() } : {}),

@@ -168,6 +168,32 @@ export function createMetrics (node: DragnetNode): Metrics {
 
   feedMetrics(registry, node)
 
+  new Gauge({
+    name: 'dragnet_webhook_queue',
+    help: 'Records waiting in each webhook\'s queue (bounded by its maxQueue)',
+    labelNames: ['hook'],
+    registers: [registry],
+    collect () {
+      this.reset()
+      for (const h of node.webhookStats()) this.set({ hook: h.name }, h.queued)
+    }
+  })
+
+  new Counter({
+    name: 'dragnet_webhook_deliveries_total',
+    help: 'Webhook deliveries by hook and result: delivered (2xx), failed (an attempt that will be retried; since start), dropped (the queue was full)',
+    labelNames: ['hook', 'result'],
+    registers: [registry],
+    collect () {
+      this.reset()
+      for (const h of node.webhookStats()) {
+        this.inc({ hook: h.name, result: 'delivered' }, h.delivered)
+        this.inc({ hook: h.name, result: 'failed' }, h.failures)
+        this.inc({ hook: h.name, result: 'dropped' }, h.dropped)
+      }
+    }
+  })
+
   const proc = processMetrics()
   return {
     contentType: registry.contentType,

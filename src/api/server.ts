@@ -1,6 +1,3 @@
-import { readFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import type { Server } from 'node:http'
 import { Socket } from 'node:net'
 import Fastify, { type FastifyHttpOptions, type FastifyInstance, type FastifyReply } from 'fastify'
@@ -9,6 +6,7 @@ import { ReadTokenFile } from '../identity/index.js'
 import type { DragnetNode } from '../node.js'
 import { VersionIndex } from '../store/reads.js'
 import { registerPurge } from './purge.js'
+import { packageVersion } from '../util/version.js'
 import { accessHook, isLoopbackHost, requireDeclaredAccess, type AccessInit } from './access.js'
 import { registerFeeds } from './feeds.js'
 import { createMetrics } from './metrics.js'
@@ -59,18 +57,6 @@ interface ApiState {
 }
 
 const states = new WeakMap<FastifyInstance, ApiState>()
-
-function packageVersion (): string {
-  let dir = dirname(fileURLToPath(import.meta.url))
-  for (let i = 0; i < 5; i++) {
-    try {
-      return (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version: string }).version
-    } catch {
-      dir = dirname(dir)
-    }
-  }
-  return '0.0.0'
-}
 
 function sendError (reply: FastifyReply, err: DragnetError, extra: Record<string, unknown> = {}): FastifyReply {
   return reply.code(err.status).type('application/json').send({ ...err.toJSON(), ...extra })

@@ -31,6 +31,27 @@ const memberSchema = z.object({
 }).strict()
 
 const peerIdText = z.string().regex(/^[1-9A-HJ-NP-Za-km-z]{30,100}$/, 'a PeerId (12D3KooW...)')
+/** A consumer records are POSTed to (see push/webhooks.ts). */
+const webhookSchema = z.object({
+  /** names the hook's queue and metrics; default its URL */
+  name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, dot, dash, underscore (at most 64)').optional(),
+  url: z.string().regex(/^https?:\/\/[^\s/?#]+(\/[^\s#]*)?$/, 'an http(s) URL'),
+  filter: z.object({
+    tlp: z.array(z.enum(['clear', 'green', 'amber', 'amber+strict', 'red'])).min(1).default(['clear', 'green']),
+    type: z.array(z.string().min(1)).optional(),
+    author: z.array(z.string().min(1)).optional()
+  }).strict().default({ tlp: ['clear', 'green'] }),
+  /** HMAC-SHA256 key: inline, or (better) a file holding it */
+  secret: z.string().min(16).optional(),
+  secretFile: z.string().optional(),
+  maxQueue: z.number().int().min(1).max(10_000_000).default(10_000),
+  timeoutMs: z.number().int().min(100).default(10_000),
+  retryMinMs: z.number().int().min(10).default(1000),
+  retryMaxMs: z.number().int().min(10).default(300_000)
+}).strict().refine(h => (h.secret == null) !== (h.secretFile == null), { message: 'give the HMAC key as secret or secretFile (one of them)', path: ['secret'] })
+  .refine(h => h.retryMinMs <= h.retryMaxMs, { message: 'retryMinMs must not exceed retryMaxMs', path: ['retryMinMs'] })
+
+export type WebhookConfig = z.infer<typeof webhookSchema>
 
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'host:port')
 
@@ -125,6 +146,7 @@ export const configSchema = z.object({
     maxBodyBytes: z.number().int().min(1024).max(1024 * 1024 * 1024),
     closeGraceMs: z.number().int().min(0)
   }).strict().refine(h => h.headersTimeoutMs <= h.requestTimeoutMs, { message: 'headersTimeoutMs must not exceed requestTimeoutMs', path: ['headersTimeoutMs'] }),
+  webhooks: z.array(webhookSchema).refine(hs => new Set(hs.map(h => h.name ?? h.url)).size === hs.length, { message: 'two webhooks with one name (or URL): give each a name' }),
   stream: z.object({ keepAliveMs: z.number().int().min(100), maxClients: z.number().int().min(1) }).strict(),
   log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) }).strict(),
   feeds: z.array(feedSchema).refine(fs => new Set(fs.map(f => f.name)).size === fs.length, 'feed names must be unique')
@@ -226,6 +248,9 @@ export async function loadConfig (opts: { file?: string, dataDir?: string, overr
     if (typeof fromFile.policy === 'string') fromFile.policy = rebase(fromFile.policy, base)
     if (typeof fromFile.psk === 'string') fromFile.psk = rebase(fromFile.psk, base)
     rebaseFeedSecrets(fromFile.feeds, base)
+    if (Array.isArray(fromFile.webhooks)) {
+      for (const h of fromFile.webhooks) if (isPlainObject(h) && typeof h.secretFile === 'string') h.secretFile = rebase(h.secretFile, base)
+    }
     merged = merge(merged, fromFile)
     sources.push(abs)
   }

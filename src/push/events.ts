@@ -81,22 +81,21 @@ export async function eventsAfter (store: Store, after: number, filter: PushFilt
   const events: PushEvent[] = []
   wanted.forEach((e, i) => {
     const b = bytes[i]
-    if (b == null) return
-    const prov = new Provenance(memberOf)
-    const object = prov.serve(JSON.parse(Buffer.from(bodyBytes(b)).toString('utf8')) as StixObject, e.info.tlp, e.info.author)
-    events.push({
-      arrival: e.arrival,
-      id: e.id,
-      tlp: e.info.tlp,
-      author: e.info.author,
-      type: e.info.type,
-      stixId: e.info.stixId,
-      addedAt: e.info.addedAt,
-      object,
-      provenance: prov.extras()
-    })
+    if (b != null) events.push(buildEvent(e.arrival, e.id, e.info, b, memberOf))
   })
   return { events, next }
+}
+
+function buildEvent (arrival: number, id: string, info: RecordInfo, envelope: Uint8Array, memberOf: (peerId: string) => MemberInfo | undefined): PushEvent {
+  const prov = new Provenance(memberOf)
+  const object = prov.serve(JSON.parse(Buffer.from(bodyBytes(envelope)).toString('utf8')) as StixObject, info.tlp, info.author)
+  return { arrival, id, tlp: info.tlp, author: info.author, type: info.type, stixId: info.stixId, addedAt: info.addedAt, object, provenance: prov.extras() }
+}
+
+/** The event of one stored record (a webhook's queued delivery); undefined if the store no longer holds it. */
+export async function eventOf (store: Store, arrival: number, id: string, memberOf: (peerId: string) => MemberInfo | undefined): Promise<PushEvent | undefined> {
+  const [info, bytes] = await Promise.all([store.getInfo(id), store.getBytes(id)])
+  return info != null && bytes != null ? buildEvent(arrival, id, info, bytes, memberOf) : undefined
 }
 
 export interface FollowerInit {
