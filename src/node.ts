@@ -66,6 +66,8 @@ export interface NodeStatus {
   peers: { roster: number, connected: number }
   listen: string[]
   api?: string
+  /** `https` when the API serves TLS (api.tls) */
+  apiScheme?: 'http' | 'https'
   /** each webhook's queue and deliveries, when webhooks run */
   webhooks?: WebhookStats[]
   policy: string
@@ -104,6 +106,7 @@ export class DragnetNode {
   sync: SyncService | null = null
   webhooks: Webhooks | null = null
   apiAddress: string | undefined
+  apiScheme: 'http' | 'https' = 'http'
   private startedAt: Date | undefined
   /** decisions that kept a record out, by rule (or error code): ingest rejections and outbound withholdings */
   readonly decisions = { rejected: new Map<string, number>(), withheld: new Map<string, number>() }
@@ -205,7 +208,7 @@ export class DragnetNode {
     return this.running
   }
 
-  async start (opts: { api?: (node: DragnetNode) => Promise<{ address: string, close: () => Promise<void> }>, webhooks?: boolean } = {}): Promise<void> {
+  async start (opts: { api?: (node: DragnetNode) => Promise<{ address: string, scheme?: 'http' | 'https', close: () => Promise<void> }>, webhooks?: boolean } = {}): Promise<void> {
     if (this.running) return
     try {
       await this.ingest.start()
@@ -237,6 +240,7 @@ export class DragnetNode {
       if (opts.api != null) {
         const api = await opts.api(this)
         this.apiAddress = api.address
+        this.apiScheme = api.scheme ?? 'http'
         this.stopHooks.push(api.close)
       }
       this.running = true
@@ -246,6 +250,7 @@ export class DragnetNode {
       await writeRuntime(this.dataDir, {
         pid: process.pid,
         api: this.apiAddress,
+        ...(this.apiScheme === 'https' && this.config.apiTls != null ? { apiTls: { cert: this.config.apiTls.cert } } : {}),
         peerId: this.peerId,
         startedAt: this.startedAt.toISOString(),
         listen: this.listenAddrs()
@@ -543,7 +548,7 @@ export class DragnetNode {
       flaggedAuthors: [...new Set(equivocations.map(e => e.author))],
       peers: { roster: this.roster.peers().length, connected: this.peers?.connectedPeers().length ?? 0 },
       listen: this.listenAddrs(),
-      ...(this.apiAddress != null ? { api: this.apiAddress } : {}),
+      ...(this.apiAddress != null ? { api: this.apiAddress, apiScheme: this.apiScheme } : {}),
       ...(this.webhooks != null ? { webhooks: this.webhookStats() } : {}),
       policy: this.currentPolicy.name,
       running: this.running,

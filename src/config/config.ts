@@ -90,7 +90,11 @@ export const configSchema = z.object({
   role: z.enum(ROLES),
   listen: z.array(z.string()),
   announce: z.array(z.string()),
-  api: z.union([hostPort, z.literal(false)]),
+  api: z.union([hostPort, z.literal(false), z.object({
+    address: hostPort,
+    /** native HTTPS: PEM files of the certificate (chain) and its private key */
+    tls: z.object({ cert: z.string().min(1), key: z.string().min(1) }).strict().nullable().default(null)
+  }).strict()]),
   roster: z.union([z.array(memberSchema), z.string(), z.object({
     members: z.union([z.array(memberSchema), z.string()]).default([]),
     deny: z.array(peerIdText).default([])
@@ -156,11 +160,16 @@ export type RawConfig = z.infer<typeof configSchema>
 export type MemberConfig = z.infer<typeof memberSchema>
 export type FeedConfig = z.infer<typeof feedSchema>
 
-/** The resolved node configuration: roster loaded, paths absolute. */
-export interface NodeConfig extends Omit<RawConfig, 'roster'> {
+export interface ApiTls { cert: string, key: string }
+
+/** The resolved node configuration: roster loaded, paths absolute, `api` as host:port (or false) with its TLS files apart. */
+export interface NodeConfig extends Omit<RawConfig, 'roster' | 'api'> {
   roster: MemberConfig[]
   /** `roster.deny`: members this jurisdiction refuses whatever the federation's roots say */
   rosterDeny: string[]
+  api: string | false
+  /** `api.tls`: the API serves HTTPS only */
+  apiTls: ApiTls | null
   /** where the config came from (for messages and relative paths) */
   sources: string[]
 }
@@ -248,13 +257,22 @@ export async function loadConfig (opts: { file?: string, dataDir?: string, overr
     if (typeof fromFile.policy === 'string') fromFile.policy = rebase(fromFile.policy, base)
     if (typeof fromFile.psk === 'string') fromFile.psk = rebase(fromFile.psk, base)
     rebaseFeedSecrets(fromFile.feeds, base)
+    if (isPlainObject(fromFile.api) && isPlainObject(fromFile.api.tls)) {
+      const tls = fromFile.api.tls
+      for (const k of ['cert', 'key']) if (typeof tls[k] === 'string') tls[k] = rebase(tls[k] as string, base)
+    }
     if (Array.isArray(fromFile.webhooks)) {
       for (const h of fromFile.webhooks) if (isPlainObject(h) && typeof h.secretFile === 'string') h.secretFile = rebase(h.secretFile, base)
     }
     merged = merge(merged, fromFile)
     sources.push(abs)
   }
-  if (opts.overrides != null) merged = merge(merged, opts.overrides)
+  if (opts.overrides != null) {
+    // `--api HOST:PORT` moves the API; TLS files configured for it stay.
+    const over = { ...opts.overrides }
+    if (typeof over.api === 'string' && isPlainObject(merged.api)) over.api = { ...merged.api, address: over.api }
+    merged = merge(merged, over)
+  }
   const result = configSchema.safeParse(merged)
   if (!result.success) {
     throw new DragnetError('DRAGNET_BAD_CONFIG', `invalid configuration: ${formatIssues(result.error, sources[sources.length - 1])}`)
@@ -272,7 +290,9 @@ export async function loadConfig (opts: { file?: string, dataDir?: string, overr
   const entries = typeof cfg.roster === 'object' && !Array.isArray(cfg.roster) ? cfg.roster.members : cfg.roster
   const rosterDeny = typeof cfg.roster === 'object' && !Array.isArray(cfg.roster) ? cfg.roster.deny : []
   const roster = typeof entries === 'string' ? await loadRosterFile(entries) : entries
-  return { ...cfg, roster, rosterDeny, sources }
+  const api = typeof cfg.api === 'object' ? cfg.api.address : cfg.api
+  const apiTls = typeof cfg.api === 'object' ? cfg.api.tls : null
+  return { ...cfg, roster, rosterDeny, api, apiTls, sources }
 }
 
 export async function loadRosterFile (file: string): Promise<MemberConfig[]> {

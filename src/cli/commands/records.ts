@@ -136,7 +136,7 @@ export function registerRecordCommands (program: Command): void {
         `records    ${status.records} (${Object.entries(status.byTlp).map(([k, v]) => `${k} ${String(v)}`).join(', ')})`,
         `peers      ${status.peers.connected} connected of ${status.peers.roster} on the roster`,
         `policy     ${status.policy}`,
-        ...(status.api != null ? [`api        http://${status.api}`] : []),
+        ...(status.api != null ? [`api        ${String(status.apiScheme ?? 'http')}://${status.api}`] : []),
         ...(status.listen.length > 0 ? [`listen     ${status.listen.join(' ')}`] : []),
         `flagged    ${status.flaggedAuthors.length === 0 ? 'none' : status.flaggedAuthors.join(', ') + ' (equivocation)'}`
       ]
