@@ -30,14 +30,18 @@ function cliReference (): { intro: string, sections: Section[] } {
   return { intro: parts[0], sections }
 }
 
-/** Every runnable command by its path (`token create`), the program itself left out. */
+/**
+ * Every runnable command by its path (`token create`), the program itself left out. A default
+ * subcommand (`feeds` runs `feeds list`) is documented under its parent's words.
+ */
 function commands (program: Command): Map<string, Command> {
   const out = new Map<string, Command>()
   const walk = (c: Command, prefix: string[]): void => {
+    const byDefault = (c as Command & { _defaultCommandName?: string })._defaultCommandName
     for (const sub of c.commands) {
-      const path = [...prefix, sub.name()]
+      const path = sub.name() === byDefault ? prefix : [...prefix, sub.name()]
       if (sub.commands.length === 0) out.set(path.join(' '), sub)
-      walk(sub, path)
+      walk(sub, [...prefix, sub.name()])
     }
   }
   walk(program, [])
