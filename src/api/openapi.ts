@@ -314,7 +314,7 @@ export function openApiDocument (init: { version: string, bodyLimit: number }): 
         get: {
           tags: ['records'],
           summary: 'Server-sent events: each record as it is stored (event `record`, `id:` its arrival number), with its TLP 2.0 marking and author identity; never above the caller\'s TLP ceiling',
-          description: 'Without Last-Event-ID the stream starts with the next record stored. With it (the header every EventSource sends on reconnect, or the lastEventId query parameter) it first replays every matching record after that arrival number, then follows live: each record exactly once. A comment line every stream.keepAliveMs keeps the connection alive.',
+          description: 'Without Last-Event-ID the stream starts with the next record stored. With it (the header every EventSource sends on reconnect, or the lastEventId query parameter) it first replays every matching record after that arrival number, then follows live: each record exactly once. A read token below RED gets the arrival numbers sealed (ids valid while the node runs) and no arrival field. A comment line every stream.keepAliveMs keeps the connection alive.',
           parameters: [
             query('tlp', 'TLP levels, comma-separated (narrowed to the caller\'s ceiling)'), query('type', 'STIX types, comma-separated'), query('author', 'author PeerIds, comma-separated'),
             query('lastEventId', 'resume after this arrival number (as the Last-Event-ID header)', { type: 'integer', minimum: 0 })

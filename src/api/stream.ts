@@ -4,11 +4,12 @@ import { DragnetError } from '../errors.js'
 import type { DragnetNode } from '../node.js'
 import { ArrivalFollower, pushFilter, withinTlps, type PushEvent } from '../push/events.js'
 import { callerOf, type RouteAccess } from './access.js'
-import { visibleTlps } from './auth.js'
+import { seesAll, visibleTlps } from './auth.js'
+import { SealedCursors } from './sealed-cursor.js'
 
 /*
  * GET /api/stream: records as they are stored, as server-sent events. Each event's `id:` is the
- * record's arrival number on this node, so a client that reconnects with `Last-Event-ID` (every
+ * record's arrival number on this node (sealed for a caller below RED, see formatEvent), so a client that reconnects with `Last-Event-ID` (every
  * EventSource does) continues exactly after the last event it received: the stream reads the
  * arrival index from that cursor (see push/events.ts), replaying what it missed, then follows
  * live. A caller never receives a record above its TLP ceiling.
@@ -25,12 +26,13 @@ export interface StreamInit {
 
 const READ: { config: RouteAccess } = { config: { access: 'read' } }
 
-function lastEventId (req: FastifyRequest, current: number): number {
+function lastEventId (req: FastifyRequest, current: number, sealed: SealedCursors | undefined): number {
   const q = req.query as Record<string, unknown>
   const header = req.headers['last-event-id']
   const raw = header ?? q.lastEventId
   if (raw == null) return current
   const text = Array.isArray(raw) ? String(raw[0]) : String(raw)
+  if (sealed != null) return Math.min(sealed.open(text.trim()), current)
   if (!/^\d{1,15}$/.test(text.trim())) throw new DragnetError('DRAGNET_BAD_REQUEST', `Last-Event-ID must be an arrival number (a non-negative integer), got ${text.slice(0, 40)}`, { property: 'Last-Event-ID' })
   const n = Number(text.trim())
   // A cursor ahead of this node is a client confusing nodes: answer that, not silence.
@@ -43,8 +45,15 @@ function list (v: unknown): string[] | undefined {
   return (Array.isArray(v) ? v : [v]).flatMap(s => String(s).split(',')).map(s => s.trim()).filter(s => s !== '')
 }
 
-export function formatEvent (e: PushEvent): string {
-  return `id: ${e.arrival}\nevent: record\ndata: ${JSON.stringify(e)}\n\n`
+/**
+ * One SSE event. For a caller below RED the id is the arrival number sealed and the data has
+ * none: arrival numbers count every record, so gaps between two would count the records above
+ * its ceiling.
+ */
+export function formatEvent (e: PushEvent, sealed?: SealedCursors): string {
+  if (sealed == null) return `id: ${e.arrival}\nevent: record\ndata: ${JSON.stringify(e)}\n\n`
+  const { arrival, ...data } = e
+  return `id: ${sealed.seal(arrival)}\nevent: record\ndata: ${JSON.stringify(data)}\n\n`
 }
 
 /** Writes and waits for the socket to take it, so a slow client slows its own reads only. */
@@ -61,13 +70,16 @@ async function write (res: ServerResponse, text: string): Promise<void> {
 
 export function registerStream (app: FastifyInstance, node: DragnetNode, init: StreamInit): void {
   const open = new Set<() => void>()
+  // One key per API instance, as for the listing cursors: a reader's ids are valid while the node runs.
+  const sealedIds = new SealedCursors()
   app.addHook('preClose', async () => { for (const end of [...open]) end() })
 
   app.get('/api/stream', READ, async (req, reply) => {
     const q = req.query as Record<string, unknown>
     const caller = callerOf(req)
     const filter = withinTlps(pushFilter({ tlp: list(q.tlp), type: list(q.type), author: list(q.author) }), visibleTlps(caller))
-    const after = lastEventId(req, node.store.counts().arrival)
+    const sealed = seesAll(caller) ? undefined : sealedIds
+    const after = lastEventId(req, node.store.counts().arrival, sealed)
     if (open.size >= init.maxClients) throw new DragnetError('DRAGNET_BUSY', `this node serves ${init.maxClients} streams at most (stream.maxClients); try again later`)
 
     reply.hijack()
@@ -80,7 +92,7 @@ export function registerStream (app: FastifyInstance, node: DragnetNode, init: S
       connection: 'keep-alive'
     })
     // The client retries after 2 s; the first line also tells it the stream is up.
-    res.write(`retry: 2000\n: dragnet stream after ${after}\n\n`)
+    res.write(`retry: 2000\n: dragnet stream${sealed == null ? ` after ${after}` : ''}\n\n`)
 
     const follower = new ArrivalFollower({
       store: node.store,
@@ -88,7 +100,7 @@ export function registerStream (app: FastifyInstance, node: DragnetNode, init: S
       memberOf: (p) => node.roster.get(p),
       filter,
       after,
-      deliver: async (events) => { for (const e of events) await write(res, formatEvent(e)) },
+      deliver: async (events) => { for (const e of events) await write(res, formatEvent(e, sealed)) },
       onError: (err) => {
         if (!res.destroyed) node.log.warn({ err: err.message }, 'stream ended by an error')
         end()

@@ -115,10 +115,25 @@ describe('GET /api/stream: server-sent events of stored records', function () {
     assert.deepEqual(records(reader).map(e => e.tlp), ['clear', 'green'])
     assert.deepEqual(records(asking).map(e => e.tlp), ['green'], 'tlp narrows within the ceiling, never widens it')
     assert.deepEqual(records(admin).map(e => e.tlp), ['red', 'amber', 'clear', 'green'])
-    // The same ceiling holds on replay.
-    const replay = await connect('/api/stream?lastEventId=0', { authorization: `Bearer ${green}` })
-    await replay.until(() => records(replay).length === 2, 10_000, 'the replay')
-    assert.deepEqual(records(replay).map(e => e.tlp), ['clear', 'green'])
+    // Arrival numbers count every record: a reader gets them sealed, never in the clear.
+    assert.deepEqual(records(admin).map(e => e.arrival), [1, 2, 3, 4])
+    for (const e of reader.events) assert.doesNotMatch(String(e.id), /^\d+$/)
+    assert.ok(records(reader).every(e => !('arrival' in e)))
+    assert.ok(!reader.comments.some(c => /\d/.test(c)), 'no arrival number in the opening comment either')
+    // It resumes with its sealed id, exactly once, within the same ceiling.
+    reader.close()
+    await node.publish([ind(5)], { tlp: 'red' })
+    await node.publish([ind(6)], { tlp: 'clear' })
+    const resumed = await connect('/api/stream', { authorization: `Bearer ${green}`, 'last-event-id': reader.lastId! })
+    assert.equal(resumed.status, 200)
+    await resumed.until(() => records(resumed).length === 1, 10_000, 'the record after the sealed id')
+    assert.equal(records(resumed)[0].tlp, 'clear')
+    assert.equal(records(resumed)[0].object.id, ind(6).id)
+    // A plain arrival number (or anything this node did not seal) is refused.
+    const plain = await connect('/api/stream', { authorization: `Bearer ${green}`, 'last-event-id': '2' })
+    await plain.waitEnded()
+    assert.equal(plain.status, 400)
+    assert.equal(JSON.parse(plain.body).code, 'DRAGNET_BAD_REQUEST')
   })
 
   it('filters by type and author', async () => {
