@@ -48,6 +48,13 @@ function commands (program: Command): Map<string, Command> {
   return out
 }
 
+/** `purge list`: a word its command reads as an argument, documented as one (`list` in backticks). */
+function pseudoVerb (cmds: Map<string, Command>, path: string): boolean {
+  const words = path.split(' ')
+  const parent = cmds.get(words.slice(0, -1).join(' '))
+  return parent != null && parent.registeredArguments.some(a => (a.description ?? '').includes('`' + words[words.length - 1] + '`'))
+}
+
 function sectionFor (sections: Section[], path: string): Section | undefined {
   return sections.find(s => s.path === path)
 }
@@ -71,7 +78,7 @@ describe('--help and the README CLI reference agree', () => {
   it('every command has a heading in the README, and every heading names a command', () => {
     const missing = [...cmds.keys()].filter(p => sectionFor(sections, p) == null)
     assert.deepEqual(missing, [], 'commands without a `### dragnet <command>` heading in the CLI reference')
-    const unknown = sections.filter(s => !cmds.has(s.path)).map(s => s.heading)
+    const unknown = sections.filter(s => !cmds.has(s.path) && !pseudoVerb(cmds, s.path)).map(s => s.heading)
     assert.deepEqual(unknown, [], 'headings naming no command of the CLI')
   })
 
