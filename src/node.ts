@@ -13,6 +13,7 @@ import { ReplicationEdge, sumStats, type ReplicationStats } from './replication/
 import { Store, type AuditEntry, type StoreInit } from './store/index.js'
 import { SyncService } from './sync/index.js'
 import { docToJson, describeDoc } from './identity/membership.js'
+import { Webhooks, type WebhookStats } from './push/webhooks.js'
 import { LruSet } from './util/lru.js'
 import { privateUmask } from './util/private-file.js'
 
@@ -65,6 +66,10 @@ export interface NodeStatus {
   peers: { roster: number, connected: number }
   listen: string[]
   api?: string
+  /** `https` when the API serves TLS (api.tls) */
+  apiScheme?: 'http' | 'https'
+  /** each webhook's queue and deliveries, when webhooks run */
+  webhooks?: WebhookStats[]
   policy: string
   running: boolean
   startedAt?: string
@@ -99,7 +104,9 @@ export class DragnetNode {
   peers: PeerManager | null = null
   gossip: Gossip | null = null
   sync: SyncService | null = null
+  webhooks: Webhooks | null = null
   apiAddress: string | undefined
+  apiScheme: 'http' | 'https' = 'http'
   private startedAt: Date | undefined
   /** decisions that kept a record out, by rule (or error code): ingest rejections and outbound withholdings */
   readonly decisions = { rejected: new Map<string, number>(), withheld: new Map<string, number>() }
@@ -202,7 +209,7 @@ export class DragnetNode {
     return this.running
   }
 
-  async start (opts: { api?: (node: DragnetNode) => Promise<{ address: string, close: () => Promise<void> }> } = {}): Promise<void> {
+  async start (opts: { api?: (node: DragnetNode) => Promise<{ address: string, scheme?: 'http' | 'https', close: () => Promise<void> }>, webhooks?: boolean } = {}): Promise<void> {
     if (this.running) return
     try {
       await this.ingest.start()
@@ -223,6 +230,8 @@ export class DragnetNode {
       this.membershipTimer = setInterval(() => { void this.refreshMembership() }, Math.min(this.config.sync.intervalMs, 2000))
       this.membershipTimer.unref?.()
       this.stopHooks.push(async () => { if (this.membershipTimer != null) clearInterval(this.membershipTimer) })
+      // Webhooks run on a serving node, not in a CLI command that opens the store for a moment.
+      if (this.config.webhooks.length > 0 && (this.network || opts.api != null || opts.webhooks === true)) await this.startWebhooks()
       if (this.network) await this.startNetwork()
       // Only a serving node keeps the schedule; a CLI opening the store offline runs a feed on demand.
       if (this.network || opts.api != null) {
@@ -232,6 +241,7 @@ export class DragnetNode {
       if (opts.api != null) {
         const api = await opts.api(this)
         this.apiAddress = api.address
+        this.apiScheme = api.scheme ?? 'http'
         this.stopHooks.push(api.close)
       }
       this.running = true
@@ -241,6 +251,7 @@ export class DragnetNode {
       await writeRuntime(this.dataDir, {
         pid: process.pid,
         api: this.apiAddress,
+        ...(this.apiScheme === 'https' && this.config.apiTls != null ? { apiTls: { cert: this.config.apiTls.cert } } : {}),
         peerId: this.peerId,
         startedAt: this.startedAt.toISOString(),
         listen: this.listenAddrs()
@@ -250,6 +261,26 @@ export class DragnetNode {
       await this.stop()
       throw err
     }
+  }
+
+  private async startWebhooks (): Promise<void> {
+    const webhooks = new Webhooks({
+      store: this.store,
+      onStored: (fn) => this.ingest.onStored(fn),
+      memberOf: (p) => this.roster.get(p),
+      log: this.log.child({ ns: 'push:webhooks' })
+    }, this.config.webhooks, this.dataDir)
+    await webhooks.start()
+    this.webhooks = webhooks
+    this.stopHooks.push(async () => {
+      await webhooks.stop()
+      this.webhooks = null
+    })
+  }
+
+  /** Each webhook's queue and deliveries (empty when none is configured or the node does not serve). */
+  webhookStats (): WebhookStats[] {
+    return this.webhooks?.stats() ?? []
   }
 
   private async startNetwork (): Promise<void> {
@@ -518,7 +549,8 @@ export class DragnetNode {
       flaggedAuthors: [...new Set(equivocations.map(e => e.author))],
       peers: { roster: this.roster.peers().length, connected: this.peers?.connectedPeers().length ?? 0 },
       listen: this.listenAddrs(),
-      ...(this.apiAddress != null ? { api: this.apiAddress } : {}),
+      ...(this.apiAddress != null ? { api: this.apiAddress, apiScheme: this.apiScheme } : {}),
+      ...(this.webhooks != null ? { webhooks: this.webhookStats() } : {}),
       policy: this.currentPolicy.name,
       running: this.running,
       ...(this.startedAt != null ? { startedAt: this.startedAt.toISOString() } : {}),

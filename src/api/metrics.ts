@@ -189,6 +189,8 @@ export function createMetrics (node: DragnetNode): Metrics {
 
   feedMetrics(registry, node)
 
+  webhookMetrics(registry, node)
+
   const proc = processMetrics()
   return {
     contentType: registry.contentType,
@@ -251,4 +253,33 @@ function feedMetrics (registry: Registry, node: DragnetNode): void {
   feedGauge('dragnet_feed_last_success_timestamp_seconds', 'When the feed\'s last successful run ended (Unix time)', s => seconds(s.lastSuccess))
   feedGauge('dragnet_feed_last_run_duration_seconds', 'How long the feed\'s last run took', s => s.durationMs != null ? s.durationMs / 1000 : undefined)
   feedGauge('dragnet_feed_next_run_timestamp_seconds', 'When the feed runs next (Unix time)', s => seconds(s.nextRun))
+}
+
+/** Each webhook's queue length, and its deliveries by result (see push/webhooks.ts). */
+function webhookMetrics (registry: Registry, node: DragnetNode): void {
+  new Gauge({
+    name: 'dragnet_webhook_queue',
+    help: 'Records waiting in each webhook\'s queue (bounded by its maxQueue)',
+    labelNames: ['hook'],
+    registers: [registry],
+    collect () {
+      this.reset()
+      for (const h of node.webhookStats()) this.set({ hook: h.name }, h.queued)
+    }
+  })
+
+  new Counter({
+    name: 'dragnet_webhook_deliveries_total',
+    help: 'Webhook deliveries by hook and result: delivered (2xx), failed (an attempt that will be retried; since start), dropped (the queue was full)',
+    labelNames: ['hook', 'result'],
+    registers: [registry],
+    collect () {
+      this.reset()
+      for (const h of node.webhookStats()) {
+        this.inc({ hook: h.name, result: 'delivered' }, h.delivered)
+        this.inc({ hook: h.name, result: 'failed' }, h.failures)
+        this.inc({ hook: h.name, result: 'dropped' }, h.dropped)
+      }
+    }
+  })
 }

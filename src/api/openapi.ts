@@ -349,6 +349,22 @@ export function openApiDocument (init: { version: string, bodyLimit: number }): 
           responses: { 200: { description: 'The feed after the run', content: json(ref('FeedStatus')) }, 401: errorResponse('No API token'), 403: errorResponse('Not the API token'), 404: errorResponse('No feed of that name (DRAGNET_NOT_FOUND)') }
         }
       },
+      '/api/stream': {
+        get: {
+          tags: ['records'],
+          summary: 'Server-sent events: each record as it is stored (event `record`, `id:` its arrival number), with its TLP 2.0 marking and author identity; never above the caller\'s TLP ceiling',
+          description: 'Without Last-Event-ID the stream starts with the next record stored. With it (the header every EventSource sends on reconnect, or the lastEventId query parameter) it first replays every matching record after that arrival number, then follows live: each record exactly once. A read token below RED gets the arrival numbers sealed (ids valid while the node runs) and no arrival field. A comment line every stream.keepAliveMs keeps the connection alive.',
+          parameters: [
+            query('tlp', 'TLP levels, comma-separated (narrowed to the caller\'s ceiling)'), query('type', 'STIX types, comma-separated'), query('author', 'author PeerIds, comma-separated'),
+            query('lastEventId', 'resume after this arrival number (as the Last-Event-ID header)', { type: 'integer', minimum: 0 })
+          ],
+          responses: {
+            200: { description: 'An event stream', content: { 'text/event-stream': { schema: { type: 'string' } } } },
+            400: errorResponse('A malformed parameter, or a Last-Event-ID past this node\'s last arrival (DRAGNET_BAD_REQUEST, DRAGNET_BAD_TLP)'),
+            503: errorResponse('stream.maxClients streams are open (DRAGNET_BUSY)')
+          }
+        }
+      },
       '/taxii2/': taxiiGet('TAXII discovery', [], { type: 'object', properties: { title: { type: 'string' }, description: { type: 'string' }, default: { type: 'string' }, api_roots: { type: 'array', items: { type: 'string' } } } }),
       '/taxii2/{root}/': taxiiGet('API root information', [path('root', `The API root (${API_ROOT})`)], { type: 'object', properties: { title: { type: 'string' }, versions: { type: 'array', items: { type: 'string' } }, max_content_length: { type: 'integer' } } }),
       '/taxii2/{root}/collections/': taxiiGet('Collections the caller may read', [path('root', `The API root (${API_ROOT})`)], { type: 'object', properties: { collections: { type: 'array', items: { type: 'object' } } } },

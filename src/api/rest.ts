@@ -165,6 +165,8 @@ export async function registerRest (app: FastifyInstance, node: DragnetNode, ini
     if (seesAll(caller)) return status
     // A reader learns nothing of the records above its ceiling, their number included.
     const byTlp = Object.fromEntries(visibleTlps(caller).map(t => [t, status.byTlp[t] ?? 0]))
+    // Where records are pushed (and how many) is the operator's business, not a reader's.
+    delete status.webhooks
     return { ...status, records: Object.values(byTlp).reduce((a, b) => a + b, 0), byTlp }
   })
 

@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { readFile } from 'node:fs/promises'
 import type { Server } from 'node:http'
+import { createSecureContext } from 'node:tls'
+import type { ApiTls } from '../config/config.js'
 import { Socket } from 'node:net'
 import Fastify, { type FastifyHttpOptions, type FastifyInstance, type FastifyReply } from 'fastify'
 import { DragnetError, toDragnetError } from '../errors.js'
@@ -9,11 +9,13 @@ import { ReadTokenFile } from '../identity/index.js'
 import type { DragnetNode } from '../node.js'
 import { VersionIndex } from '../store/reads.js'
 import { registerPurge } from './purge.js'
+import { packageVersion } from '../util/version.js'
 import { accessHook, isLoopbackHost, requireDeclaredAccess, type AccessInit } from './access.js'
 import { registerFeeds } from './feeds.js'
 import { createMetrics } from './metrics.js'
 import { openApiDocument } from './openapi.js'
 import { registerRest } from './rest.js'
+import { registerStream } from './stream.js'
 import { registerTaxii } from './taxii.js'
 import { registerConsole } from './console.js'
 import { registerWeb } from './web.js'
@@ -44,6 +46,8 @@ export interface ApiInit {
   publicUrl?: string
   /** the built web console served at `/` (default dist/web of this checkout) */
   webRoot?: string
+  /** serve HTTPS with this certificate and key (PEM); `startApi` reads the node's `api.tls` files */
+  https?: { cert: Buffer, key: Buffer }
 }
 
 /**
@@ -55,21 +59,10 @@ export const UNAUTHENTICATED_BODY_LIMIT = 16 * 1024
 interface ApiState {
   /** the address the server listens on, once it does */
   bound?: { host: string, port: number }
+  scheme: 'http' | 'https'
 }
 
 const states = new WeakMap<FastifyInstance, ApiState>()
-
-function packageVersion (): string {
-  let dir = dirname(fileURLToPath(import.meta.url))
-  for (let i = 0; i < 5; i++) {
-    try {
-      return (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version: string }).version
-    } catch {
-      dir = dirname(dir)
-    }
-  }
-  return '0.0.0'
-}
 
 function sendError (reply: FastifyReply, err: DragnetError, extra: Record<string, unknown> = {}): FastifyReply {
   return reply.code(err.status).type('application/json').send({ ...err.toJSON(), ...extra })
@@ -105,9 +98,11 @@ function lingeringClose (socket: Socket): void {
   socket.once('close', () => { clearTimeout(cut) })
 }
 
-function fastifyOptions (node: DragnetNode): FastifyHttpOptions<Server> {
+function fastifyOptions (node: DragnetNode, https: ApiInit['https']): FastifyHttpOptions<Server> {
   const http = node.config.http
   return {
+    // Typed as the http server's options; with `https` fastify builds an https.Server, which has the same timeouts.
+    ...(https != null ? { https: { cert: https.cert, key: https.key, minVersion: 'TLSv1.2' } } as unknown as Record<string, never> : {}),
     logger: false,
     bodyLimit: UNAUTHENTICATED_BODY_LIMIT,
     // TAXII URLs end in "/" and clients differ in keeping it; ids of custom STIX types can pass
@@ -179,8 +174,8 @@ function accessInit (node: DragnetNode, init: ApiInit, state: ApiState): AccessI
  */
 export async function buildApi (node: DragnetNode, init: ApiInit): Promise<FastifyInstance> {
   const bodyLimit = init.bodyLimit ?? node.config.http.maxBodyBytes
-  const app = Fastify(fastifyOptions(node))
-  const state: ApiState = {}
+  const app = Fastify(fastifyOptions(node, init.https))
+  const state: ApiState = { scheme: init.https != null ? 'https' : 'http' }
   states.set(app, state)
   app.server.maxConnections = node.config.http.maxConnections
   requireDeclaredAccess(app)
@@ -214,6 +209,8 @@ export async function buildApi (node: DragnetNode, init: ApiInit): Promise<Fasti
   await registerRest(app, node, { metrics, index, bodyLimit, openapi: () => openApiDocument({ version, bodyLimit }) })
   await registerFeeds(app, node)
   await registerPurge(app, node)
+  // Below the idle timeout, or the server would cut a quiet stream before its keep-alive.
+  registerStream(app, node, { maxClients: node.config.stream.maxClients, keepAliveMs: Math.min(node.config.stream.keepAliveMs, Math.floor(node.config.http.idleTimeoutMs / 2)) })
   await registerTaxii(app, node, index, {
     publicClear: init.publicClear ?? node.config.taxii.publicClear,
     maxContentLength: bodyLimit,
@@ -234,18 +231,34 @@ function taxiiBase (node: DragnetNode, init: ApiInit, state: ApiState): string {
   const configured = init.publicUrl ?? node.config.http.publicUrl
   if (configured != null) return configured.replace(/\/+$/, '')
   const b = state.bound
-  if (b == null) return `http://${typeof node.config.api === 'string' ? node.config.api : '127.0.0.1:7700'}`
+  if (b == null) return `${state.scheme}://${typeof node.config.api === 'string' ? node.config.api : '127.0.0.1:7700'}`
   let host = b.host
   if (host === '0.0.0.0') host = '127.0.0.1'
   else if (host === '::') host = '::1'
-  return `http://${host.includes(':') ? `[${host}]` : host}:${b.port}`
+  return `${state.scheme}://${host.includes(':') ? `[${host}]` : host}:${b.port}`
 }
 
 export interface RunningApi {
   address: string
+  /** `http` or `https` (api.tls) */
+  scheme: 'http' | 'https'
   app: FastifyInstance
   /** stops accepting, closes idle connections, and cuts the rest after http.closeGraceMs */
   close: () => Promise<void>
+}
+
+/** Reads and checks `api.tls`: a certificate and a key that belong together, or DRAGNET_BAD_CONFIG. */
+export async function readTls (tls: ApiTls): Promise<{ cert: Buffer, key: Buffer }> {
+  const read = async (what: string, file: string): Promise<Buffer> => await readFile(file).catch((err: any) => {
+    throw new DragnetError('DRAGNET_BAD_CONFIG', `api.tls.${what}: cannot read ${file}: ${String(err.code ?? err.message)}`, { property: `api.tls.${what}` })
+  })
+  const [cert, key] = [await read('cert', tls.cert), await read('key', tls.key)]
+  try {
+    createSecureContext({ cert, key })
+  } catch (err: any) {
+    throw new DragnetError('DRAGNET_BAD_CONFIG', `api.tls: ${tls.cert} and ${tls.key} are not a PEM certificate and its private key: ${String(err.message)}`, { property: 'api.tls' })
+  }
+  return { cert, key }
 }
 
 /** Listens on host:port and returns the bound address (port 0 picks a free one). */
@@ -254,7 +267,8 @@ export async function startApi (node: DragnetNode, hostPort: string, init: ApiIn
   let host = hostPort.slice(0, idx)
   if (host.startsWith('[')) host = host.slice(1, -1)
   const loopback = isLoopbackHost(host.toLowerCase())
-  const app = await buildApi(node, { authenticateReads: !loopback, ...init })
+  const https = init.https ?? (node.config.apiTls != null ? await readTls(node.config.apiTls) : undefined)
+  const app = await buildApi(node, { authenticateReads: !loopback, ...init, ...(https != null ? { https } : {}) })
   const port = Number(hostPort.slice(idx + 1))
   await app.listen({ host, port })
   const addr = app.server.address()
@@ -267,6 +281,7 @@ export async function startApi (node: DragnetNode, hostPort: string, init: ApiIn
   const grace = node.config.http.closeGraceMs
   return {
     address,
+    scheme: https != null ? 'https' : 'http',
     app,
     close: async () => {
       // In-flight requests get a grace period; a client trickling a body does not hold the node.

@@ -1,4 +1,9 @@
+import { X509Certificate } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
+import { request as httpsRequest } from 'node:https'
+import { rootCertificates } from 'node:tls'
 import { resolve } from 'node:path'
+import { Readable } from 'node:stream'
 import { loadConfig, type NodeConfig } from '../config/config.js'
 import { DragnetError, ERROR_STATUS, type ErrorCode } from '../errors.js'
 import { readMetadata, readRuntime, readToken, requireNode, type RuntimeInfo } from '../identity/index.js'
@@ -33,7 +38,7 @@ export class RemoteNode {
     let host = api.slice(0, idx)
     if (host === '0.0.0.0') host = '127.0.0.1'
     else if (host === '[::]') host = '[::1]'
-    return `http://${host}${api.slice(idx)}`
+    return `${this.runtime.apiTls != null ? 'https' : 'http'}://${host}${api.slice(idx)}`
   }
 
   /** The CLI runs as the node's operator: it sends the API token, which reads every TLP. */
@@ -50,7 +55,7 @@ export class RemoteNode {
     if (body !== undefined) headers['content-type'] = 'application/json'
     let res: Response
     try {
-      res = await fetch(this.url(path), { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
+      res = await this.fetch(this.url(path), { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) })
     } catch (err: any) {
       throw new DragnetError('DRAGNET_NODE_UNREACHABLE', `a node runs on this data dir (pid ${this.runtime.pid}) but its API at ${this.runtime.api} does not answer: ${err.message}`)
     }
@@ -58,6 +63,34 @@ export class RemoteNode {
     let parsed: any
     try { parsed = text === '' ? undefined : JSON.parse(text) } catch { parsed = text }
     return { status: res.status, body: parsed as T }
+  }
+
+  /**
+   * fetch, but an API serving HTTPS (api.tls) is reached trusting exactly the certificate the
+   * node was started with: it is ours, self-signed or not, and need not name 127.0.0.1.
+   */
+  async fetch (url: string, init: { method?: string, headers?: Record<string, string>, body?: string } = {}): Promise<Response> {
+    const tls = this.runtime.apiTls
+    if (tls == null) return await fetch(url, init)
+    const pem = await readFile(tls.cert, 'utf8')
+    const pinned = new X509Certificate(pem)
+    return await new Promise<Response>((resolve, reject) => {
+      const req = httpsRequest(url, {
+        method: init.method ?? 'GET',
+        headers: init.headers,
+        // A self-signed certificate is its own anchor; a CA-issued one chains to the usual roots.
+        ca: [pem, ...rootCertificates],
+        checkServerIdentity: (_host, cert) => cert.fingerprint256 === pinned.fingerprint256 ? undefined : new Error(`the API's certificate is not ${tls.cert}`)
+      }, (res) => {
+        const headers = new Headers()
+        for (const [k, v] of Object.entries(res.headers)) if (v != null) headers.set(k, Array.isArray(v) ? v.join(', ') : v)
+        const status = res.statusCode ?? 500
+        const body = status === 204 || status === 304 ? null : Readable.toWeb(res) as ReadableStream<Uint8Array>
+        resolve(new Response(body, { status, headers }))
+      })
+      req.on('error', reject)
+      req.end(init.body)
+    })
   }
 
   /** Like request, but a non-2xx answer becomes the DragnetError it names. */

@@ -31,6 +31,27 @@ const memberSchema = z.object({
 }).strict()
 
 const peerIdText = z.string().regex(/^[1-9A-HJ-NP-Za-km-z]{30,100}$/, 'a PeerId (12D3KooW...)')
+/** A consumer records are POSTed to (see push/webhooks.ts). */
+const webhookSchema = z.object({
+  /** names the hook's queue and metrics; default its URL */
+  name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, dot, dash, underscore (at most 64)').optional(),
+  url: z.string().regex(/^https?:\/\/[^\s/?#]+(\/[^\s#]*)?$/, 'an http(s) URL'),
+  filter: z.object({
+    tlp: z.array(z.enum(['clear', 'green', 'amber', 'amber+strict', 'red'])).min(1).default(['clear', 'green']),
+    type: z.array(z.string().min(1)).optional(),
+    author: z.array(z.string().min(1)).optional()
+  }).strict().default({ tlp: ['clear', 'green'] }),
+  /** HMAC-SHA256 key: inline, or (better) a file holding it */
+  secret: z.string().min(16).optional(),
+  secretFile: z.string().optional(),
+  maxQueue: z.number().int().min(1).max(10_000_000).default(10_000),
+  timeoutMs: z.number().int().min(100).default(10_000),
+  retryMinMs: z.number().int().min(10).default(1000),
+  retryMaxMs: z.number().int().min(10).default(300_000)
+}).strict().refine(h => (h.secret == null) !== (h.secretFile == null), { message: 'give the HMAC key as secret or secretFile (one of them)', path: ['secret'] })
+  .refine(h => h.retryMinMs <= h.retryMaxMs, { message: 'retryMinMs must not exceed retryMaxMs', path: ['retryMinMs'] })
+
+export type WebhookConfig = z.infer<typeof webhookSchema>
 
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'host:port')
 
@@ -69,7 +90,11 @@ export const configSchema = z.object({
   role: z.enum(ROLES),
   listen: z.array(z.string()),
   announce: z.array(z.string()),
-  api: z.union([hostPort, z.literal(false)]),
+  api: z.union([hostPort, z.literal(false), z.object({
+    address: hostPort,
+    /** native HTTPS: PEM files of the certificate (chain) and its private key */
+    tls: z.object({ cert: z.string().min(1), key: z.string().min(1) }).strict().nullable().default(null)
+  }).strict()]),
   roster: z.union([z.array(memberSchema), z.string(), z.object({
     members: z.union([z.array(memberSchema), z.string()]).default([]),
     deny: z.array(peerIdText).default([])
@@ -125,6 +150,8 @@ export const configSchema = z.object({
     maxBodyBytes: z.number().int().min(1024).max(1024 * 1024 * 1024),
     closeGraceMs: z.number().int().min(0)
   }).strict().refine(h => h.headersTimeoutMs <= h.requestTimeoutMs, { message: 'headersTimeoutMs must not exceed requestTimeoutMs', path: ['headersTimeoutMs'] }),
+  webhooks: z.array(webhookSchema).refine(hs => new Set(hs.map(h => h.name ?? h.url)).size === hs.length, { message: 'two webhooks with one name (or URL): give each a name' }),
+  stream: z.object({ keepAliveMs: z.number().int().min(100), maxClients: z.number().int().min(1) }).strict(),
   log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) }).strict(),
   feeds: z.array(feedSchema).refine(fs => new Set(fs.map(f => f.name)).size === fs.length, 'feed names must be unique')
 }).strict()
@@ -133,11 +160,16 @@ export type RawConfig = z.infer<typeof configSchema>
 export type MemberConfig = z.infer<typeof memberSchema>
 export type FeedConfig = z.infer<typeof feedSchema>
 
-/** The resolved node configuration: roster loaded, paths absolute. */
-export interface NodeConfig extends Omit<RawConfig, 'roster'> {
+export interface ApiTls { cert: string, key: string }
+
+/** The resolved node configuration: roster loaded, paths absolute, `api` as host:port (or false) with its TLS files apart. */
+export interface NodeConfig extends Omit<RawConfig, 'roster' | 'api'> {
   roster: MemberConfig[]
   /** `roster.deny`: members this jurisdiction refuses whatever the federation's roots say */
   rosterDeny: string[]
+  api: string | false
+  /** `api.tls`: the API serves HTTPS only */
+  apiTls: ApiTls | null
   /** where the config came from (for messages and relative paths) */
   sources: string[]
 }
@@ -225,10 +257,22 @@ export async function loadConfig (opts: { file?: string, dataDir?: string, overr
     if (typeof fromFile.policy === 'string') fromFile.policy = rebase(fromFile.policy, base)
     if (typeof fromFile.psk === 'string') fromFile.psk = rebase(fromFile.psk, base)
     rebaseFeedSecrets(fromFile.feeds, base)
+    if (isPlainObject(fromFile.api) && isPlainObject(fromFile.api.tls)) {
+      const tls = fromFile.api.tls
+      for (const k of ['cert', 'key']) if (typeof tls[k] === 'string') tls[k] = rebase(tls[k] as string, base)
+    }
+    if (Array.isArray(fromFile.webhooks)) {
+      for (const h of fromFile.webhooks) if (isPlainObject(h) && typeof h.secretFile === 'string') h.secretFile = rebase(h.secretFile, base)
+    }
     merged = merge(merged, fromFile)
     sources.push(abs)
   }
-  if (opts.overrides != null) merged = merge(merged, opts.overrides)
+  if (opts.overrides != null) {
+    // `--api HOST:PORT` moves the API; TLS files configured for it stay.
+    const over = { ...opts.overrides }
+    if (typeof over.api === 'string' && isPlainObject(merged.api)) over.api = { ...merged.api, address: over.api }
+    merged = merge(merged, over)
+  }
   const result = configSchema.safeParse(merged)
   if (!result.success) {
     throw new DragnetError('DRAGNET_BAD_CONFIG', `invalid configuration: ${formatIssues(result.error, sources[sources.length - 1])}`)
@@ -246,7 +290,9 @@ export async function loadConfig (opts: { file?: string, dataDir?: string, overr
   const entries = typeof cfg.roster === 'object' && !Array.isArray(cfg.roster) ? cfg.roster.members : cfg.roster
   const rosterDeny = typeof cfg.roster === 'object' && !Array.isArray(cfg.roster) ? cfg.roster.deny : []
   const roster = typeof entries === 'string' ? await loadRosterFile(entries) : entries
-  return { ...cfg, roster, rosterDeny, sources }
+  const api = typeof cfg.api === 'object' ? cfg.api.address : cfg.api
+  const apiTls = typeof cfg.api === 'object' ? cfg.api.tls : null
+  return { ...cfg, roster, rosterDeny, api, apiTls, sources }
 }
 
 export async function loadRosterFile (file: string): Promise<MemberConfig[]> {

@@ -150,6 +150,8 @@ export async function readToken (dir: string): Promise<string | undefined> {
 export interface RuntimeInfo {
   pid: number
   api?: string
+  /** the API serves HTTPS with this certificate (file): the CLI trusts exactly it */
+  apiTls?: { cert: string }
   peerId: string
   startedAt: string
   listen: string[]

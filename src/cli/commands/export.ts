@@ -32,7 +32,7 @@ async function exportRemote (remote: RemoteNode, req: ExportRequest, out: Writab
   }
   let res: Response
   try {
-    res = await fetch(`${remote.baseUrl}/api/export?${params.toString()}`, { headers: remote.headers })
+    res = await remote.fetch(`${remote.baseUrl}/api/export?${params.toString()}`, { headers: remote.headers })
   } catch (err: any) {
     throw new DragnetError('DRAGNET_NODE_UNREACHABLE', `a node runs on this data dir (pid ${remote.runtime.pid}) but its API at ${remote.runtime.api} does not answer: ${err.message}`)
   }

@@ -4,7 +4,7 @@ import { summarizeVerdicts, parsePublishBody, type PublishResult } from '../../a
 import { DragnetError } from '../../errors.js'
 import { classifyValue } from '../../stix/index.js'
 import { getRecordJson, LOOKUP_DEFAULT_LIMIT, LOOKUP_MAX_LIMIT, lookupPage, lookupSummary } from '../../store/queries.js'
-import { dataDirOf, printJson, runningNode, withOfflineNode } from '../context.js'
+import { dataDirOf, printJson, runningNode, withOfflineNode, type RemoteNode } from '../context.js'
 
 async function readInput (file: string): Promise<unknown> {
   let text: string
@@ -35,6 +35,16 @@ function report (results: PublishResult[]): void {
       process.stdout.write(`${r.id}\n`)
     }
   }
+}
+
+/** `status --check`: a node runs on the data dir, its API answers, its store can write. */
+async function checkHealth (dataDir: string, remote: RemoteNode | undefined): Promise<void> {
+  if (remote == null) throw new DragnetError('DRAGNET_STOPPED', `no node runs on ${dataDir} (no runtime.json, or its API is off)`)
+  const r = await remote.request<{ ok?: boolean, status?: string, storage?: { error?: string } }>('GET', '/health')
+  if (r.status !== 200 || r.body?.ok !== true) {
+    throw new DragnetError('DRAGNET_STORAGE', `the node on ${dataDir} is ${r.body?.status ?? 'unhealthy'} (HTTP ${r.status}): ${r.body?.storage?.error ?? 'no reason given'}`)
+  }
+  process.stdout.write(`healthy: node pid ${remote.runtime.pid}, API ${remote.runtime.api ?? ''}\n`)
 }
 
 export function registerRecordCommands (program: Command): void {
@@ -107,13 +117,15 @@ export function registerRecordCommands (program: Command): void {
     })
 
   program.command('status')
-    .description('node identity, record counts, peers, flagged authors')
+    .description('node identity, record counts, peers, flagged authors; --check: exit status 0 only if a node runs here and is healthy')
     .option('--data <dir>', 'data directory')
     .option('--json', 'one JSON object')
+    .option('--check', 'health check (for containers and service managers): exit 0 if a node runs on the data dir and its API answers healthy, else print why and exit 1')
     .option('--config <file>', 'node config when no node runs on the data dir')
     .action(async (opts) => {
       const dataDir = dataDirOf(opts)
       const remote = await runningNode(dataDir)
+      if (opts.check === true) { await checkHealth(dataDir, remote); return }
       const status: any = remote != null ? await remote.call('GET', '/api/status') : await withOfflineNode(dataDir, opts, async node => await node.status())
       if (remote == null) { status.running = false; delete status.startedAt }
       if (opts.json === true) { process.stdout.write(JSON.stringify(status) + '\n'); return }
@@ -124,7 +136,7 @@ export function registerRecordCommands (program: Command): void {
         `records    ${status.records} (${Object.entries(status.byTlp).map(([k, v]) => `${k} ${String(v)}`).join(', ')})`,
         `peers      ${status.peers.connected} connected of ${status.peers.roster} on the roster`,
         `policy     ${status.policy}`,
-        ...(status.api != null ? [`api        http://${status.api}`] : []),
+        ...(status.api != null ? [`api        ${String(status.apiScheme ?? 'http')}://${status.api}`] : []),
         ...(status.listen.length > 0 ? [`listen     ${status.listen.join(' ')}`] : []),
         `flagged    ${status.flaggedAuthors.length === 0 ? 'none' : status.flaggedAuthors.join(', ') + ' (equivocation)'}`
       ]

@@ -27,7 +27,7 @@ export function registerStart (program: Command): void {
         log.warn({ count: config.taxii.readTokens.length }, 'taxii.readTokens is deprecated: these tokens read every TLP; create read tokens with a TLP ceiling instead (dragnet token create --data DIR --name NAME --max-tlp TLP)')
       }
       log.info({ peerId: node.peerId, listen: node.listenAddrs(), api: node.apiAddress, dataDir, policy: node.policy.name }, 'dragnet node running')
-      process.stdout.write(`dragnet node ${node.peerId}\n  data    ${dataDir}\n  listen  ${node.listenAddrs().join(' ')}\n  api     ${node.apiAddress != null ? 'http://' + node.apiAddress : '(off)'}\n  policy  ${node.policy.name}\n`)
+      process.stdout.write(`dragnet node ${node.peerId}\n  data    ${dataDir}\n  listen  ${node.listenAddrs().join(' ')}\n  api     ${node.apiAddress != null ? `${node.apiScheme}://${node.apiAddress}` : '(off)'}\n  policy  ${node.policy.name}\n`)
       let stopping = false
       const shutdown = (signal: string): void => {
         if (stopping) {
