@@ -27,6 +27,19 @@ export function tableOfContents (text) {
   return lines.join('\n')
 }
 
+/** Every heading's anchor, as GitHub makes them. */
+export function anchors (text) {
+  const slugger = new GithubSlugger()
+  const out = new Set()
+  let fenced = false
+  for (const line of text.split('\n')) {
+    if (line.startsWith('```')) fenced = !fenced
+    const m = fenced ? null : /^(#{1,6}) (.+)$/.exec(line)
+    if (m != null) out.add(slugger.slug(m[2]))
+  }
+  return out
+}
+
 export function withTableOfContents (text) {
   const a = text.indexOf(START)
   const b = text.indexOf(END)

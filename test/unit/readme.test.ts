@@ -1,11 +1,18 @@
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
-import { tableOfContents, withTableOfContents } from '../../scripts/readme-toc.mjs'
+import { anchors, tableOfContents, withTableOfContents } from '../../scripts/readme-toc.mjs'
 
 describe('README', () => {
   it('has a current table of contents (regenerate: node scripts/readme-toc.mjs)', async () => {
     const text = await readFile(new URL('../../README.md', import.meta.url), 'utf8')
     assert.equal(withTableOfContents(text), text)
+  })
+
+  it('every link to a section names a heading that exists', async () => {
+    const text = await readFile(new URL('../../README.md', import.meta.url), 'utf8')
+    const known: Set<string> = anchors(text)
+    const broken = [...text.matchAll(/\]\(#([^)\s]+)\)/g)].map(m => m[1]).filter(a => !known.has(a))
+    assert.deepEqual([...new Set(broken)], [])
   })
 
   it('anchors follow GitHub: backticks and punctuation dropped, duplicates numbered', () => {
