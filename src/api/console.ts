@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { SealedCursors } from './sealed-cursor.js'
+import type { FeedItem } from './answers.js'
 import type { FastifyInstance } from 'fastify'
 import { DragnetError } from '../errors.js'
 import { IMPORT_FORMATS, parseImport, runImport, type ImportFormat, type ImportSummary } from '../import/index.js'
@@ -33,18 +34,6 @@ const MAX_JOBS = 20
 export interface ConsoleInit {
   /** largest body of an import or a dry run */
   bodyLimit: number
-}
-
-/** One line of the live feed: what the console lists without fetching the record. */
-export interface FeedItem {
-  id: string
-  type: string
-  stixId: string
-  tlp: Tlp
-  author: string
-  addedAt: string
-  source: string
-  from?: string
 }
 
 function feedItem (id: string, i: RecordInfo): FeedItem {

@@ -5,6 +5,7 @@ import { analyzeStixObject } from '../stix/index.js'
 import { compareVersionNames } from '../stix/timestamp.js'
 import type { Observable } from '../stix/types.js'
 import { mergeOpinions, type FeedbackSummary, type TlpShare } from './feedback.js'
+import type { LookupSummary } from './summary.js'
 import { indexKeysOf, lookupPlan, phaseOf, type IndexEntry, type IndexRange, type RecordInfo, type ScanPosition, type Store, type VersionEntry } from './store.js'
 
 /**
@@ -221,18 +222,7 @@ export async function getRecordJson (store: Store, id: string, now = Date.now())
 }
 
 /** The federation view of a lookup answer (binding JSON keys under `summary`). */
-export interface LookupSummary {
-  /** members whose current records name the value */
-  reporters: string[]
-  /** sightings reported, summed over the sightings' counts */
-  sightings: number
-  sighted_by: string[]
-  first_seen: string | null
-  last_seen: string | null
-  opinions: { agree: number, disagree: number, reasons: Array<{ member: string, opinion: 'agree' | 'disagree', reason?: string }> }
-  /** 0-100, see federationConfidence */
-  confidence: number
-}
+export type { LookupSummary } from './summary.js'
 
 const DAY_MS = 86_400_000
 

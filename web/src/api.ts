@@ -40,16 +40,7 @@ export interface Whoami {
   node: { peerId: string, name: string, country: string, role: string }
 }
 
-export interface FeedItem {
-  id: string
-  type: string
-  stixId: string
-  tlp: Tlp
-  author: string
-  addedAt: string
-  source: string
-  from?: string
-}
+export type { FeedItem } from '../../src/api/answers'
 
 export interface PeerRow {
   peerId: string

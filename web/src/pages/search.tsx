@@ -1,21 +1,13 @@
 import { useEffect, useState } from 'preact/hooks'
 import { api, ApiError, RECORD_ID, type Tlp } from '../api'
 import { ErrorNote, Member, TlpBadge, Time, stixSummary } from '../ui'
+import type { LookupSummary } from '../../../src/store/summary'
 
 interface Hit { id: string, author: string, tlp: Tlp, type: string, stixId: string, modified: string, ts: number, addedAt: number, body: Record<string, any> }
-interface Summary {
-  reporters: string[]
-  sightings: number
-  sighted_by: string[]
-  first_seen: string | null
-  last_seen: string | null
-  opinions: { agree: number, disagree: number, reasons: Array<{ member: string, opinion: 'agree' | 'disagree', reason?: string }> }
-  confidence: number
-}
-interface LookupAnswer { value: string, kind: string, summary?: Summary, records: Hit[], next?: string }
+interface LookupAnswer { value: string, kind: string, summary?: LookupSummary, records: Hit[], next?: string }
 
 /** The federation view of a value: sightings, opinions with their reasons, confidence. */
-function FederationView ({ s }: { s: Summary }): preact.JSX.Element {
+function FederationView ({ s }: { s: LookupSummary }): preact.JSX.Element {
   return (
     <section aria-labelledby="federation-h">
       <h3 id="federation-h">Federation view: confidence {s.confidence}</h3>
