@@ -107,9 +107,10 @@ describe('sync: anti-entropy between real nodes over TCP', function () {
     const ids = await publishMany(A, 500, 'same')
     await publishMany(B, 300, 'same-b', 'clear')
     await waitFor(async () => await holdsAll(B, ids), 'gossip delivered')
-    await new Promise(resolve => setTimeout(resolve, 500))
     const initiator = A.peerId < B.peerId ? A : B
     const other = initiator === A ? B : A
+    // The session opened on connect must be over first, or ours is refused as a second one.
+    await waitFor(() => initiator.peers!.state(other.peerId)?.lastSync != null, 'the on-connect session ended', 30_000)
     const s = await initiator.sync!.syncNow(other.peerId)
     assert.equal(s.ok, true, s.error)
     assert.equal(s.recordsSent + s.recordsReceived, 0)
