@@ -78,10 +78,7 @@ export class AuthorsByTlp {
   }
 
   private async build (): Promise<void> {
-    for await (const [, v] of this.store.iterateRaw('info')) {
-      const info = JSON.parse(Buffer.from(v).toString('utf8')) as RecordInfo
-      this.note(info.tlp, info.author)
-    }
+    for await (const { info } of this.store.iterateRecords()) this.note(info.tlp, info.author)
   }
 }
 

@@ -6,9 +6,9 @@
 export const BUCKETS = {
   /** `meta:<name>` → JSON: node metadata, store format version */
   meta: 'meta',
-  /** `rec:<id>` → envelope bytes, exactly as signed */
+  /** `rec:<id>` → RecordInfo, the accept audit key and the envelope exactly as signed, in one value (record-value.ts); a bare envelope up to format 4 */
   records: 'rec',
-  /** `info:<id>` → JSON RecordInfo: local arrival, source, STIX id and version */
+  /** retired (store format 4 and older): `info:<id>` → JSON RecordInfo; folded into `rec:` at open */
   info: 'info',
   /** `arr:<arrival 16 digits>` → id: local arrival order (TAXII added_after, pagination) */
   arrival: 'arr',
@@ -22,7 +22,7 @@ export const BUCKETS = {
   versionsByText: 'ver',
   /** `own:<stix id>` → author PeerId: who may publish newer versions */
   owners: 'own',
-  /** `obs:<kind>!<value>!<id>` → '' for domains, URLs, emails, hashes */
+  /** `obs:<kind>!<value>!<id>` → '' for URLs, emails, hashes (and domains up to format 4; moved to `dom` at open) */
   observables: 'obs',
   /** `ip:<4|6>!<address hex>!<prefix 3 digits>!<id>` → '': IPs and CIDRs, sortable by address */
   ips: 'ip',
@@ -38,7 +38,11 @@ export const BUCKETS = {
   known: 'known',
   /** `audit:<time 13 hex>!<counter 8 hex>` → JSON AuditEntry */
   audit: 'audit',
-  /** `auditr:<record id>!<audit key>` and `auditp:<peer>!<audit key>` → '': audit lookups */
+  /**
+   * `auditr:<record id>!<audit key>` and `auditp:<peer>!<audit key>` → '': audit lookups. The
+   * entry accepting a stored record has no `auditr` key (its key is in the record's value) until
+   * the record is purged.
+   */
   auditByRecord: 'auditr',
   auditByPeer: 'auditp',
   /** `fb:<target STIX id>` → JSON FeedbackSummary: sightings and opinions of an object, by TLP (see feedback.ts) */

@@ -19,11 +19,9 @@ export async function checkConsistency (store: Store, opts: { maxProblems?: numb
   const problems: string[] = []
   const problem = (p: string): void => { if (problems.length < max) problems.push(p) }
   const records = new Map<string, RecordInfo>()
-  const infos = new Map<string, RecordInfo>()
   const scopes = new Map<string, string[]>()
-  for await (const [id, v] of store.iterateRaw('info')) infos.set(id, JSON.parse(dec.decode(v)) as RecordInfo)
   let count = 0
-  for await (const [id, bytes] of store.iterateRaw('records')) {
+  for await (const { id, bytes, info } of store.iterateRecords()) {
     count++
     let author: string
     try {
@@ -35,12 +33,9 @@ export async function checkConsistency (store: Store, opts: { maxProblems?: numb
       problem(`record ${id} does not decode: ${err.message}`)
       continue
     }
-    const info = infos.get(id)
-    if (info == null) { problem(`record ${id} has no info entry`); continue }
     if (info.author !== author) problem(`record ${id} info names author ${info.author}, the record ${author}`)
     records.set(id, info)
   }
-  for (const id of infos.keys()) if (!records.has(id)) problem(`info entry ${id} has no record`)
 
   const arrivals = new Set<string>()
   for await (const [k, v] of store.iterateRaw('arrival')) {

@@ -11,14 +11,17 @@ import { BLOOM_SCHEME, IdBloom, StringBloom } from './bloom.js'
 import { applyContribution, contributionsOf, countsOf, type Contribution, type FeedbackCounts, type FeedbackSummary } from './feedback.js'
 import { SeqIntervals } from './seq-set.js'
 import { BUCKETS, key, range, prefixRange, pad, hexTs } from './buckets.js'
-import { migrateVersionKeys, versionKey } from './migrate.js'
+import { migrateDomainKeys, migrateRecordInfo, migrateVersionKeys, versionKey } from './migrate.js'
+import { decodeStored, encodeStored, envelopeOf, type StoredRecord as StoredRecordValue } from './record-value.js'
 
 /**
+ * 5: a record and its RecordInfo under one key (`info:` folded into `rec:`), the accept audit entry
+ *    found through the record instead of an `auditr:` key, domains indexed under `dom:` only
  * 4: purged records leave tombstones (`tomb:`) that a format-3 reader would ignore (and so take the records back)
  * 3: amber records indexed for sync per recipient (`amber:<author>:<recipient>`), no longer per author
  * 2: version keys by instant (1: by `modified` text); older formats are migrated at open
  */
-export const STORE_FORMAT = 4
+export const STORE_FORMAT = 5
 
 export type RecordSource = 'local' | 'import' | 'gossip' | 'sync'
 
@@ -227,12 +230,8 @@ export function phaseOf (plan: IndexRange[], k: string): number | undefined {
 
 /** Every index key of a record naming these observables (observableKey plus the domain index). */
 export function indexKeysOf (observables: Observable[], id: string): string[] {
-  const out: string[] = []
-  for (const o of observables) {
-    out.push(observableKey(o, id))
-    if (o.kind === 'domain') out.push(domainKey(o.value, id))
-  }
-  return out
+  // Domains only under `dom:` (store format 5): a lookup of the exact name reads its `<reversed>.!` prefix.
+  return observables.map(o => o.kind === 'domain' ? domainKey(o.value, id) : observableKey(o, id))
 }
 
 /**
@@ -350,6 +349,12 @@ export class Store {
       await this.db.put(key('meta', 'format'), json(4))
       at = 4
     }
+    if (at === 4) {
+      await migrateRecordInfo(this.db)
+      await migrateDomainKeys(this.db)
+      await this.db.put(key('meta', 'format'), json(5))
+      at = 5
+    }
     if (at !== STORE_FORMAT) throw new DragnetError('DRAGNET_INTERNAL', `store ${this.dir} has format ${at}, this dragnet reads ${STORE_FORMAT}`)
     if (format == null) await this.db.put(key('meta', 'format'), json(STORE_FORMAT))
     for await (const v of this.db.values(range('tombstones'))) {
@@ -386,9 +391,9 @@ export class Store {
       const [scope, ts, id] = k.slice(cut).split('!')
       if (!isLegacyAmberScope(scope)) continue
       batch.del(k)
-      const bytes = await this.db.get(key('records', id))
-      if (bytes == null) continue
-      for (const s of scopesOf(decodeRecord(bytes, { maxRecordBytes: Number.MAX_SAFE_INTEGER, maxDepth: 10_000 }).record)) batch.put(key('sync', `${s}!${ts}!${id}`), EMPTY)
+      const value = await this.db.get(key('records', id))
+      if (value == null) continue
+      for (const s of scopesOf(decodeRecord(envelopeOf(value), { maxRecordBytes: Number.MAX_SAFE_INTEGER, maxDepth: 10_000 }).record)) batch.put(key('sync', `${s}!${ts}!${id}`), EMPTY)
     }
     const kcut = BUCKETS.known.length + 1
     for await (const k of this.db.keys(range('known'))) {
@@ -396,7 +401,7 @@ export class Store {
     }
     this.counters.generation++
     batch.put(key('meta', 'counters'), json(this.counters))
-    batch.put(key('meta', 'format'), json(STORE_FORMAT))
+    batch.put(key('meta', 'format'), json(3))
     await batch.write()
   }
 
@@ -434,13 +439,11 @@ export class Store {
       for (const [target, summary] of written) this.feedback.set(target, countsOf(summary))
       pending = []
     }
-    for await (const [k, v] of this.db.iterator(range('info'))) {
-      const info = parse<RecordInfo>(v)
+    for await (const { info, bytes } of this.iterateRecords()) {
       if (info.type !== 'sighting' && info.type !== 'opinion') continue
-      const rec = await this.getRecord(k.slice(BUCKETS.info.length + 1))
-      if (rec == null) continue
-      const r = rec.record.record
-      pending.push({ record: rec.record, source: info.source, modified: info.modified, revoked: r.body.revoked === true, observables: [], newOwner: false, feedback: contributionsOf(r.body, r.author, r.tlp) })
+      const signed = decodeRecord(bytes, { maxRecordBytes: Number.MAX_SAFE_INTEGER, maxDepth: 10_000 })
+      const r = signed.record
+      pending.push({ record: signed, source: info.source, modified: info.modified, revoked: r.body.revoked === true, observables: [], newOwner: false, feedback: contributionsOf(r.body, r.author, r.tlp) })
       if (pending.length === 1000) await flush()
     }
     if (pending.length > 0) await flush()
@@ -620,8 +623,14 @@ export class Store {
         }
         if (w.from != null) info.from = w.from
         infos.push(info)
-        batch.put(key('records', id), w.record.bytes)
-        batch.put(key('info', id), json(info))
+        let acceptKey: string | undefined
+        for (const a of w.audit ?? []) {
+          // The entry accepting this record is found through the record: no `auditr:` key for it.
+          const own = acceptKey == null && a.record === id && a.verdict === 'accept'
+          const k = this.putAudit(batch, counters, a, !own)
+          if (own) acceptKey = k
+        }
+        batch.put(key('records', id), encodeStored(info, w.record.bytes, acceptKey))
         batch.put(key('arrival', pad(arrival)), enc.encode(id))
         const ver: Omit<VersionEntry, 'id'> = { author: r.author, revoked: w.revoked, modified: w.modified }
         if (w.validUntil != null) ver.validUntil = w.validUntil
@@ -632,7 +641,6 @@ export class Store {
         if (w.equivocation != null) batch.put(key('equivocations', `${r.author}!${pad(r.seq)}`), json({ ids: w.equivocation.slice(0, 2), at: now }))
         else batch.put(key('authorSeq', `${r.author}!${pad(r.seq)}`), enc.encode(id))
         for (const scope of w.scopes ?? []) batch.put(key('sync', `${scope}!${hexTs(r.ts)}!${id}`), EMPTY)
-        for (const a of w.audit ?? []) this.putAudit(batch, counters, a)
         counters.records++
         counters.byTlp[r.tlp]++
       }
@@ -706,12 +714,14 @@ export class Store {
     return out
   }
 
-  private putAudit (batch: ReturnType<Level<string, Uint8Array>['batch']>, counters: StoreCounters, a: AuditEntry): void {
+  /** Writes an audit entry and its lookup keys; returns its key (after `audit:`). */
+  private putAudit (batch: ReturnType<Level<string, Uint8Array>['batch']>, counters: StoreCounters, a: AuditEntry, byRecord = true): string {
     const k = `${hexTs(a.at)}!${(++counters.auditSeq).toString(16).padStart(8, '0')}`
     batch.put(key('audit', k), json(a))
-    if (a.record != null) batch.put(key('auditByRecord', `${a.record}!${k}`), EMPTY)
+    if (a.record != null && byRecord) batch.put(key('auditByRecord', `${a.record}!${k}`), EMPTY)
     if (a.peer != null) batch.put(key('auditByPeer', `${a.peer}!${k}`), EMPTY)
     counters.audit++
+    return k
   }
 
   /** Audit entries and "known" ids without a record (decisions that store nothing else). */
@@ -827,20 +837,21 @@ export class Store {
       out.already.push(id)
       return false
     })
-    const vals = await this.db.getMany(live.flatMap(id => [key('records', id), key('info', id)]))
+    const vals = await this.db.getMany(live.map(id => key('records', id)))
     const batch = this.db.batch()
     const counters = structuredClone(this.counters)
     const unread: string[] = []
     live.forEach((id, i) => {
-      const bytes = vals[2 * i]
-      const infoBytes = vals[2 * i + 1]
-      if (bytes == null || infoBytes == null) { out.missing.push(id); return }
+      const value = vals[i]
+      if (value == null) { out.missing.push(id); return }
+      const { info, bytes, auditKey } = decodeStored(value)
       const signed = decodeRecord(bytes, { maxRecordBytes: Number.MAX_SAFE_INTEGER, maxDepth: 10_000 })
-      const info = parse<RecordInfo>(infoBytes)
+      // The accept entry was found through the record, which goes: it gets its own lookup key.
+      if (auditKey != null) batch.put(key('auditByRecord', `${id}!${auditKey}`), EMPTY)
       const scopes = scopesOf(signed.record)
       const observables = this.observablesOrNull(init, signed)
       if (observables == null) unread.push(id)
-      const deleted = [key('records', id), key('info', id), key('arrival', pad(info.arrival)), versionKey(info.stixId, info.modified, id),
+      const deleted = [key('records', id), key('arrival', pad(info.arrival)), versionKey(info.stixId, info.modified, id),
         ...indexKeysOf(observables ?? [], id), ...scopes.map(sc => key('sync', `${sc}!${hexTs(info.ts)}!${id}`))]
       for (const k of deleted) batch.del(k)
       out.deleted.push(...deleted)
@@ -974,7 +985,7 @@ export class Store {
   async has (id: string): Promise<boolean> {
     this.assertOpen()
     if (!this.bloom.mightHave(id)) return false
-    return (await this.db.get(key('info', id))) != null
+    return (await this.db.get(key('records', id))) != null
   }
 
   /** Which of these ids are stored (one LevelDB round for all bloom positives). */
@@ -984,7 +995,7 @@ export class Store {
     const probe: number[] = []
     ids.forEach((id, i) => { if (this.bloom.mightHave(id)) probe.push(i) })
     if (probe.length > 0) {
-      const vals = await this.db.getMany(probe.map(i => key('info', ids[i])))
+      const vals = await this.db.getMany(probe.map(i => key('records', ids[i])))
       probe.forEach((i, j) => { out[i] = vals[j] != null })
     }
     return out
@@ -992,34 +1003,36 @@ export class Store {
 
   async getBytes (id: string): Promise<Uint8Array | undefined> {
     this.assertOpen()
-    return await this.db.get(key('records', id))
+    const v = await this.db.get(key('records', id))
+    return v == null ? undefined : envelopeOf(v)
   }
 
   async getManyBytes (ids: string[]): Promise<Array<Uint8Array | undefined>> {
     this.assertOpen()
     if (ids.length === 0) return []
-    return await this.db.getMany(ids.map(id => key('records', id)))
+    return (await this.db.getMany(ids.map(id => key('records', id)))).map(v => v == null ? undefined : envelopeOf(v))
   }
 
   async getInfo (id: string): Promise<RecordInfo | undefined> {
     this.assertOpen()
-    const v = await this.db.get(key('info', id))
-    return v == null ? undefined : parse<RecordInfo>(v)
+    const v = await this.db.get(key('records', id))
+    return v == null ? undefined : decodeStored(v).info
   }
 
   async getManyInfo (ids: string[]): Promise<Array<RecordInfo | undefined>> {
     this.assertOpen()
     if (ids.length === 0) return []
-    const vals = await this.db.getMany(ids.map(id => key('info', id)))
-    return vals.map(v => v == null ? undefined : parse<RecordInfo>(v))
+    const vals = await this.db.getMany(ids.map(id => key('records', id)))
+    return vals.map(v => v == null ? undefined : decodeStored(v).info)
   }
 
   /** A stored record, parsed. Stored bytes were verified on the way in, so only parsing happens here. */
   async getRecord (id: string): Promise<{ record: SignedRecord, info: RecordInfo } | undefined> {
     this.assertOpen()
-    const [bytes, info] = await this.db.getMany([key('records', id), key('info', id)])
-    if (bytes == null || info == null) return undefined
-    return { record: decodeRecord(bytes, { maxRecordBytes: Number.MAX_SAFE_INTEGER, maxDepth: 10_000 }), info: parse<RecordInfo>(info) }
+    const v = await this.db.get(key('records', id))
+    if (v == null) return undefined
+    const { info, bytes } = decodeStored(v)
+    return { record: decodeRecord(bytes, { maxRecordBytes: Number.MAX_SAFE_INTEGER, maxDepth: 10_000 }), info }
   }
 
   async owner (stixId: string): Promise<string | undefined> {
@@ -1220,10 +1233,28 @@ export class Store {
       keys = []
       for await (const k of this.db.keys({ ...range('audit'), reverse: true, limit })) keys.push(k)
     }
+    if (filter.record != null) keys = await this.withAcceptEntry(filter.record, keys)
     const vals = await this.db.getMany(keys)
     let entries = vals.filter((v): v is Uint8Array => v != null).map(v => parse<AuditEntry>(v))
     if (filter.record != null && filter.peer != null) entries = entries.filter(e => e.peer === filter.peer)
     return entries.slice(0, limit)
+  }
+
+  /** Adds the accept entry kept with a stored record to its other audit keys, newest first. */
+  private async withAcceptEntry (id: string, keys: string[]): Promise<string[]> {
+    const v = await this.db.get(key('records', id))
+    const k = v == null ? undefined : decodeStored(v).auditKey
+    if (k == null) return keys
+    const full = key('audit', k)
+    if (keys.includes(full)) return keys
+    return [...keys, full].sort().reverse()
+  }
+
+  /** Every stored record with its info, in id order (consistency checks, indexes built once). */
+  async * iterateRecords (): AsyncGenerator<{ id: string } & StoredRecordValue> {
+    this.assertOpen()
+    const cut = BUCKETS.records.length + 1
+    for await (const [k, v] of this.db.iterator(range('records'))) yield { id: k.slice(cut), ...decodeStored(v) }
   }
 
   /** Every key of a record's index entries, for consistency checks (tests, `dragnet status --check`). */

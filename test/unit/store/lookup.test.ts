@@ -162,12 +162,18 @@ describe('store: domain lookups find subdomains through the reversed-label index
       assert.deepEqual(await found('example.com', false), ['domain example.com'])
       assert.deepEqual(await found('y.example.com', true), ['domain x.y.example.com'])
 
-      // A store written before the domain index: the index is built when it opens.
+      // A store written before the domain index (format 4 and older: domains under `obs:domain!`
+      // only): the index is built when it opens.
       await node.stop()
       const db = new Level<string, string>(join(tmp.dir, 'n', 'store'))
       await db.open()
-      for await (const k of db.keys({ gte: 'dom:', lt: 'dom;' })) await db.del(k)
+      for await (const k of db.keys({ gte: 'dom:', lt: 'dom;' })) {
+        const [reversed, id] = k.slice('dom:'.length).split('.!')
+        await db.put(`obs:domain!${reversed.split('.').reverse().join('.')}!${id}`, '')
+        await db.del(k)
+      }
       await db.del('meta:domainIndex')
+      await db.put('meta:format', '4')
       await db.close()
       const again = await DragnetNode.open({ dataDir: join(tmp.dir, 'n'), config: await loadConfig({ overrides: { ingest: { verifyWorkers: 0 } } }), log: silentLogger(), network: false })
       await again.start()
