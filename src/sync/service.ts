@@ -410,8 +410,18 @@ export class SyncService {
 
   /** Sends what the other side lacks and we may give it; declines the rest by id. */
   private async push (s: Session, have: Found[]): Promise<void> {
-    for (let i = 0; i < have.length; i += this.init.maxRecordsPerBatch) {
-      const { records, declined } = await this.serve(s, have.slice(i, i + this.init.maxRecordsPerBatch))
+    const batch = this.init.maxRecordsPerBatch
+    const serve = (i: number): Promise<{ records: Uint8Array[], declined: Declined[] }> | undefined => {
+      if (i >= have.length) return undefined
+      const p = this.serve(s, have.slice(i, i + batch))
+      p.catch(() => {})
+      return p
+    }
+    // The next batch is read from the store while this one drains to the peer.
+    let next = serve(0)
+    for (let i = 0; next != null; i += batch) {
+      const { records, declined } = await next
+      next = serve(i + batch)
       await this.sendRecords(s, records)
       if (declined.length > 0) await this.write(s, encodeDecline(declined))
     }
