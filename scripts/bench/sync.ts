@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { createPublicKey, verify as edVerify } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -19,19 +19,21 @@ const HERE = dirname(fileURLToPath(import.meta.url))
 const REPO = resolve(HERE, '..', '..')
 
 /*
- * npm run bench -- sync [--json] [--records N]    (N defaults to 1,000,000)
+ * npm run bench -- sync [--json] [--records N] [--catchup M] [--cpu-prof-dir DIR]    (N defaults to 1,000,000)
  *  (a) two identical N-record replicas, (b) 1,000 differences clustered and scattered — the
  *      reconciliation protocol beside the naive "send every id" baseline, in the same run;
  *  (c) a node back after N/10 records were published: catch-up over TCP from a node in another
  *      process, records/s beside the raw single-core Ed25519 verify rate on the same bytes;
  *  and the resident memory of a node process holding the full N-record replica.
+ * --catchup M runs (c) alone with M records; --cpu-prof-dir writes the sending process's CPU
+ * profile there (run the bench itself under `node --cpu-prof` for the receiver's).
  */
 
 interface Started { child: ChildProcess, info: { peerId: string, addrs: string[], rss_mb: number, heap_mb: number, records: number } }
 
-async function startNodeProcess (dir: string, config: Record<string, unknown>, gc = false): Promise<Started> {
+async function startNodeProcess (dir: string, config: Record<string, unknown>, gc = false, profileDir?: string): Promise<Started> {
   if (!existsSync(join(REPO, 'dist', 'src', 'node.js'))) throw new Error('the sync bench runs its second node on the built code: run `npm run build` first')
-  const child = spawn(process.execPath, [...(gc ? ['--expose-gc'] : []), join(HERE, 'node-proc.mjs'), dir, JSON.stringify(config)], { cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, [...(gc ? ['--expose-gc'] : []), ...(profileDir != null ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []), join(HERE, 'node-proc.mjs'), dir, JSON.stringify(config)], { cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'] })
   const info = await new Promise<Started['info']>((resolve, reject) => {
     let out = ''
     child.stdout!.on('data', (d) => {
@@ -70,58 +72,109 @@ async function rawVerifyRate (dir: string, sample: number): Promise<number> {
   return Math.round(n / ((performance.now() - t0) / 1000))
 }
 
+interface Catchup { rate: number, ms: number, raw: number, stats: Record<string, unknown>, stages: Record<string, number> }
+
+/**
+ * (c) catch-up over TCP: A (another process, built code) holds `n` records, B (this process)
+ * starts empty and pulls them. `profileDir`: A runs with --cpu-prof into it.
+ */
+async function measureCatchup (tmp: string, n: number, say: (s: string) => void, profileDir?: string): Promise<Catchup> {
+  say(`(c) building a ${n.toLocaleString('en')}-record replica for the catch-up…`)
+  const dirA = join(tmp, 'A')
+  await buildReplica(dirA, n)
+  const raw = await rawVerifyRate(dirA, 2000)
+  const dirB = join(tmp, 'B')
+  await initDataDir(dirB, { name: 'B' })
+  const probe = await DragnetNode.open({ dataDir: dirB, config: await loadConfig({}), log: silentLogger(), network: false })
+  const peerB = probe.peerId
+  await probe.stop()
+  const a = await startNodeProcess(dirA, { listen: ['/ip4/127.0.0.1/tcp/0'], api: false, roster: [{ peerId: peerB, name: 'B', country: 'DE', role: 'bureau', addrs: [] }], sync: { intervalMs: 3_600_000 } }, false, profileDir)
+  try {
+    const cfgB = await loadConfig({ overrides: { listen: ['/ip4/127.0.0.1/tcp/0'], api: false, roster: [{ peerId: a.info.peerId, name: 'A', country: 'DE', role: 'bureau', addrs: a.info.addrs }], sync: { intervalMs: 3_600_000 }, ingest: { verifyWorkers: 2 } } })
+    const b = await DragnetNode.open({ dataDir: dirB, config: cfgB, log: silentLogger() })
+    say(`(c) catching up ${n.toLocaleString('en')} records over TCP…`)
+    let t0 = 0
+    b.ingest.onStored(() => { if (t0 === 0) t0 = performance.now() })
+    // B's start (its verify workers boot: seconds from source under tsx, where this bench runs
+    // B) is timed apart; the catch-up runs from there (B dials A and syncs right after).
+    const booting = performance.now()
+    await b.start()
+    const startMs = performance.now() - booting
+    // B's main thread, stage by stage (wall spans: its verify workers run beside it), and every thread's CPU.
+    const clock = startStageClock('wall')
+    const cpu0 = process.cpuUsage()
+    const senderCpu0 = processCpuUs(a.child.pid)
+    const started = performance.now()
+    const deadline = Date.now() + 600_000
+    while (b.store.counts().records < n && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 20))
+    const end = performance.now()
+    const cpu = process.cpuUsage(cpu0)
+    const senderCpu1 = processCpuUs(a.child.pid)
+    stopStageClock()
+    const perRecord = (us: number): number => Math.round(us * 10 / n) / 10
+    const stages: Record<string, number> = { ...clock.perRecordUs(), wall: perRecord((end - started) * 1000), process_cpu: perRecord(cpu.user + cpu.system) }
+    // The sending process's CPU per record (it shares the machine's cores with the receiver).
+    if (senderCpu0 != null && senderCpu1 != null) stages.sender_cpu = perRecord(senderCpu1 - senderCpu0)
+    if (b.store.counts().records < n) throw new Error(`catch-up incomplete: ${b.store.counts().records} of ${n}`)
+    // From the end of B's start (it connects to A) to the last record stored: the whole session, reconciliation included.
+    const ms = end - started
+    // The session's own summary lands once the initiator has closed it.
+    await waitForSync(b, a.info.peerId)
+    const s = b.peers!.state(a.info.peerId)?.lastSync
+    const stats = { start_ms: Math.round(startMs), first_record_after_ms: Math.round(t0 - started), round_trips: s?.roundTrips, bytes: (s?.bytesReceived ?? 0) + (s?.bytesSent ?? 0) }
+    await b.stop()
+    return { rate: Math.round(n / (ms / 1000)), ms, raw, stats, stages }
+  } finally {
+    await stopProcess(a)
+  }
+}
+
+/** CPU µs a process has used so far, every thread (Linux /proc; undefined elsewhere). */
+function processCpuUs (pid: number | undefined): number | undefined {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
+    // utime and stime, fields 14 and 15 of stat (11 and 12 after the command name)
+    return (Number(fields[11]) + Number(fields[12])) * 1_000_000 / 100
+  } catch {
+    return undefined
+  }
+}
+
+async function waitForSync (b: DragnetNode, peer: string): Promise<void> {
+  const until = Date.now() + 10_000
+  while (b.peers!.state(peer)?.lastSync == null && Date.now() < until) await new Promise(resolve => setTimeout(resolve, 20))
+}
+
+const ratio = (x: number, y: number): number => Math.round((x / y) * 100) / 100
+
+function printCatchup (n: number, c: Catchup): void {
+  console.log(`(c) catch-up of ${n.toLocaleString('en')} records over TCP: ${c.rate.toLocaleString('en')} records/s (${(c.ms / 1000).toFixed(1)} s), raw single-core Ed25519 verify ${c.raw.toLocaleString('en')}/s → ratio ${ratio(c.rate, c.raw).toFixed(2)} (target ≥ 1.0) ${JSON.stringify(c.stats)}`)
+  console.log(`(c) receiver's main-thread µs per record by stage (process_cpu: every thread of the receiving process; sender_cpu: of the sending process): ${Object.entries(c.stages).map(([k, v]) => `${k} ${v}`).join(', ')}`)
+}
+
+function catchupSummary (n: number, c: Catchup): Record<string, unknown> {
+  return { catchup_records: n, catchup_ms: Math.round(c.ms), catchup_records_per_s: c.rate, raw_verify_per_s: c.raw, catchup_ratio: ratio(c.rate, c.raw), stages_us: c.stages, ...c.stats }
+}
+
 export async function run (args: string[]): Promise<Record<string, unknown>> {
-  const i = args.indexOf('--records')
-  const records = i >= 0 ? Number(args[i + 1]) : 1_000_000
-  const catchup = Math.max(1000, Math.round(records / 10))
+  const opt = (name: string): string | undefined => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : undefined }
+  const records = Number(opt('--records') ?? 1_000_000)
+  // --catchup M: the catch-up alone, of M records (to profile it without building large replicas)
+  const only = opt('--catchup')
+  const catchup = only != null ? Number(only) : Math.max(1000, Math.round(records / 10))
+  const profileDir = opt('--cpu-prof-dir')
   const say = (s: string): void => { process.stderr.write(s + '\n') }
 
-  say(`(a)(b) reconciliation of ${records.toLocaleString('en')}-record replicas…`)
-  const recon = await measureRecon({ records })
   const tmp = await mkdtemp(join(tmpdir(), 'dragnet-syncbench-'))
   try {
-    // (c) catch-up over TCP: A (another process) holds `catchup` records, B starts empty.
-    say(`(c) building a ${catchup.toLocaleString('en')}-record replica for the catch-up…`)
-    const dirA = join(tmp, 'A')
-    await buildReplica(dirA, catchup)
-    const raw = await rawVerifyRate(dirA, 2000)
-    const dirB = join(tmp, 'B')
-    await initDataDir(dirB, { name: 'B' })
-    const probe = await DragnetNode.open({ dataDir: dirB, config: await loadConfig({}), log: silentLogger(), network: false })
-    const peerB = probe.peerId
-    await probe.stop()
-    const a = await startNodeProcess(dirA, { listen: ['/ip4/127.0.0.1/tcp/0'], api: false, roster: [{ peerId: peerB, name: 'B', country: 'DE', role: 'bureau', addrs: [] }], sync: { intervalMs: 3_600_000 } })
-    let catchupMs = 0
-    let catchupRate = 0
-    let stats: Record<string, unknown> = {}
-    let stages: Record<string, number> = {}
-    try {
-      const cfgB = await loadConfig({ overrides: { listen: ['/ip4/127.0.0.1/tcp/0'], api: false, roster: [{ peerId: a.info.peerId, name: 'A', country: 'DE', role: 'bureau', addrs: a.info.addrs }], sync: { intervalMs: 3_600_000 }, ingest: { verifyWorkers: 2 } } })
-      const b = await DragnetNode.open({ dataDir: dirB, config: cfgB, log: silentLogger() })
-      say(`(c) catching up ${catchup.toLocaleString('en')} records over TCP…`)
-      let t0 = 0
-      b.ingest.onStored(() => { if (t0 === 0) t0 = performance.now() })
-      // B's main thread, stage by stage (wall spans: its verify workers run beside it), and every thread's CPU.
-      const clock = startStageClock('wall')
-      const cpu0 = process.cpuUsage()
-      const started = performance.now()
-      await b.start()
-      const deadline = Date.now() + 600_000
-      while (b.store.counts().records < catchup && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 20))
-      const end = performance.now()
-      const cpu = process.cpuUsage(cpu0)
-      stopStageClock()
-      stages = { ...clock.perRecordUs(), wall: Math.round((end - started) * 10_000 / catchup) / 10, process_cpu: Math.round((cpu.user + cpu.system) * 10 / catchup) / 10 }
-      if (b.store.counts().records < catchup) throw new Error(`catch-up incomplete: ${b.store.counts().records} of ${catchup}`)
-      // From connecting (start) to the last record stored: the whole session, reconciliation included.
-      catchupMs = end - started
-      catchupRate = Math.round(catchup / (catchupMs / 1000))
-      const s = b.peers!.state(a.info.peerId)?.lastSync
-      stats = { first_record_after_ms: Math.round(t0 - started), round_trips: s?.roundTrips, bytes: (s?.bytesReceived ?? 0) + (s?.bytesSent ?? 0) }
-      await b.stop()
-    } finally {
-      await stopProcess(a)
+    if (only != null) {
+      const c = await measureCatchup(tmp, catchup, say, profileDir)
+      printCatchup(catchup, c)
+      return catchupSummary(catchup, c)
     }
+    say(`(a)(b) reconciliation of ${records.toLocaleString('en')}-record replicas…`)
+    const recon = await measureRecon({ records })
+    const c = await measureCatchup(tmp, catchup, say, profileDir)
 
     // Memory of a node holding the full replica, in its own process after a GC.
     say(`building a ${records.toLocaleString('en')}-record replica for the memory figure…`)
@@ -138,24 +191,17 @@ export async function run (args: string[]): Promise<Record<string, unknown>> {
     const rssRestart = r2.info.rss_mb
     await stopProcess(r2)
 
-    const ratio = (x: number, y: number): number => Math.round((x / y) * 100) / 100
     const row = (name: string, ours: string, naive: string, target: string): void => { console.log(`${name.padEnd(34)} ${ours.padStart(28)}   naive ${naive.padStart(24)}   target ${target}`) }
     console.log(`sync: replicas of ${records.toLocaleString('en')} records (reconciliation over (ts, id); naive = send every id)`)
     row('(a) identical replicas', `${recon.insync_round_trips} RT, ${recon.insync_bytes} B, ${recon.insync_cpu_ms} ms CPU`, `${recon.naive_round_trips} RT, ${(recon.naive_insync_bytes / 1048576).toFixed(1)} MiB`, '≤ 2 RT, ≤ 1 KB, ≤ 50 ms')
     row('(b) 1,000 differences, clustered', `${recon.clustered_round_trips} RT, ${(recon.clustered_bytes / 1024).toFixed(1)} KiB`, `${(recon.naive_clustered_bytes / 1048576).toFixed(1)} MiB`, '≤ 4 RT, ≤ 64 KB')
     row('(b) 1,000 differences, scattered', `${recon.scattered_round_trips} RT, ${(recon.scattered_bytes / 1024).toFixed(1)} KiB`, `${(recon.naive_scattered_bytes / 1048576).toFixed(1)} MiB`, '≤ 4 RT, ≤ 800 KB')
-    console.log(`(c) catch-up of ${catchup.toLocaleString('en')} records over TCP: ${catchupRate.toLocaleString('en')} records/s (${(catchupMs / 1000).toFixed(1)} s), raw single-core Ed25519 verify ${raw.toLocaleString('en')}/s → ratio ${ratio(catchupRate, raw).toFixed(2)} (target ≥ 1.0) ${JSON.stringify(stats)}`)
-    console.log(`(c) receiver's main-thread µs per record by stage (process_cpu: every thread of the receiving process): ${Object.entries(stages).map(([k, v]) => `${k} ${v}`).join(', ')}`)
+    printCatchup(catchup, c)
     console.log(`memory of a node process holding ${records.toLocaleString('en')} records: ${rss} MB RSS on its first start, ${rssRestart} MB after a clean restart (heap ${heap} MB; target ≤ 300 MB at 1,000,000)`)
     return {
       records,
       ...recon,
-      catchup_records: catchup,
-      catchup_ms: Math.round(catchupMs),
-      catchup_records_per_s: catchupRate,
-      raw_verify_per_s: raw,
-      catchup_ratio: ratio(catchupRate, raw),
-      stages_us: stages,
+      ...catchupSummary(catchup, c),
       rss_mb: rss,
       rss_restart_mb: rssRestart,
       heap_mb: heap

@@ -58,6 +58,8 @@ export interface ReceivedRecord {
   from: string
   /** import: signed records carried in a records file, checked exactly as if received */
   source: 'gossip' | 'sync' | 'import'
+  /** idOfEnvelope(bytes), when the caller hashed these exact bytes already (sync does, to check them against its requests) */
+  id?: string
 }
 
 export interface PublishOptions {
@@ -468,7 +470,7 @@ export class Ingest {
         verdicts[i] = rejected(err, undefined, true)
         continue
       }
-      const id = idOfEnvelope(items[i].bytes)
+      const id = items[i].id ?? idOfEnvelope(items[i].bytes)
       ids[i] = id
       if (seenInBatch.has(id) || this.inFlight.has(id)) { verdicts[i] = { status: 'duplicate', id }; continue }
       seenInBatch.add(id)

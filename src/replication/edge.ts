@@ -95,14 +95,15 @@ export class ReplicationEdge {
    *  - rejected with a `strike` (unknown author, relayed takeover): a strike, a violation once
    *    the peer is over its allowance;
    *  - anything else (duplicates, our own policy's rejections): nothing.
-   * On a violation the peer is penalised here; the caller only ends the stream.
+   * On a violation the peer is penalised here; the caller only ends the stream. `ids`: the
+   * envelopes' ids when the caller computed them already (they are not hashed again).
    */
-  async handOff (peerId: string, envelopes: Uint8Array[], source: ReplicationSource, stats: ReplicationStats, signal?: AbortSignal): Promise<HandOff> {
+  async handOff (peerId: string, envelopes: Uint8Array[], source: ReplicationSource, stats: ReplicationStats, signal?: AbortSignal, ids?: string[]): Promise<HandOff> {
     let payload = 0
     for (const e of envelopes) payload += e.length
     stats.payloadBytesIn += payload
     stats.recordsIn += envelopes.length
-    const verdicts = await this.c.ingest.receive(envelopes.map(bytes => ({ bytes, from: peerId, source })), { signal })
+    const verdicts = await this.c.ingest.receive(envelopes.map((bytes, i) => ids != null ? { bytes, from: peerId, source, id: ids[i] } : { bytes, from: peerId, source }), { signal })
     let stored = 0
     let rejected = 0
     let violation: { reason: string, code: string } | undefined

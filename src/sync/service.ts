@@ -8,7 +8,7 @@ import { FramedStream } from '../net/framing.js'
 import type { DragnetLibp2p } from '../net/libp2p.js'
 import type { PeerManager, SyncSummary } from '../net/peers.js'
 import { SYNC_PROTOCOL } from '../net/protocols.js'
-import { decodeRecord, idOfEnvelope, scopesOf } from '../record/index.js'
+import { idOfEnvelope, parseDecodedRecord, scopesOf } from '../record/index.js'
 import {
   digestKey, emptyStats, idOfDigest, packRecordsFrames, peerTimeout, protocolViolation, throttle,
   type FailureKind, type ReplicationEdge, type ReplicationStats
@@ -358,9 +358,9 @@ export class SyncService {
       // One answer is RECORDS frames and then exactly one DECLINE frame, which closes it.
       const frame = await this.read(s)
       if (frame.type === RECORDS) {
-        claim(frame.records, requested, 'sent a record that was not asked for')
+        const ids = claim(frame.records, requested, 'sent a record that was not asked for')
         s.recordsReceived += frame.records.length
-        ingesting.push(this.ingest(s, frame.records))
+        ingesting.push(this.ingest(s, frame.records, ids))
         while (ingesting.length > 2) await ingesting.shift()
         continue
       }
@@ -376,8 +376,8 @@ export class SyncService {
    * Hands records to ingest through the edge, pipelined: the session awaits the promise later
    * (a violation, already penalised, ends it then), so it must not count as unhandled meanwhile.
    */
-  private ingest (s: Session, records: Uint8Array[]): Promise<void> {
-    const p = this.c.edge.handOff(s.peer.peerId, records, 'sync', this.counters, s.signal).then((h) => {
+  private ingest (s: Session, records: Uint8Array[], ids: string[]): Promise<void> {
+    const p = this.c.edge.handOff(s.peer.peerId, records, 'sync', this.counters, s.signal, ids).then((h) => {
       if (h.violation != null) throw new DragnetError('DRAGNET_FORBIDDEN', `sync with ${s.peer.peerId} ended: ${h.violation}`)
     })
     p.catch(() => {})
@@ -410,8 +410,18 @@ export class SyncService {
 
   /** Sends what the other side lacks and we may give it; declines the rest by id. */
   private async push (s: Session, have: Found[]): Promise<void> {
-    for (let i = 0; i < have.length; i += this.init.maxRecordsPerBatch) {
-      const { records, declined } = await this.serve(s, have.slice(i, i + this.init.maxRecordsPerBatch))
+    const batch = this.init.maxRecordsPerBatch
+    const serve = (i: number): Promise<{ records: Uint8Array[], declined: Declined[] }> | undefined => {
+      if (i >= have.length) return undefined
+      const p = this.serve(s, have.slice(i, i + batch))
+      p.catch(() => {})
+      return p
+    }
+    // The next batch is read from the store while this one drains to the peer.
+    let next = serve(0)
+    for (let i = 0; next != null; i += batch) {
+      const { records, declined } = await next
+      next = serve(i + batch)
       await this.sendRecords(s, records)
       if (declined.length > 0) await this.write(s, encodeDecline(declined))
     }
@@ -444,7 +454,8 @@ export class SyncService {
         if (p != null && scope != null) declined.push({ scope: s.scopes.indexOf(scope), ts: p.ts, digest: items[i].digest })
         continue
       }
-      const signed = decodeRecord(b, { maxRecordBytes: Number.MAX_SAFE_INTEGER, maxDepth: 10_000 })
+      // Our own store's bytes, checked in full when they came in: parsed, not checked again.
+      const signed = parseDecodedRecord(b, ids[i])
       // A record outside the scopes we share with this peer (red, amber for others) is never
       // named to it, not even by a decline.
       const scope = scopesOf(signed.record).find(x => s.scopes.includes(x))
@@ -497,9 +508,9 @@ export class SyncService {
       } else if (frame.type === WANT) {
         await this.answerWant(s, frame.digests, found.have)
       } else if (frame.type === RECORDS) {
-        claim(frame.records, found.need, 'pushed a record this node did not lack')
+        const ids = claim(frame.records, found.need, 'pushed a record this node did not lack')
         s.recordsReceived += frame.records.length
-        ingesting.push(this.ingest(s, frame.records))
+        ingesting.push(this.ingest(s, frame.records, ids))
         while (ingesting.length > 2) await ingesting.shift()
       } else if (frame.type === DECLINE) {
         this.declined(s, frame.declined, found.need)
@@ -565,10 +576,15 @@ class Differences {
   }
 }
 
-/** Every record must answer one open id (computed from its bytes, before ingest); each answers it once. */
-function claim (records: Uint8Array[], open: Map<string, number>, what: string): void {
-  for (const r of records) {
-    const k = idOfEnvelope(r).slice(4)
-    if (!open.delete(k)) throw protocolViolation(what)
+/**
+ * Every record must answer one open id (computed from its bytes, before ingest); each answers it
+ * once. Returns the ids, so ingest does not hash the bytes again.
+ */
+function claim (records: Uint8Array[], open: Map<string, number>, what: string): string[] {
+  const ids: string[] = new Array(records.length)
+  for (let i = 0; i < records.length; i++) {
+    ids[i] = idOfEnvelope(records[i])
+    if (!open.delete(ids[i].slice(4))) throw protocolViolation(what)
   }
+  return ids
 }

@@ -58,8 +58,12 @@ describe('sync limits over the wire', function () {
     await waitConnected(fed.nodes, [[0, 1]])
     m = await HostileMember.start(id)
     await m.connect(fed.nodes[0])
-    await waitFor(() => fed!.nodes[0].peers!.state(m!.peerId)?.connected === true, 'connected')
-    return { A: fed.nodes[0], B: fed.nodes[1], m }
+    const A = fed.nodes[0]
+    await waitFor(() => A.peers!.state(m!.peerId)?.connected === true, 'connected')
+    // With the smaller PeerId, A opens a session to the member on connect; while it runs, A
+    // refuses the member's own session (one per pair), so the tests start once it is over.
+    if (A.peerId < m.peerId) await waitFor(() => A.peers!.state(m!.peerId)?.lastSync != null, 'the session A opened on connect', 30_000)
+    return { A, B: fed.nodes[1], m }
   }
 
   beforeEach(async () => { tmp = await tempDir() })
