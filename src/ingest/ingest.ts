@@ -402,6 +402,7 @@ export class Ingest {
         let infos: RecordInfo[]
         try {
           infos = await this.c.store.write(writes, { sync: true })
+          this.unwritten.written()
         } catch (err) {
           // Nothing was stored or sent: the seqs signed in this batch are free again, so a
           // failed write (a full disk) leaves no gap in this node's numbering.

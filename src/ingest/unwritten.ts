@@ -9,7 +9,7 @@ export class UnwrittenClaims {
   private readonly owners = new Map<string, string[]>()
   /** `author!seq` → queued records under it */
   private readonly slots = new Map<string, number>()
-  /** commits completed so far: a read that spans one may miss what it wrote */
+  /** writes completed so far: a read that spans one may miss what it wrote */
   private completed = 0
 
   get generation (): number {
@@ -30,9 +30,14 @@ export class UnwrittenClaims {
     else list.push(author)
   }
 
+  /** Another write reached the store (a local publication): reads that spanned it are stale. */
+  written (): void {
+    this.completed++
+  }
+
   /** A commit is over (written or failed): its records claim nothing any more. */
   release (claims: Array<{ author: string, stixId: string, seq: number }>): void {
-    this.completed++
+    this.written()
     for (const c of claims) {
       const k = `${c.author}!${c.seq}`
       const n = (this.slots.get(k) ?? 1) - 1
