@@ -10,6 +10,7 @@ import { stageClock } from '../util/stages.js'
 import { RosterKeys, keyHex } from './roster-keys.js'
 import { TlpResolver } from './tlp.js'
 import { checkError, type CheckedRecord } from './checks.js'
+import { UnwrittenClaims } from './unwritten.js'
 import { MIN_PARALLEL, VerifyPool, verifyInline } from './verify-pool.js'
 
 export interface Stored {
@@ -22,6 +23,19 @@ export interface Stored {
   from?: string
   /** the author equivocated with this record (same seq as another stored record) */
   equivocation?: boolean
+}
+
+/**
+ * A received record verified, STIX-valid, allowed by the inbound policy and sure to be admitted
+ * (no ownership or seq conflict), with its durable write in flight: it may be passed on, but it
+ * is not held yet. Nothing may announce it as held (IHAVE, sync, TAXII, API) before onStored.
+ */
+export interface Forwardable {
+  id: string
+  record: SignedRecord
+  subject: PolicySubject
+  source: RecordSource
+  from?: string
 }
 
 export interface Duplicate {
@@ -97,6 +111,7 @@ export interface IngestComponents {
 }
 
 type StoredListener = (v: Stored) => void
+type ForwardableListener = (v: Forwardable) => void
 type VerdictListener = (v: Verdict, source: RecordSource) => void
 
 interface Candidate {
@@ -144,6 +159,7 @@ export class Ingest {
   private readonly workers: number
   private pool: VerifyPool | null = null
   private readonly storedListeners: StoredListener[] = []
+  private readonly forwardableListeners: ForwardableListener[] = []
   private readonly verdictListeners: VerdictListener[] = []
   private readonly inFlight = new Set<string>()
   private readonly rosterKeys: RosterKeys
@@ -153,6 +169,7 @@ export class Ingest {
   private lock: Promise<unknown> = Promise.resolve()
   /** receives whose candidates wait for the next group commit */
   private readonly commitQueue: CommitGroup[] = []
+  private readonly unwritten = new UnwrittenClaims()
   private nextSeq = 0
   private started = false
 
@@ -190,6 +207,16 @@ export class Ingest {
   onStored (fn: StoredListener): () => void {
     this.storedListeners.push(fn)
     return () => { const i = this.storedListeners.indexOf(fn); if (i >= 0) this.storedListeners.splice(i, 1) }
+  }
+
+  /**
+   * Adds a listener for received records that will be stored, called before their write
+   * completes (gossip pushes them on meanwhile); returns its removal. A crash before the write
+   * loses only what sync fetches again; onStored still follows once the record is held.
+   */
+  onForwardable (fn: ForwardableListener): () => void {
+    this.forwardableListeners.push(fn)
+    return () => { const i = this.forwardableListeners.indexOf(fn); if (i >= 0) this.forwardableListeners.splice(i, 1) }
   }
 
   /** Adds a listener for every verdict; returns its removal. */
@@ -377,6 +404,7 @@ export class Ingest {
         let infos: RecordInfo[]
         try {
           infos = await this.c.store.write(writes, { sync: true })
+          this.unwritten.written()
         } catch (err) {
           // Nothing was stored or sent: the seqs signed in this batch are free again, so a
           // failed write (a full disk) leaves no gap in this node's numbering.
@@ -439,7 +467,17 @@ export class Ingest {
         if (c != null) candidates.push(c)
       })
       opts.signal?.throwIfAborted()
-      await this.commitGrouped({ candidates, verdicts, known, audit })
+      const admissible = await this.admissible(candidates)
+      opts.signal?.throwIfAborted()
+      // Claimed, queued and announced as forwardable in one synchronous step: the write has not started.
+      const early = candidates.filter((c, j) => this.claimForCommit(c, admissible[j]))
+      const committed = this.commitGrouped({ candidates, verdicts, known, audit })
+      for (const c of early) {
+        const v: Forwardable = { id: c.id, record: c.signed, subject: c.subject, source: c.source }
+        if (c.from != null) v.from = c.from
+        for (const fn of this.forwardableListeners) fn(v)
+      }
+      await committed
     } finally {
       for (const i of live) this.inFlight.delete(ids[i])
     }
@@ -447,6 +485,32 @@ export class Ingest {
     this.emit(verdicts, items.map(it => it.source))
     clock?.add('index', t)
     return verdicts
+  }
+
+  /**
+   * Per candidate: whether the store lets it in as it stands (its STIX id unowned or the
+   * author's, its seq free). Most reads are answered by the store's filters without I/O. All
+   * false when a commit completed during the reads (they may have missed what it wrote) or when
+   * nothing listens.
+   */
+  private async admissible (candidates: Candidate[]): Promise<boolean[]> {
+    if (this.forwardableListeners.length === 0 || candidates.length === 0) return candidates.map(() => false)
+    const generation = this.unwritten.generation
+    const records = candidates.map(c => c.signed.record)
+    const [owners, slots] = await Promise.all([
+      this.c.store.owners(records.map(r => r.body.id)),
+      this.c.store.seqSlots(records.map(r => ({ author: r.author, seq: r.seq })))
+    ])
+    if (generation !== this.unwritten.generation) return candidates.map(() => false)
+    return records.map((r, j) => (owners[j] == null || owners[j] === r.author) && slots[j].length === 0)
+  }
+
+  /** Claims a candidate's STIX id and seq until its commit is over; true if it may be forwarded before it. */
+  private claimForCommit (c: Candidate, admissible: boolean): boolean {
+    const r = c.signed.record
+    const early = admissible && !this.unwritten.conflicts(r.author, r.body.id, r.seq)
+    this.unwritten.add(r.author, r.body.id, r.seq)
+    return early
   }
 
   /**
@@ -582,7 +646,8 @@ export class Ingest {
    * Group commit: the candidates of every receive that reaches the store while the previous
    * write is in flight go into the next LevelDB batch together (each record's writes are still
    * in one atomic batch). Each receive resolves only once the batch holding its records is
-   * written, so nothing is acknowledged, forwarded or announced before it is stored.
+   * written, so nothing is acknowledged or announced before it is stored (onForwardable
+   * listeners alone hear of it earlier).
    */
   private commitGrouped (group: Omit<CommitGroup, 'done'>): Promise<void> {
     return new Promise((resolve, reject) => {
@@ -598,13 +663,18 @@ export class Ingest {
     while (take < this.commitQueue.length && (take === 0 || n + this.commitQueue[take].candidates.length <= MAX_GROUP_COMMIT)) n += this.commitQueue[take++].candidates.length
     const groups = this.commitQueue.splice(0, take)
     if (this.commitQueue.length > 0) void this.exclusive(async () => { await this.flushCommits() })
+    let failure: { err: unknown } | undefined
     try {
       await this.commitReceived(groups)
     } catch (err) {
-      for (const g of groups) g.done.reject(err)
-      return
+      failure = { err }
     }
-    for (const g of groups) g.done.resolve()
+    // Written (or refused) now: the store answers for these ids, seqs and owners again.
+    this.unwritten.release(groups.flatMap(g => g.candidates.map(c => ({ author: c.signed.record.author, stixId: c.signed.record.body.id, seq: c.signed.record.seq }))))
+    for (const g of groups) {
+      if (failure != null) g.done.reject(failure.err)
+      else g.done.resolve()
+    }
   }
 
   /** Ownership and seq checks against the store (and the batch), then one write for every group. */

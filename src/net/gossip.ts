@@ -2,7 +2,7 @@ import type { Connection, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { DragnetError } from '../errors.js'
 import type { Member, Roster } from '../identity/index.js'
-import { RosterKeys, keyHex, type Ingest, type Stored } from '../ingest/index.js'
+import { RosterKeys, keyHex, type Forwardable, type Ingest } from '../ingest/index.js'
 import type { Logger } from '../log.js'
 import { publicKeyOfPeerId } from '../record/index.js'
 import { digestOf, emptyStats, idOfDigest, protocolViolation, throttle, type ReplicationEdge, type ReplicationStats } from '../replication/index.js'
@@ -25,6 +25,10 @@ import { GOSSIP_PROTOCOL } from './protocols.js'
  * Before anything crosses an edge the sender asks its outbound policy (TLP floor included)
  * whether that peer may have the record; announcements go only to peers that may. Amber records
  * are pushed by their author straight to each entitled peer and never relayed.
+ *
+ * A received record is pushed as soon as ingest finds it forwardable, while its write is in
+ * flight (a hop then costs no LevelDB round trip); it is announced by id only once it is stored,
+ * since an IHAVE promises the record to whoever asks.
  *
  * Each side opens one stream per peer for what it sends (gossip-wire.ts has the frames). What a
  * peer sends us is bounded everywhere: every frame type charges the peer's buckets on the shared
@@ -50,7 +54,7 @@ export interface GossipInit {
 export interface GossipComponents {
   registrar: Pick<DragnetLibp2p, 'handle' | 'unhandle' | 'dialProtocol'>
   peers: Pick<PeerManager, 'onConnect' | 'onDisconnect' | 'connectedPeers' | 'count'>
-  ingest: Pick<Ingest, 'onStored' | 'onVerdict'>
+  ingest: Pick<Ingest, 'onStored' | 'onForwardable' | 'onVerdict'>
   store: Pick<Store, 'hasMany' | 'getRecord' | 'isPurged'>
   roster: Roster
   edge: ReplicationEdge
@@ -82,6 +86,9 @@ class OutSession {
   }
 }
 
+/** A record pushed before it was stored: the peers already decided, and those to announce it to once stored. */
+interface Unstored { decided: Set<string>, lazy: Set<string> }
+
 /** Authors we pruned towards one peer: when, and how many duplicates it pushed us since. */
 type Pruned = Map<string, { at: number, dupes: number }>
 
@@ -105,6 +112,8 @@ export class Gossip {
   private readonly missing = new Map<string, Missing>()
   private readonly maxMissing: number
   private readonly seen: LruSet<string>
+  /** records pushed before their write completed, oldest first (bounded: a failed write never reports) */
+  private readonly unstored = new Map<string, Unstored>()
   private readonly reopen = new Map<string, ReturnType<typeof setTimeout>>()
   private stopping: AbortController | null = null
   private readonly unlisten: Array<() => void> = []
@@ -128,7 +137,8 @@ export class Gossip {
     this.unlisten.push(
       this.c.peers.onConnect((peerId) => { void this.openSession(peerId) }),
       this.c.peers.onDisconnect((peerId) => { this.closeSession(peerId) }),
-      this.c.ingest.onStored((v) => { this.forward(v) }),
+      this.c.ingest.onForwardable((v) => { this.forward(v, false) }),
+      this.c.ingest.onStored((v) => { this.forward(v, true) }),
       this.c.ingest.onVerdict((v) => { if (v.status !== 'rejected' && v.id != null) this.seen.add(v.id) })
     )
     this.every(Math.max(1, this.init.lazyFlushMs), () => { this.flushAnnouncements() })
@@ -151,6 +161,7 @@ export class Gossip {
     for (const t of this.reopen.values()) clearTimeout(t)
     this.reopen.clear()
     this.missing.clear()
+    this.unstored.clear()
     await this.c.registrar.unhandle(GOSSIP_PROTOCOL).catch(() => {})
     for (const f of this.inbound) f.abort(new DragnetError('DRAGNET_STOPPED', 'gossip stopped'))
     await Promise.all([...this.sessions.values()].map(async s => {
@@ -218,8 +229,12 @@ export class Gossip {
 
   // ------------------------------------------------------------------ sending
 
-  /** Called for every stored record, whatever its source: decide per edge, then push or announce. */
-  private forward (v: Stored): void {
+  /**
+   * Called for every record once stored, whatever its source, and for a received one already
+   * when it is forwardable (`stored` false): decide per edge once, then push or announce. Before
+   * the store holds it, a record is only pushed; its announcements wait until it is stored.
+   */
+  private forward (v: Forwardable, stored: boolean): void {
     if (!this.running) return
     const author = v.record.record.author
     const tlp = v.record.record.tlp
@@ -227,13 +242,36 @@ export class Gossip {
     const now = Date.now()
     this.seen.add(v.id)
     this.missing.delete(v.id)
+    const early = stored ? this.takeUnstored(v.id) : undefined
+    const pending: Unstored = { decided: new Set(), lazy: new Set() }
     for (const s of this.sessions.values()) {
       if (s.closed || s.peerId === v.from || s.knows.has(v.id)) continue
+      if (early?.lazy.has(s.peerId) === true) { s.knows.add(v.id); this.announce(s, author, v.id); continue }
+      if (early?.decided.has(s.peerId) === true) continue
+      if (!stored) pending.decided.add(s.peerId)
       if (!this.c.edge.maySend(v.subject, s.member, 'gossip', this.counters, now)) continue
+      const eager = amber || !s.lazyAuthors.has(author)
+      // A full push queue turns pushes into announcements: not before the record is stored.
+      if (!stored && (!eager || s.pushQueue.length >= this.init.queueRecords)) { pending.lazy.add(s.peerId); continue }
       s.knows.add(v.id)
-      if (amber || !s.lazyAuthors.has(author)) this.push(s, { bytes: v.record.bytes, author, id: v.id, amber })
+      if (eager) this.push(s, { bytes: v.record.bytes, author, id: v.id, amber })
       else this.announce(s, author, v.id)
     }
+    if (!stored) this.noteUnstored(v.id, pending)
+  }
+
+  private noteUnstored (id: string, u: Unstored): void {
+    if (this.unstored.size >= this.maxMissing) {
+      const oldest = this.unstored.keys().next().value
+      if (oldest != null) this.unstored.delete(oldest)
+    }
+    this.unstored.set(id, u)
+  }
+
+  private takeUnstored (id: string): Unstored | undefined {
+    const u = this.unstored.get(id)
+    if (u != null) this.unstored.delete(id)
+    return u
   }
 
   private push (s: OutSession, q: Queued): void {
@@ -261,8 +299,10 @@ export class Gossip {
   private schedule (s: OutSession): void {
     if (s.flushScheduled || s.writing || s.out == null) return
     s.flushScheduled = true
-    // Coalesce everything queued in this tick into as few frames as the limits allow.
-    setImmediate(() => { s.flushScheduled = false; void this.drain(s) })
+    // Coalesces what this task queued (a receive's records, an announcement round) into as few
+    // frames as the limits allow, and goes out before the next I/O callback: on a busy event
+    // loop a setImmediate waited for every other callback of the round first.
+    queueMicrotask(() => { s.flushScheduled = false; void this.drain(s) })
   }
 
   private async drain (s: OutSession): Promise<void> {
@@ -511,7 +551,8 @@ export class Gossip {
     for (const a of authors) s.lazyAuthors.add(a)
     const keep: Queued[] = []
     for (const q of s.pushQueue) {
-      if (authors.has(q.author) && !q.amber) this.announce(s, q.author, q.id)
+      // A record not stored yet goes whole: announcing it would promise what we may not hold.
+      if (authors.has(q.author) && !q.amber && !this.unstored.has(q.id)) this.announce(s, q.author, q.id)
       else keep.push(q)
     }
     s.pushQueue = keep
