@@ -165,6 +165,9 @@ export function parseScenario (raw: unknown, file: string | null, baseDir = file
     throw new DragnetError('DRAGNET_BAD_CONFIG', `invalid scenario${file != null ? ' ' + file : ''}: ${r.error.issues.map(i => `${i.path.join('.') || '(top)'}: ${i.message}`).join('; ')}`)
   }
   const s = r.data
+  if (s.federation == null && s.events.some(e => e.revoke != null || e.rotate != null)) {
+    throw new DragnetError('DRAGNET_BAD_CONFIG', `invalid scenario${file != null ? ' ' + file : ''}: revoke and rotate events need a federation defined by roots (federation: { roots, threshold })`)
+  }
   for (const g of s.members) if (g.policy != null && !isAbsolute(g.policy)) g.policy = resolve(baseDir, g.policy)
   return { ...s, file, baseDir }
 }
