@@ -2,7 +2,7 @@ import { join } from 'node:path'
 import type { NodeConfig } from './config/config.js'
 import { DragnetError } from './errors.js'
 import { Feeds } from './feeds/index.js'
-import { FILES, clearRuntime, openDataDir, writeRuntime, type NodeMetadata, type NodeIdentity, Roster, type Member, MembershipState, type OfferVerdict, type RosterChange, type KnownMember } from './identity/index.js'
+import { FILES, clearRuntime, openDataDir, writeRuntime, type NodeMetadata, type NodeIdentity, Roster, type Member, MembershipState, type OfferVerdict, type RosterChange, type KnownMember, type Role } from './identity/index.js'
 import { Ingest, type PublishOptions, type Verdict } from './ingest/index.js'
 import { createLogger, type Logger } from './log.js'
 import { createNodeLibp2p, Gossip, MembershipExchange, PeerManager, type DragnetLibp2p } from './net/index.js'
@@ -13,6 +13,7 @@ import { ReplicationEdge, sumStats, type ReplicationStats } from './replication/
 import { Store, type AuditEntry, type StoreInit } from './store/index.js'
 import { SyncService } from './sync/index.js'
 import { docToJson, describeDoc } from './identity/membership.js'
+import type { MemberInfo } from './api/provenance.js'
 import { Webhooks, type WebhookStats } from './push/webhooks.js'
 import { LruSet } from './util/lru.js'
 import { privateUmask } from './util/private-file.js'
@@ -50,6 +51,8 @@ export interface AuthorMember {
   role: string
   status: string
   reason?: string
+  /** since when (ISO) it is not a member in force: revocation, expiry or hand-over time */
+  since?: string
   successor?: string
 }
 
@@ -267,7 +270,7 @@ export class DragnetNode {
     const webhooks = new Webhooks({
       store: this.store,
       onStored: (fn) => this.ingest.onStored(fn),
-      memberOf: (p) => this.roster.get(p),
+      memberOf: (p) => this.exportMember(p),
       log: this.log.child({ ns: 'push:webhooks' })
     }, this.config.webhooks, this.dataDir)
     await webhooks.start()
@@ -327,13 +330,13 @@ export class DragnetNode {
       await sync.start()
       this.stopHooks.push(async () => { await sync.stop() })
     }
-    if (this.membership.enabled) await this.startMembershipExchange(libp2p, peers)
+    if (this.membership.enabled) await this.startMembershipExchange(libp2p, peers, edge)
     await peers.start(libp2p)
     this.stopHooks.push(async () => { await peers.stop() })
   }
 
   /** Only with `federation.roots`: without a federation the roster is the local file, as before. */
-  private async startMembershipExchange (libp2p: DragnetLibp2p, peers: PeerManager): Promise<void> {
+  private async startMembershipExchange (libp2p: DragnetLibp2p, peers: PeerManager, edge: ReplicationEdge): Promise<void> {
     const cfg = this.config
     const exchange = new MembershipExchange({
       registrar: libp2p,
@@ -341,7 +344,12 @@ export class DragnetNode {
       roster: this.roster,
       ids: () => this.membership.ids(),
       doc: (id) => { const d = this.membership.get(id); return d != null ? docToJson(d) : undefined },
-      offer: async (doc, from) => { await this.offerMembership(doc, from) },
+      offer: async (doc, from) => {
+        const v = await this.offerMembership(doc, from)
+        return v.status === 'refused' ? { refused: v.refusal } : {}
+      },
+      guard: (p) => edge.guard(p),
+      penalize: (p, reason, code) => { peers.penalize(p, reason, code) },
       log: this.log.child({ ns: 'net:membership' })
     }, { intervalMs: cfg.sync.intervalMs, ioTimeoutMs: cfg.gossip.ioTimeoutMs })
     this.membershipExchange = exchange
@@ -442,7 +450,21 @@ export class DragnetNode {
     // A rotated key's records stand or fall with the member it was handed over to.
     const status = h != null && successor != null ? (successor.status === 'member' ? 'rotated' : successor.status) : (k?.status ?? m.status)
     const reason = status === 'member' ? undefined : (status === 'rotated' ? `key handed over to ${h!.new} at ${new Date(h!.at).toISOString()}` : (successor ?? k)?.reason)
-    return { name: m.name, country: m.country, role: m.role, status, ...(reason != null ? { reason } : {}), ...(h != null ? { successor: h.new } : {}) }
+    const since = status === 'member' ? undefined : (status === 'rotated' ? new Date(h!.at).toISOString() : (successor ?? k)?.since)
+    return { name: m.name, country: m.country, role: m.role, status, ...(reason != null ? { reason } : {}), ...(since != null ? { since } : {}), ...(h != null ? { successor: h.new } : {}) }
+  }
+
+  /**
+   * An author as exports, TAXII, the stream and webhooks name it (its STIX identity): the member
+   * entry, and its standing when it is no longer a member in force. The reason (a revocation's
+   * words) is for the operator only (`withReason`): readers learn the status and since when.
+   */
+  exportMember (peerId: string, withReason = false): MemberInfo | undefined {
+    const a = this.authorMember(peerId)
+    if (a == null) return undefined
+    if (a.status === 'member') return { name: a.name, country: a.country, role: a.role as Role }
+    const standing = { status: a.status, ...(a.since != null ? { since: a.since } : {}), ...(a.successor != null ? { successor: a.successor } : {}), ...(withReason && a.reason != null ? { reason: a.reason } : {}) }
+    return { name: a.name, country: a.country, role: a.role as Role, standing }
   }
 
   /**

@@ -27,7 +27,19 @@ import { uuidv5 } from '../util/uuid.js'
 export const DRAGNET_STIX_NAMESPACE = 'e66c010e-1854-46c6-ad29-4877c3ab6a06'
 const GENERATED_AT = '2024-01-01T00:00:00.000Z'
 
-export type MemberInfo = Pick<Member, 'name' | 'country' | 'role'>
+/** A member that no longer stands in the federation: why, since when, and who holds its key now. */
+export interface MemberStanding {
+  /** `revoked`, `expired`, `denied` (refused locally) or `rotated` (its key handed over) */
+  status: string
+  /** ISO time the standing changed (the revocation's, expiry's or hand-over's; none for a local denial) */
+  since?: string
+  /** the revocation's words; only for callers who may read them */
+  reason?: string
+  /** a rotated key: the PeerId it was handed over to */
+  successor?: string
+}
+
+export type MemberInfo = Pick<Member, 'name' | 'country' | 'role'> & { standing?: MemberStanding }
 
 const identityIds = new Map<string, string>()
 
@@ -63,6 +75,7 @@ export function memberObjects (peerId: string, member: MemberInfo | undefined): 
     identity.identity_class = 'unknown'
   }
   identity.external_references = [{ source_name: 'dragnet', external_id: peerId, description: 'libp2p PeerId (Ed25519) of the member node: the key that signs its records' }]
+  if (member?.standing != null) markStanding(identity, member.standing)
   if (country == null) return [identity]
   const location: StixObject = { type: 'location', spec_version: '2.1', id: `location--${uuidv5(`dragnet-country:${country}`, DRAGNET_STIX_NAMESPACE)}`, created: GENERATED_AT, modified: GENERATED_AT, name: country, country }
   const located: StixObject = {
@@ -76,6 +89,31 @@ export function memberObjects (peerId: string, member: MemberInfo | undefined): 
     target_ref: location.id
   }
   return [identity, location, located]
+}
+
+const STANDING_LINE: Record<string, string> = {
+  revoked: 'Its membership was revoked by the federation\'s roots',
+  expired: 'Its membership credential expired',
+  denied: 'The exporting node refuses it locally',
+  rotated: 'This key was handed over to a new key of the member'
+}
+
+/**
+ * Says on the identity that its member no longer stands, the STIX way: the identity is the
+ * exporter's object, so the change is a new version of it (`modified` at the standing's time,
+ * every node computes the same), a line in its description for people, and custom properties
+ * for machines (`x_dragnet_member_status`, `_since`, `_reason`, `x_dragnet_successor_peer_id`).
+ * It is not `revoked: true`: the organisation still exists and its earlier records stand.
+ */
+function markStanding (identity: StixObject, st: MemberStanding): void {
+  const when = st.since != null && Date.parse(st.since) > Date.parse(GENERATED_AT) ? new Date(st.since).toISOString() : undefined
+  const line = `${STANDING_LINE[st.status] ?? `Its standing is ${st.status}`}${when != null ? ` on ${when}` : ''}${st.successor != null ? ` (${st.successor})` : ''}: records it signed before stay valid, new ones are refused.`
+  identity.description = `${String(identity.description)}\n${line}`
+  if (when != null) identity.modified = when
+  identity.x_dragnet_member_status = st.status
+  if (when != null) identity.x_dragnet_member_status_since = when
+  if (st.reason != null) identity.x_dragnet_member_status_reason = st.reason
+  if (st.successor != null) identity.x_dragnet_successor_peer_id = st.successor
 }
 
 export interface ServedObject {

@@ -334,7 +334,7 @@ export async function registerRest (app: FastifyInstance, node: DragnetNode, ini
       return reply.type(RECORDS_MEDIA_TYPE).send(stream)
     }
     if (!seesAll(caller)) plan.filter.tlp = new Set(visibleTlps(caller).filter(t => plan.filter.tlp == null || plan.filter.tlp.has(t)))
-    const stream = Readable.from(bundleChunks(node.store, plan.filter, { objects: 0 }, { index: init.index, raw: opts.raw, memberOf: (p) => node.roster.get(p) }))
+    const stream = Readable.from(bundleChunks(node.store, plan.filter, { objects: 0 }, { index: init.index, raw: opts.raw, memberOf: (p) => node.exportMember(p, caller.canWrite) }))
     return reply.type(STIX_MEDIA_TYPE).send(stream)
   })
 }

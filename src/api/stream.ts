@@ -97,7 +97,7 @@ export function registerStream (app: FastifyInstance, node: DragnetNode, init: S
     const follower = new ArrivalFollower({
       store: node.store,
       onStored: (fn) => node.ingest.onStored(fn),
-      memberOf: (p) => node.roster.get(p),
+      memberOf: (p) => node.exportMember(p, caller.canWrite),
       filter,
       after,
       deliver: async (events) => { for (const e of events) await write(res, formatEvent(e, sealed)) },

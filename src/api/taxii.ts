@@ -87,7 +87,8 @@ function listing<T> (key: string, items: T[], more: boolean, next: string | unde
  * `application/taxii+json;version=2.1`; every write method is answered 403.
  */
 export async function registerTaxii (app: FastifyInstance, node: DragnetNode, index: VersionIndex, init: TaxiiInit): Promise<void> {
-  const memberOf = (peerId: string): MemberInfo | undefined => node.roster.get(peerId)
+  // A revocation's reason is for the operator; a read token learns the standing and its time.
+  const memberOf = (req: FastifyRequest) => (peerId: string): MemberInfo | undefined => node.exportMember(peerId, callerOf(req).canWrite)
   const authors = new AuthorsByTlp(node.store)
   const offStored = node.ingest.onStored((v) => { authors.note(v.info.tlp, v.info.author) })
   app.addHook('onClose', async () => { offStored() })
@@ -190,7 +191,7 @@ export async function registerTaxii (app: FastifyInstance, node: DragnetNode, in
         if (h.bytes == null) throw new DragnetError('DRAGNET_INTERNAL', `record ${h.id} is indexed but not stored`)
         return { info: h.info, body: bodyBytes(h.bytes) }
       })
-      const page = servePage(items, q, memberOf)
+      const page = servePage(items, q, memberOf(req))
       const served = { bodies: page.bodies, extras: page.extras }
       if (page.kept === hits.length) return { ...served, hits, more, ...(next != null ? { next } : {}) }
       const kept = hits.slice(0, page.kept)
@@ -230,7 +231,9 @@ export async function registerTaxii (app: FastifyInstance, node: DragnetNode, in
       const c = collection(req)
       const { oid } = req.params as { oid: string }
       if ((await collectionMembers(node.store, oid, c.tlp)).length > 0) return undefined
-      const object = await provenanceObject(oid, c.tlp, node.roster.all(), authors)
+      // Every author this node knows, members in force or not: a revoked member's records stay.
+      const known = node.roster.knownAll().flatMap(k => { const m = memberOf(req)(k.peerId); return m != null ? [{ peerId: k.peerId, ...m }] : [] })
+      const object = await provenanceObject(oid, c.tlp, known, authors)
       return object != null ? { c, object } : undefined
     }
     const versionOf = (o: StixObject): string => String(o.modified ?? o.created)
@@ -254,7 +257,7 @@ export async function registerTaxii (app: FastifyInstance, node: DragnetNode, in
       const bytes = await node.store.getManyBytes(page.map(m => m.id))
       const infos = await node.store.getManyInfo(page.map(m => m.id))
       // One object's versions: the record(s) only; their markings and creator are served by id.
-      const provenance = new Provenance(memberOf)
+      const provenance = new Provenance(memberOf(req))
       const served = page.flatMap((m, i) => bytes[i] != null && infos[i] != null ? [provenance.serveBytes(bodyBytes(bytes[i]), infos[i].tlp, infos[i].author, infos[i].type)] : [])
       dateHeaders(reply, page[0]?.addedAt, page[page.length - 1]?.addedAt)
       return send(reply, envelope(served, more, next))

@@ -98,6 +98,9 @@ export class MembershipState {
    */
   async offer (value: unknown, now = Date.now()): Promise<OfferVerdict> {
     let doc: MembershipDoc
+    // A peer's document arrives parsed from a larger frame: hold it to the file limit too.
+    const size = Buffer.byteLength(JSON.stringify(value) ?? '')
+    if (size > MAX_DOC_BYTES) return { status: 'refused', refusal: { rule: 'membership:oversized', reason: `a membership document of ${size} bytes; at most ${MAX_DOC_BYTES}` }, code: 'DRAGNET_BAD_CREDENTIAL' }
     try {
       doc = parseDoc(value)
     } catch (err) {

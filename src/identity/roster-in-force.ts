@@ -9,6 +9,8 @@ export interface KnownMember extends Member {
   status: MemberStatus
   /** why it is not a member now (revocation reason, expiry, local denial, hand-over) */
   reason?: string
+  /** since when it is not (ISO): the revocation's, expiry's or hand-over's time; none for a local denial */
+  since?: string
   notBefore?: string
   notAfter?: string
   /** a rotated key: the PeerId it handed over to, and when */
@@ -65,10 +67,10 @@ function pickCredentials (docs: MembershipDoc[], now: number): Map<string, { doc
 export function rosterInForce (input: RosterInput): RosterView {
   const { self, now } = input
   const deny = new Set(input.deny)
-  const revoked = new Map<string, string>()
+  const revoked = new Map<string, { reason: string, at: string }>()
   const handovers = new Map<string, Handover>()
   for (const d of input.docs) {
-    if (d.kind === 'revocation') revoked.set(d.body.peerId, `revoked at ${d.body.at}: ${d.body.reason}`)
+    if (d.kind === 'revocation') revoked.set(d.body.peerId, { reason: `revoked at ${d.body.at}: ${d.body.reason}`, at: d.body.at })
     if (d.kind === 'handover') {
       const at = Date.parse(d.body.at)
       const prev = handovers.get(d.body.old)
@@ -80,20 +82,21 @@ export function rosterInForce (input: RosterInput): RosterView {
     const b = doc.body
     const k: KnownMember = { peerId: b.peerId, name: b.name, country: b.country, role: b.role, addrs: b.addrs, source: 'credential', status: 'member', notBefore: b.notBefore, notAfter: b.notAfter }
     const h = handovers.get(b.peerId)
-    if (!valid) Object.assign(k, Date.parse(b.notBefore) > now ? { status: 'pending', reason: `credential valid from ${b.notBefore}` } : { status: 'expired', reason: `credential expired at ${b.notAfter}` })
-    if (h != null) Object.assign(k, { status: 'rotated', reason: `key handed over to ${h.new} at ${new Date(h.at).toISOString()}`, successor: h.new, handoverAt: h.at })
-    if (revoked.has(b.peerId)) Object.assign(k, { status: 'revoked', reason: revoked.get(b.peerId) })
+    if (!valid) Object.assign(k, Date.parse(b.notBefore) > now ? { status: 'pending', reason: `credential valid from ${b.notBefore}` } : { status: 'expired', reason: `credential expired at ${b.notAfter}`, since: b.notAfter })
+    if (h != null) Object.assign(k, { status: 'rotated', reason: `key handed over to ${h.new} at ${new Date(h.at).toISOString()}`, successor: h.new, handoverAt: h.at, since: new Date(h.at).toISOString() })
+    const r = revoked.get(b.peerId)
+    if (r != null) Object.assign(k, { status: 'revoked', reason: r.reason, since: r.at })
     known.set(b.peerId, k)
   }
   for (const m of input.local) {
     const prev = known.get(m.peerId)
     if (prev == null) { known.set(m.peerId, { ...m, source: 'local', status: 'member' }); continue }
     // The local entry's own words win; the credential's addresses are kept beside its own.
-    known.set(m.peerId, { ...prev, ...m, addrs: [...new Set([...m.addrs, ...prev.addrs])], source: 'credential+local', status: 'member', reason: undefined })
+    known.set(m.peerId, { ...prev, ...m, addrs: [...new Set([...m.addrs, ...prev.addrs])], source: 'credential+local', status: 'member', reason: undefined, since: undefined })
   }
   for (const id of deny) {
     const k = known.get(id)
-    if (k != null) Object.assign(k, { status: 'denied', reason: 'refused locally (roster.deny)' })
+    if (k != null) Object.assign(k, { status: 'denied', reason: 'refused locally (roster.deny)', since: undefined })
   }
   known.set(self.peerId, { ...self, source: 'self', status: 'member' })
   const members = [...known.values()].filter(k => k.status === 'member').map(({ peerId, name, country, role, addrs }) => ({ peerId, name, country, role, addrs }))

@@ -4,6 +4,7 @@ import { DragnetError } from '../errors.js'
 import type { Roster } from '../identity/index.js'
 import type { Logger } from '../log.js'
 import { describe, failureKind, protocolViolation } from '../replication/faults.js'
+import { throttle, type PeerGuard } from '../replication/peer-guard.js'
 import { FramedStream } from './framing.js'
 import type { DragnetLibp2p } from './libp2p.js'
 import type { PeerManager } from './peers.js'
@@ -25,12 +26,21 @@ import { MEMBERSHIP_PROTOCOL } from './protocols.js'
  * member as soon as this node learns a new document (that is the gossip: each node that learns
  * something passes it on once). Nothing received is believed before its signatures verify
  * (`offer`); a document that does not verify is audited and dropped, never passed on.
+ *
+ * A peer pays for what it sends: every frame is charged to its PeerGuard (frames, bytes, ids,
+ * and a document as a record), and reading waits while it is over its rates. A document that
+ * does not verify (forged, under-signed, by a non-root, malformed, oversized) is a strike
+ * against the peer, one per document; past the strike budget the peer is penalised (cut off,
+ * refused for the cool-down), as is any protocol violation. A credential that is well signed
+ * but expired is no strike: an honest relay may hand on one that expired in flight.
  */
 
 const MAX_FRAME_BYTES = 4 * 1024 * 1024
 const DOCS_PER_FRAME = 64
 const MAX_IDS = 20_000
 const ID = /^[0-9a-f]{64}$/
+/** Refusals that are no fault of the sender: expired in flight, or this node's own limits. */
+const NOT_THE_SENDERS_FAULT = new Set(['membership:expired', 'membership:full', 'membership:no-federation'])
 
 export interface MembershipComponents {
   registrar: Pick<DragnetLibp2p, 'handle' | 'unhandle' | 'dialProtocol'>
@@ -39,8 +49,12 @@ export interface MembershipComponents {
   /** the documents held now, by id */
   ids: () => string[]
   doc: (id: string) => unknown
-  /** verifies and keeps a document received from `from` (audited either way) */
-  offer: (doc: unknown, from: string) => Promise<void>
+  /** verifies and keeps a document received from `from` (audited either way); the refusal rule, if refused */
+  offer: (doc: unknown, from: string) => Promise<{ refused?: { rule: string, reason: string } }>
+  /** the peer's rate limits and strikes, shared with gossip and sync */
+  guard: (peerId: string) => PeerGuard
+  /** cuts a peer off for the cool-down */
+  penalize: (peerId: string, reason: string, code?: string) => void
   log: Logger
 }
 
@@ -80,6 +94,8 @@ export class MembershipExchange {
   private readonly active = new Map<string, { again: boolean }>()
   private readonly unlisten: Array<() => void> = []
   private readonly running$ = new Set<Promise<void>>()
+  /** numbers each bad document, so every one counts as its own strike */
+  private strikes = 0
 
   constructor (private readonly c: MembershipComponents, private readonly init: MembershipInit) {}
 
@@ -128,22 +144,36 @@ export class MembershipExchange {
           await this.initiate(peerId)
         } while (state.again && this.running)
       } catch (err) {
-        const { message } = describe(err)
-        this.c.log[failureKind(err) === 'violation' ? 'warn' : 'debug']({ peer: peerId, err: message }, 'membership exchange failed')
+        this.failed(peerId, err, 'membership exchange failed')
       } finally {
         this.active.delete(peerId)
       }
     })())
   }
 
+  /** A violation is penalised; a timeout or a closed stream is tried again next interval. */
+  private failed (peerId: string, err: unknown, what: string): void {
+    const { code, message } = describe(err)
+    if (failureKind(err) !== 'violation') { this.c.log.debug({ peer: peerId, err: message }, what); return }
+    this.c.log.warn({ peer: peerId, err: message }, what)
+    this.c.penalize(peerId, `membership: ${message}`, code)
+  }
+
   private framed (stream: Stream): FramedStream {
     return new FramedStream(stream, { maxFrameBytes: MAX_FRAME_BYTES, ioTimeoutMs: this.init.ioTimeoutMs })
   }
 
-  private async read (f: FramedStream): Promise<Frame> {
+  /** Reads one frame from `peerId`, charged to its guard; waits first while it is over its rates. */
+  private async read (f: FramedStream, peerId: string): Promise<Frame> {
+    const guard = this.c.guard(peerId)
+    await throttle(guard, this.stopping!.signal)
     const raw = await f.read(AbortSignal.any([this.stopping!.signal, AbortSignal.timeout(this.init.ioTimeoutMs)]))
     if (raw == null) throw new DragnetError('DRAGNET_NODE_UNREACHABLE', 'membership stream ended early')
-    return decode(raw)
+    guard.frame(raw.byteLength)
+    const frame = decode(raw)
+    if (frame.t === 'have' || frame.t === 'want') guard.ids.take(frame.ids.length)
+    if (frame.t === 'docs') guard.records.take(frame.docs.length)
+    return frame
   }
 
   private async write (f: FramedStream, frame: Frame): Promise<void> {
@@ -160,12 +190,17 @@ export class MembershipExchange {
   private async receiveDocs (f: FramedStream, from: string, budget: number): Promise<void> {
     let n = 0
     while (true) {
-      const frame = await this.read(f)
+      const frame = await this.read(f, from)
       if (frame.t === 'end') return
       if (frame.t !== 'docs') throw protocolViolation(`expected documents, got ${frame.t}`)
       n += frame.docs.length
       if (n > budget) throw protocolViolation(`sent ${n} documents, more than the ${budget} the exchange called for`)
-      for (const d of frame.docs) await this.c.offer(d, from)
+      for (const d of frame.docs) {
+        const { refused } = await this.c.offer(d, from)
+        if (refused == null || NOT_THE_SENDERS_FAULT.has(refused.rule)) continue
+        const guard = this.c.guard(from)
+        if (guard.strike(`membership:${this.strikes++}`)) throw protocolViolation(`sent membership documents that do not verify, ${guard.strikeCount} strikes within the strike window (last: ${refused.rule}: ${refused.reason.slice(0, 200)})`)
+      }
     }
   }
 
@@ -176,7 +211,7 @@ export class MembershipExchange {
     try {
       const mine = this.c.ids()
       await this.write(f, { t: 'have', ids: mine })
-      const want = await this.read(f)
+      const want = await this.read(f, peerId)
       if (want.t !== 'want') throw protocolViolation(`expected WANT, got ${want.t}`)
       const held = new Set(mine)
       await this.receiveDocs(f, peerId, MAX_IDS)
@@ -193,7 +228,7 @@ export class MembershipExchange {
     if (this.c.roster.get(peerId) == null || !this.running) { stream.abort(new DragnetError('DRAGNET_FORBIDDEN', 'not a roster member')); return }
     const f = this.framed(stream)
     try {
-      const have = await this.read(f)
+      const have = await this.read(f, peerId)
       if (have.t !== 'have') throw protocolViolation(`expected HAVE, got ${have.t}`)
       const theirs = new Set(have.ids)
       const mine = this.c.ids()
@@ -205,7 +240,7 @@ export class MembershipExchange {
       await f.close()
     } catch (err) {
       f.abort(err as Error)
-      this.c.log.debug({ peer: peerId, err: describe(err).message }, 'membership exchange (answering) failed')
+      this.failed(peerId, err, 'membership exchange (answering) failed')
     }
   }
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import { loadConfig, type NodeConfig } from '../config/config.js'
-import { NodeIdentity, initDataDir, type Role } from '../identity/index.js'
+import { NodeIdentity, initDataDir, rotateKey, type Role } from '../identity/index.js'
 import { silentLogger, type Logger } from '../log.js'
 import { DragnetNode } from '../node.js'
 import type { PublishOptions } from '../ingest/index.js'
@@ -41,6 +41,11 @@ export interface SimFederationInit {
   onStored?: (index: number, id: string, from: string | undefined, at: number) => void
   /** members trusted by everyone but not run here (attackers, spies played by tests) */
   extraRoster?: Array<{ peerId: string, name: string, country: string, role: Role }>
+  /**
+   * A federation defined by roots: members are admitted by credentials, not by a roster. Each
+   * node is handed `documents()` (what the roots issued so far) when it starts.
+   */
+  federation?: { roots: number[], threshold: number, documents: () => unknown[] }
   log?: Logger
 }
 
@@ -87,6 +92,8 @@ export class SimFederation implements SimCluster {
   }
 
   private roster (): Array<{ peerId: string, name: string, country: string, role: Role, addrs: string[] }> {
+    // In a federation defined by roots, only outside actors are local entries; members hold credentials.
+    if (this.init.federation != null) return (this.init.extraRoster ?? []).map(e => ({ ...e, addrs: [] }))
     const out = this.init.members.map((m, i) => ({ peerId: this.identities[i].peerId, name: m.name, country: m.country, role: m.role, addrs: [] as string[] }))
     for (const e of this.init.extraRoster ?? []) out.push({ ...e, addrs: [] })
     return out
@@ -129,6 +136,7 @@ export class SimFederation implements SimCluster {
           transport,
           listen: [transport === 'tcp' ? '/ip4/127.0.0.1/tcp/0' : `/memory/dragnet-${process.pid}-${String(this.init.seed)}-${m.name}`],
           roster: roster.filter(r => r.peerId !== this.identities[i].peerId),
+          ...(this.init.federation != null ? { federation: { roots: this.init.federation.roots.map(r => this.identities[r].peerId), threshold: this.init.federation.threshold } } : {}),
           policy: typeof m.policy === 'string' ? m.policy : null,
           ingest: { verifyWorkers: 0 },
           limits: { redialMinMs: 250, redialMaxMs: 5000 },
@@ -144,6 +152,7 @@ export class SimFederation implements SimCluster {
       policy: typeof m.policy === 'object' ? m.policy : undefined,
       linkDelay: this.linkDelay()
     })
+    for (const d of this.init.federation?.documents() ?? []) await node.offerMembership(d)
     this.init.onNode?.(i, node)
     const onStored = this.init.onStored
     if (onStored != null) node.ingest.onStored((v) => { onStored(i, v.id, v.from, performance.timeOrigin + performance.now()) })
@@ -259,6 +268,20 @@ export class SimFederation implements SimCluster {
       node.peers?.learnAddrs(this.identities[other].peerId, this.listenAddrs[other] ?? [])
     }
     return node
+  }
+
+  /** Rotates a stopped member's key (`dragnet rotate-key`): it restarts under `next`. */
+  async rotateKey (i: number, next: NodeIdentity): Promise<{ old: NodeIdentity }> {
+    if (this.nodes[i] != null) throw new Error(`stop ${this.init.members[i].name} before rotating its key`)
+    const { old } = await rotateKey(join(this.init.dir, this.init.members[i].name), next)
+    this.identities[i] = next
+    return { old }
+  }
+
+  /** Hands member `i` a record as if member `from` relayed it; the verdict says whether it was kept. */
+  async relay (i: number, bytes: Uint8Array, from: number): Promise<{ status: string, code?: string }> {
+    const [v] = await this.node(i).ingest.receive([{ bytes, from: this.peerId(from), source: 'gossip' }])
+    return { status: v.status, ...(v.status === 'rejected' ? { code: v.code } : {}) }
   }
 
   async stop (): Promise<void> {

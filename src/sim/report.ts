@@ -226,7 +226,7 @@ function nodeTable (rows: SimMemberResult[], p: Palette): string[] {
  * partitions, attacks, convergence), then churn (a churn scenario has dozens of down/up), then notes.
  */
 const EVENT_TIER: Readonly<Record<string, number>> = {
-  'publish-start': 0, 'publish-end': 0, partition: 0, heal: 0, join: 0, attack: 0, spy: 0, converged: 0, down: 1, up: 1, note: 2
+  'publish-start': 0, 'publish-end': 0, partition: 0, heal: 0, join: 0, revoke: 0, rotate: 0, attack: 0, spy: 0, converged: 0, down: 1, up: 1, note: 2
 }
 
 function pickTimeline (events: SimEvent[], max: number): { shown: SimEvent[], hidden: SimEvent[] } {

@@ -30,7 +30,7 @@ export interface SimMemberResult {
 
 export interface SimEvent {
   t_ms: number
-  kind: 'publish-start' | 'publish-end' | 'partition' | 'heal' | 'down' | 'up' | 'join' | 'attack' | 'spy' | 'converged' | 'note'
+  kind: 'publish-start' | 'publish-end' | 'partition' | 'heal' | 'down' | 'up' | 'join' | 'revoke' | 'rotate' | 'attack' | 'spy' | 'converged' | 'note'
   detail: string
 }
 

@@ -12,6 +12,8 @@ import { loadContent, realisticIndicators } from './data-source.js'
 import { entitledMembers, mayHandTo, type Federation, type RecordFacts } from './entitlement.js'
 import type { SimCluster } from './cluster.js'
 import { SimFederation, seedFor } from './federation.js'
+import { MembershipPlay } from './membership-play.js'
+import { SimRoots } from './membership.js'
 import { ProcessCluster } from './process-cluster.js'
 import { Rng } from './random.js'
 import type { SimEvent, SimMemberResult, SimResult } from './result.js'
@@ -133,11 +135,26 @@ export async function runSimulation (opts: SimOptions): Promise<SimResult> {
   }
   const edges: Edge[] = topology(topo, n, seed)
   const adjacency = neighbours(n, edges)
+  // A federation defined by roots: members 0..roots-1 sign; joiners, revoked and rotated members are others.
+  const rootIdx = sc.federation != null ? [...Array(Math.min(sc.federation.roots, n)).keys()] : []
   const lateJoiners = new Set<number>()
   for (const e of sc.events) {
     if (e.join == null) continue
-    const candidates = rng.shuffle([...Array(n).keys()].filter(i => i !== 0 && !lateJoiners.has(i)))
+    const candidates = rng.shuffle([...Array(n).keys()].filter(i => i !== 0 && !lateJoiners.has(i) && !rootIdx.includes(i)))
     for (const i of candidates.slice(0, e.join)) lateJoiners.add(i)
+  }
+  const targeted = new Set<number>()
+  const targetsOf = (sel: number | number[]): number[] => {
+    const list = Array.isArray(sel) ? sel.filter(i => i < n) : rng.shuffle([...Array(n).keys()].filter(i => !rootIdx.includes(i) && !lateJoiners.has(i) && !targeted.has(i))).slice(0, sel)
+    for (const i of list) targeted.add(i)
+    return list
+  }
+  let simRoots: SimRoots | null = null
+  if (sc.federation != null) {
+    const ids = await Promise.all(specs.map(async s => await NodeIdentity.fromSeed(seedFor(seed, s.name))))
+    simRoots = new SimRoots({ roots: rootIdx.map(i => ids[i]), threshold: sc.federation.threshold })
+    // Founding: every member that starts with the run holds a credential of the roots.
+    for (let i = 0; i < n; i++) if (!lateJoiners.has(i)) simRoots.credential(ids[i].peerId, specs[i])
   }
 
   const attackers = sc.attackers
@@ -179,13 +196,15 @@ export async function runSimulation (opts: SimOptions): Promise<SimResult> {
       gossip: { treeRepairMs: Math.max(100, 3 * sc.link.latency + 100) }
     }
   }
-  const processes = transport === 'tcp' && opts.inProcess !== true && opts.runtimePolicy == null
+  // Membership events act on the members' data dirs and stores: they run in this process.
+  const processes = transport === 'tcp' && opts.inProcess !== true && opts.runtimePolicy == null && simRoots == null
   const fed: SimCluster = processes
     ? new ProcessCluster({ ...common, members: specs.map(s => ({ name: s.name, country: s.country, role: s.role, policy: s.policy })) })
     : new SimFederation({
       ...common,
       members: specs.map((s, i) => ({ name: s.name, country: s.country, role: s.role, policy: opts.runtimePolicy?.(i, declared[i]) ?? declared[i] })),
       transport,
+      ...(simRoots != null ? { federation: { roots: rootIdx, threshold: simRoots.threshold, documents: () => simRoots.issued } } : {}),
       log: opts.log ?? silentLogger()
     })
 
@@ -199,7 +218,10 @@ export async function runSimulation (opts: SimOptions): Promise<SimResult> {
     note('note', `${n - lateJoiners.size} members up, ${edges.length} links connected`)
 
     const members: Member[] = specs.map((s, i) => ({ peerId: fed.peerId(i), name: s.name, country: s.country, role: s.role, addrs: [] }))
-    const upNow = (): boolean[] => specs.map((_, i) => fed.isUp(i))
+    // assigned once the content and schedule exist
+    let play: MembershipPlay | null = null
+    // A revoked member is out of the federation: it neither holds nor relays what others are entitled to.
+    const upNow = (): boolean[] => specs.map((_, i) => fed.isUp(i) && play?.gone.has(i) !== true)
 
     // -------------------------------------------------------------- content and schedule
     const content = await loadContent()
@@ -213,6 +235,22 @@ export async function runSimulation (opts: SimOptions): Promise<SimResult> {
         if (by === 'contributors') return s.role === 'contributor'
         return true
       }).map(([, i]) => i)
+    }
+    const publishAs = async (publisher: number, body: StixObject, tlp: Tlp, to?: string[]): Promise<string | undefined> => {
+      if (!fed.isUp(publisher)) return
+      const t0 = clock()
+      const [v] = await fed.publish(publisher, [body], { tlp, ...(to != null ? { to } : {}) })
+      if (v.status !== 'stored' || v.id == null || v.record == null) return
+      if (play != null && !play.counts(publisher, t0, v.id)) return v.id
+      const a = analyzeStixObject(v.record.body)
+      published.set(v.id, {
+        id: v.id,
+        t0,
+        author: publisher,
+        bytes: v.bytes ?? 0,
+        facts: { id: v.id, author: publisher, subject: policySubject({ ...v.record, id: v.id }, { observables: a.observables, scoTypes: a.scoTypes }) }
+      })
+      return v.id
     }
     let total = 0
     for (const w of sc.publish) total += Math.max(1, Math.round(w.rate * w.duration / 1000))
@@ -249,20 +287,7 @@ export async function runSimulation (opts: SimOptions): Promise<SimResult> {
           kind: 'note',
           detail: '',
           disturbance: false,
-          run: async () => {
-            if (!fed.isUp(publisher)) return
-            const t0 = clock()
-            const [v] = await fed.publish(publisher, [body], { tlp, ...(to != null ? { to } : {}) })
-            if (v.status !== 'stored' || v.id == null || v.record == null) return
-            const a = analyzeStixObject(v.record.body)
-            published.set(v.id, {
-              id: v.id,
-              t0,
-              author: publisher,
-              bytes: v.bytes ?? 0,
-              facts: { id: v.id, author: publisher, subject: policySubject({ ...v.record, id: v.id }, { observables: a.observables, scoTypes: a.scoTypes }) }
-            })
-          }
+          run: async () => { await publishAs(publisher, body, tlp, to) }
         })
       }
     }
@@ -305,10 +330,35 @@ export async function runSimulation (opts: SimOptions): Promise<SimResult> {
           detail: `${e.join} late joiner(s) start`,
           disturbance: true,
           run: async () => {
-            for (const i of lateJoiners) if (!fed.isUp(i)) await fed.restartNode(i)
+            if (play != null) await play.join([...lateJoiners].filter(i => !fed.isUp(i)))
+            else for (const i of lateJoiners) if (!fed.isUp(i)) await fed.restartNode(i)
             lateJoiners.clear()
                   }
         })
+      }
+    }
+
+    if (simRoots != null && fed instanceof SimFederation) {
+      let tagged = 0
+      play = new MembershipPlay({
+        fed,
+        roots: simRoots,
+        rootIdx,
+        specs,
+        members,
+        seed,
+        syncMs: sc.sync.interval,
+        clock,
+        note,
+        published,
+        entitlement: (p) => entitlement(p as Published),
+        publishOne: async (i, tag) => await publishAs(i, indicator({ kind: 'domain', value: `${tag}-${specs[i].name}-${tagged++}.example.org`, seed: `sim:${seed}:${tag}:${i}:${tagged}` }), 'green')
+      })
+      for (const e of sc.events) {
+        const names = (list: number[]): string => list.map(i => specs[i].name).join(', ')
+        const p = play
+        if (e.revoke != null) { const list = targetsOf(e.revoke); schedule.push({ at: e.at, kind: 'revoke', detail: `the roots sign and publish a revocation of ${names(list)}`, disturbance: true, run: async () => { await p.revoke(list) } }) }
+        if (e.rotate != null) { const list = targetsOf(e.rotate); schedule.push({ at: e.at, kind: 'rotate', detail: `${names(list)} rotate(s) its key; the roots credential the new key`, disturbance: true, run: async () => { await p.rotate(list) } }) }
       }
     }
 
@@ -402,7 +452,7 @@ export async function runSimulation (opts: SimOptions): Promise<SimResult> {
     const entitlement = (p: Published): Set<number> => {
       const up = upNow().map(u => (u ? '1' : '0')).join('')
       if (up !== cacheUp) { entitlementCache = new Map(); cacheUp = up }
-      let e = entitlementCache.get(p.id)
+      let e = play?.frozen.get(p.id) ?? entitlementCache.get(p.id)
       if (e == null) {
         const seeds = p.actor != null ? [...(fromActor.get(p.id) ?? [])] : []
         e = entitledMembers(fedView(), p.facts, seeds)
@@ -586,6 +636,7 @@ export async function runSimulation (opts: SimOptions): Promise<SimResult> {
         no_forged_record: { pass: forgedStored.length === 0, details: f != null ? { forged_sent: f.forged.length, stored: forgedStored.slice(0, 50) } : 'no forger in this scenario' }
       }
       if (equivocation != null) invariants.equivocation_flagged = equivocation
+      if (play != null) Object.assign(invariants, await play.invariants(held, up))
       const rss = process.memoryUsage().rss
       result = {
         scenario: sc.name,

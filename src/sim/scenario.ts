@@ -24,7 +24,15 @@ import { DragnetError } from '../errors.js'
  *     - { at: 8s, heal: true }
  *     - { at: 2s, down: 3 }              a count of random members, or a list of indexes
  *     - { at: 6s, up: all }              every member that is down
- *     - { at: 5s, join: 2 }              late joiners: this many members start only now
+ *     - { at: 5s, join: 2 }              late joiners: this many members start only now (with a
+ *                                        federation: the roots issue, sign and publish their
+ *                                        credentials first; they are on no one's roster before)
+ *     - { at: 3s, revoke: 1 }            the roots sign and publish a revocation of this many
+ *                                        members (a count of random non-roots, or a list)
+ *     - { at: 3s, rotate: 1 }            this many members rotate their key: stop, rotate-key,
+ *                                        the roots credential the new PeerId, restart
+ *   federation: { roots: 3, threshold: 2 }   members 0..roots-1 are the roots; every member is
+ *                                        admitted by a credential with `threshold` root signatures
  *   attackers:
  *     forger:   { at: 2s, bad_signature: 5, tampered: 5, unknown_author: 5, equivocate: true, attach: 2 }
  *     flooder:  { at: 2s, duration: 3s, valid: 2000, junk: 200, attach: 1 }
@@ -72,7 +80,9 @@ const event = z.object({
   heal: z.boolean().optional(),
   down: indexes.optional(),
   up: indexes.optional(),
-  join: z.number().int().positive().optional()
+  join: z.number().int().positive().optional(),
+  revoke: z.union([z.number().int().positive(), z.array(z.number().int().nonnegative())]).optional(),
+  rotate: z.union([z.number().int().positive(), z.array(z.number().int().nonnegative())]).optional()
 }).strict()
 
 export const scenarioSchema = z.object({
@@ -107,6 +117,8 @@ export const scenarioSchema = z.object({
       role: z.enum(['bureau', 'contributor', 'observer']).default('contributor')
     }).strict().optional()
   }).strict().default({}),
+  federation: z.object({ roots: z.number().int().min(1), threshold: z.number().int().min(1) }).strict()
+    .refine(f => f.threshold <= f.roots, { message: 'threshold is at most the number of roots' }).optional(),
   sync: z.object({ interval: duration.default(2000) }).strict().default({ interval: 2000 }),
   settle: duration.default(30_000)
 }).strict()
@@ -153,6 +165,9 @@ export function parseScenario (raw: unknown, file: string | null, baseDir = file
     throw new DragnetError('DRAGNET_BAD_CONFIG', `invalid scenario${file != null ? ' ' + file : ''}: ${r.error.issues.map(i => `${i.path.join('.') || '(top)'}: ${i.message}`).join('; ')}`)
   }
   const s = r.data
+  if (s.federation == null && s.events.some(e => e.revoke != null || e.rotate != null)) {
+    throw new DragnetError('DRAGNET_BAD_CONFIG', `invalid scenario${file != null ? ' ' + file : ''}: revoke and rotate events need a federation defined by roots (federation: { roots, threshold })`)
+  }
   for (const g of s.members) if (g.policy != null && !isAbsolute(g.policy)) g.policy = resolve(baseDir, g.policy)
   return { ...s, file, baseDir }
 }

@@ -32,7 +32,7 @@ describe('simulate: every scenario, small, keeps its invariants', function () {
   const names = readdirSync(SCENARIO_DIR).filter(f => f.endsWith('.yaml')).map(f => f.replace(/\.yaml$/, '')).sort()
 
   it('ships the scenarios the design names', () => {
-    for (const n of ['publish-storm', 'partition-heal', 'churn', 'late-joiner', 'forger', 'flooder', 'spy', 'policy-mix']) assert.ok(names.includes(n), n)
+    for (const n of ['publish-storm', 'partition-heal', 'churn', 'late-joiner', 'forger', 'flooder', 'spy', 'policy-mix', 'join', 'revoke', 'rotate']) assert.ok(names.includes(n), n)
   })
 
   for (const name of names) {
@@ -51,6 +51,12 @@ describe('simulate: every scenario, small, keeps its invariants', function () {
         assert.ok(r.members.some(m => m.penalties > 0), 'the forger was cut off')
       }
       if (name === 'spy') assert.ok(((r.invariants.no_leak.details as any).spy_received ?? 0) > 0, 'the spy got what it was entitled to, so the check can see leaks')
+      // Membership scenarios: their own invariant is there, passed, and saw something to judge.
+      const membership: Record<string, string> = { join: 'joiner_converged', revoke: 'revoked_isolated', rotate: 'rotation_lossless' }
+      if (membership[name] != null) assert.equal(r.invariants[membership[name]]?.pass, true, `${membership[name]} checked`)
+      if (name === 'join') assert.ok((r.invariants.joiner_converged.details as any).records_by_joiners > 0)
+      if (name === 'revoke') assert.ok((r.invariants.revoked_isolated.details as any).published_after > 0, 'the revoked member published after its revocation')
+      if (name === 'rotate') assert.ok((r.invariants.rotation_lossless.details as any).old_key_records > 0 && (r.invariants.rotation_lossless.details as any).new_key_records > 0)
       if (name === 'policy-mix') assert.ok(Object.keys(r.withholdings).some(k => !k.startsWith('tlp-floor:')), 'jurisdiction rules withheld something')
     })
   }

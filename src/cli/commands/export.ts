@@ -83,7 +83,7 @@ export function registerExport (program: Command): void {
               await pipeline(Readable.from(recordsFileChunks(node.store, recordsWriter(node, req), recordsExportOptions(node, plan, req), records)), out)
               return `exported ${records.records} records${req.for != null ? ` for ${req.for}` : ''}${withheldText(records)}`
             }
-            await pipeline(Readable.from(bundleChunks(node.store, plan.filter, bundle, { raw: req.raw, memberOf: (p) => node.roster.get(p) })), out)
+            await pipeline(Readable.from(bundleChunks(node.store, plan.filter, bundle, { raw: req.raw, memberOf: (p) => node.exportMember(p, true) })), out)
             return `exported ${bundle.objects} objects`
           })
         }

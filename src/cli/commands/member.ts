@@ -1,12 +1,11 @@
-import { mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Command } from 'commander'
 import { DragnetError } from '../../errors.js'
 import {
-  docId, docToJson, FILES, KEY_FILE, loadIdentity, MEMBERSHIP_DIR, NodeIdentity, parseDoc, readDocFile, readMetadata, readRuntime, ROLES, saveIdentity,
+  docToJson, KEY_FILE, loadIdentity, NodeIdentity, parseDoc, readDocFile, readRuntime, ROLES, rotateKey,
   signDoc, verifyDoc, type KnownMember, type MembershipDoc, type OfferVerdict
 } from '../../identity/index.js'
-import { PRIVATE_DIR_MODE, writePrivateFile } from '../../util/private-file.js'
+import { writePrivateFile } from '../../util/private-file.js'
 import { configFor, dataDirOf, printJson, runningNode, withOfflineNode } from '../context.js'
 
 const DAY_MS = 86_400_000
@@ -146,18 +145,8 @@ export function registerRotateKey (program: Command): void {
     .action(async (opts: { data?: string, out?: string }) => {
       const dataDir = dataDirOf(opts)
       if (await readRuntime(dataDir) != null) throw new DragnetError('DRAGNET_CONFLICT', `a node runs on ${dataDir}: stop it before rotating its key`)
-      const old = await loadIdentity(dataDir)
-      const next = await NodeIdentity.generate()
-      const handover = signDoc(parseDoc({ dragnet: 'membership/v1', kind: 'handover', body: { old: old.peerId, new: next.peerId, at: iso(Date.now()) }, sigs: [] }), old)
-      const file = join(dataDir, MEMBERSHIP_DIR, `${docId(handover)}.json`)
-      await mkdir(join(dataDir, MEMBERSHIP_DIR), { recursive: true, mode: PRIVATE_DIR_MODE })
-      await writeDoc(file, handover)
+      const { old, next, handover, file } = await rotateKey(dataDir)
       if (opts.out != null) await writeDoc(opts.out, handover)
-      const metadata = await readMetadata(dataDir)
-      await saveIdentity(dataDir, next, { force: true })
-      if (metadata != null) await writePrivateFile(join(dataDir, FILES.metadata), JSON.stringify({ ...metadata, peerId: next.peerId }, null, 2) + '\n')
-      // A sync snapshot names the old key as this node: start afresh from the store.
-      await rm(join(dataDir, 'store.sync.snap'), { force: true })
       process.stdout.write(`rotated ${join(dataDir, KEY_FILE)}\n  old ${old.peerId} (deleted; signed the hand-over)\n  new ${next.peerId}\n  hand-over ${file}${opts.out != null ? ` and ${opts.out}` : ''}\n` +
         `next: the roots issue a credential for the new PeerId (dragnet member issue --peer ${next.peerId} ...), sign and publish it; then start this node\n${next.peerId}\n`)
     })
