@@ -4,11 +4,10 @@ import { request as httpsRequest } from 'node:https'
 import { rootCertificates } from 'node:tls'
 import { resolve } from 'node:path'
 import { Readable } from 'node:stream'
-import { loadConfig, type NodeConfig } from '../config/config.js'
+import type { NodeConfig } from '../config/config.js'
 import { DragnetError, ERROR_STATUS, type ErrorCode } from '../errors.js'
 import { readMetadata, readRuntime, readToken, requireNode, type RuntimeInfo } from '../identity/index.js'
-import { silentLogger } from '../log.js'
-import { DragnetNode } from '../node.js'
+import type { DragnetNode } from '../node.js'
 
 export function dataDirOf (opts: { data?: string }): string {
   return resolve(opts.data ?? process.env.DRAGNET_DATA ?? './data')
@@ -19,6 +18,8 @@ export async function configFor (dataDir: string, opts: { config?: string, api?:
   const overrides: Record<string, unknown> = {}
   if (opts.api != null) overrides.api = opts.api
   if (opts.listen != null && opts.listen.length > 0) overrides.listen = opts.listen
+  // Imported here, like the node below, so that commands which never open a node start fast.
+  const { loadConfig } = await import('../config/config.js')
   return await loadConfig({
     file: opts.config,
     dataDir,
@@ -115,6 +116,7 @@ export async function runningNode (dataDir: string): Promise<RemoteNode | undefi
 export async function withOfflineNode<T> (dataDir: string, opts: { config?: string }, fn: (node: DragnetNode) => Promise<T>): Promise<T> {
   await requireNode(dataDir)
   const config = await configFor(dataDir, opts)
+  const [{ DragnetNode }, { silentLogger }] = await Promise.all([import('../node.js'), import('../log.js')])
   const node = await DragnetNode.open({ dataDir, config, log: silentLogger(), network: false, create: false })
   try {
     await node.start()

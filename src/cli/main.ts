@@ -8,7 +8,7 @@ import { buildProgram } from './program.js'
 // operator's alone: files 0600, directories 0700, LevelDB's later files included.
 privateUmask()
 
-buildProgram().parseAsync(process.argv).catch((err: unknown) => {
+buildProgram(process.argv).then(async program => await program.parseAsync(process.argv)).catch((err: unknown) => {
   if (isDragnetError(err)) {
     process.stderr.write(`error: ${err.code}: ${err.message}\n`)
   } else {

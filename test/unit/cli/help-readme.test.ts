@@ -70,8 +70,10 @@ function choices (c: Command): string[] {
   return c.registeredArguments.flatMap(a => (a.description ?? '').includes(' | ') ? a.description.split('|').map(x => x.trim()).filter(x => /^[a-z][a-z0-9-]*$/.test(x)) : [])
 }
 
+// The whole program, every command module loaded (as for `dragnet --help`).
+const program = await buildProgram()
+
 describe('--help and the README CLI reference agree', () => {
-  const program = buildProgram()
   const cmds = commands(program)
   const { intro, sections } = cliReference()
 
