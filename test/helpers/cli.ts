@@ -19,9 +19,14 @@ export async function runCli (args: string[], opts: { input?: string, env?: Reco
   child.stderr!.on('data', (d) => { stderr += String(d) })
   if (opts.input != null) child.stdin!.end(opts.input)
   else child.stdin!.end()
-  const timer = setTimeout(() => { child.kill('SIGKILL') }, opts.timeoutMs ?? 60_000)
+  // Generous: a loaded CI machine can take many seconds to start a node process. The test's own
+  // mocha timeout is the real bound; this only keeps a hung child from outliving the run.
+  const timeoutMs = opts.timeoutMs ?? 120_000
+  let timedOut = false
+  const timer = setTimeout(() => { timedOut = true; child.kill('SIGKILL') }, timeoutMs)
   const code = await new Promise<number | null>(resolve => child.on('close', resolve))
   clearTimeout(timer)
+  if (timedOut) stderr += `\n[test helper] dragnet ${args.join(' ')} killed after ${timeoutMs} ms\n`
   return { code, stdout, stderr }
 }
 

@@ -104,8 +104,7 @@ describe('network: gossip over TCP', function () {
     await m.sendRecords(B.listenAddrs(), [genuine.bytes]).catch(() => {})
     await new Promise(resolve => setTimeout(resolve, 300))
     assert.equal(await has(B, genuine.id), false)
-    const audit = await B.store.auditEntries({ peer: mallory.peerId })
-    assert.ok(audit.some(e => e.code === 'DRAGNET_BAD_SIGNATURE'))
+    await waitFor(async () => (await B.store.auditEntries({ peer: mallory.peerId })).some(e => e.code === 'DRAGNET_BAD_SIGNATURE'), 'B audits the bad signature', 15_000, 50)
   })
 
   it('a red record never leaves its author (a spy that keeps everything sees nothing); amber reaches exactly its recipients', async () => {
@@ -134,8 +133,8 @@ describe('network: gossip over TCP', function () {
     assert.equal(await has(D, amber.id), false, 'D is not a recipient')
     assert.equal(await has(E, amber.id), false, 'B never relays amber')
     assert.equal(spy.sawBytes(amber.record.sig), false, 'the spy is not a recipient')
-    const audit = await A.store.auditEntries({ record: amber.id })
-    assert.ok(audit.some(e => e.verdict === 'withhold' && e.peer === D.peerId && e.rule.startsWith('tlp-floor:')), 'the withholding from D is audited with its rule')
+    // Outbound decisions reach the audit in batches.
+    await waitFor(async () => (await A.store.auditEntries({ record: amber.id })).some(e => e.verdict === 'withhold' && e.peer === D.peerId && e.rule.startsWith('tlp-floor:')), 'the withholding from D is audited with its rule', 15_000, 50)
   })
 
   it('a restarted node keeps its identity and records, rejoins, and receives new records', async () => {

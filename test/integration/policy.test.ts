@@ -309,7 +309,7 @@ describe('policy: three bureaus with different example policies and a vendor, ov
     const auditNodes = [...new Set(CASES.flatMap(c => Object.values(c.why).map(w => w.at)))]
     const logs = new Map<Name, AuditEntry[]>()
     await Promise.all(auditNodes.map(async (n) => {
-      const r = await runCli(['audit', '--data', dataOf(n), '--limit', '10000', '--json'], { timeoutMs: 30_000 })
+      const r = await runCli(['audit', '--data', dataOf(n), '--limit', '10000', '--json'])
       assert.equal(r.code, 0, r.stderr)
       logs.set(n, parseAudit(r.stdout))
     }))
@@ -338,9 +338,9 @@ describe('policy: three bureaus with different example policies and a vendor, ov
     // The operator's two questions, asked the way an operator asks them.
     const [whyNot, whyRejected] = await Promise.all([
       // "why did US not get eu-personal?"
-      runCli(['audit', '--data', dataOf('EU'), '--record', idOf('eu-personal'), '--peer', peerIds.get('US')!, '--json'], { timeoutMs: 30_000 }),
+      runCli(['audit', '--data', dataOf('EU'), '--record', idOf('eu-personal'), '--peer', peerIds.get('US')!, '--json']),
       // "why was vendor-low rejected?"
-      runCli(['audit', '--data', dataOf('GB'), '--record', idOf('vendor-low'), '--json'], { timeoutMs: 30_000 })
+      runCli(['audit', '--data', dataOf('GB'), '--record', idOf('vendor-low'), '--json'])
     ])
     assert.equal(whyNot.code, 0, whyNot.stderr)
     const notEntries = parseAudit(whyNot.stdout)

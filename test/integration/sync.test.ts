@@ -5,6 +5,7 @@ import { initDataDir } from '../../src/identity/index.js'
 import { silentLogger } from '../../src/log.js'
 import { DragnetNode } from '../../src/node.js'
 import { compilePolicy } from '../../src/policy/index.js'
+import type { AuditEntry } from '../../src/store/index.js'
 import { indicator, malware } from '../../src/sim/stix-factory.js'
 import { seedFor, startFederation, waitConnected, waitFor, type Federation } from '../helpers/federation.js'
 import { tempDir } from '../helpers/tmp.js'
@@ -105,8 +106,9 @@ describe('sync: anti-entropy between real nodes over TCP', function () {
     await waitConnected(fed.nodes, edges)
     const [A, B] = fed.nodes
     const ids = await publishMany(A, 500, 'same')
-    await publishMany(B, 300, 'same-b', 'clear')
-    await waitFor(async () => await holdsAll(B, ids), 'gossip delivered')
+    const idsB = await publishMany(B, 300, 'same-b', 'clear')
+    // Both directions: a sync started while B's records are still on their way would move them.
+    await waitFor(async () => await holdsAll(B, ids) && await holdsAll(A, idsB), 'gossip delivered both ways', 30_000)
     const initiator = A.peerId < B.peerId ? A : B
     const other = initiator === A ? B : A
     // The session opened on connect must be over first, or ours is refused as a second one.
@@ -164,10 +166,10 @@ describe('sync: anti-entropy between real nodes over TCP', function () {
     const B2 = await restart(fed, 1, join(tmp.dir, 'B'))
     B2.peers!.learnAddrs(A.peerId, A.listenAddrs())
     await waitFor(async () => await holdsAll(B2, shared), 'B synced the shareable records', 30_000, 100)
-    await new Promise(resolve => setTimeout(resolve, 300))
+    // Outbound decisions reach the audit in batches: wait for the entry, then check nothing crossed.
+    const withheld = (e: AuditEntry): boolean => e.verdict === 'withhold' && e.rule === 'internal-stays-home' && e.peer === B2.peerId && e.source === 'sync'
+    await waitFor(async () => (await A.store.auditEntries({ record: internal[0] })).some(withheld), 'A audits the withholding from B (source sync)', 15_000, 50)
     for (const id of internal) assert.equal(await B2.store.has(id), false, 'withheld record crossed by sync')
-    const audit = await A.store.auditEntries({ record: internal[0] })
-    assert.ok(audit.some(e => e.verdict === 'withhold' && e.rule === 'internal-stays-home' && e.peer === B2.peerId && e.source === 'sync'), JSON.stringify(audit))
     // The next session finds nothing to move: B counts the declined ids as known.
     const initiator = A.peerId < B2.peerId ? A : B2
     const other = initiator === A ? B2 : A
