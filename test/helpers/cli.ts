@@ -39,7 +39,7 @@ export function spawnCli (args: string[], env: Record<string, string> = {}): Chi
 }
 
 /** Waits until `pred` holds on the child's accumulated stdout. */
-export async function waitForOutput (child: ChildProcess, pred: (out: string) => boolean, timeoutMs = 30_000): Promise<string> {
+export async function waitForOutput (child: ChildProcess, pred: (out: string) => boolean, timeoutMs = 120_000): Promise<string> {
   let out = ''
   return await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => { reject(new Error(`timed out waiting for output; got: ${out}`)) }, timeoutMs)

@@ -59,12 +59,12 @@ describe('gossip mechanics over the wire', function () {
     await waitFor(async () => await V.store.has(v.id), 'V holds it')
     const link = await m.gossip(V)
     await link.send(...HostileMember.records([v.record.bytes]))
-    await waitFor(() => framesOf(m, PRUNE).length > 0, 'a PRUNE', 5000)
+    await waitFor(() => framesOf(m, PRUNE).length > 0, 'a PRUNE', 15_000)
     const prune = framesOf(m, PRUNE)[0] as { keys: Uint8Array[] }
     assert.deepEqual(prune.keys.map(k => Buffer.from(k).toString('hex')), [Buffer.from(publicKeyOfPeerId(A.peerId)).toString('hex')])
     // Pruned, V no longer pushes A's records to us: it announces them.
     const [later] = await A.publish([malware('after-prune')], { tlp: 'green' }) as Stored[]
-    await waitFor(() => framesOf(m, IHAVE).some(f => (f as any).groups.some((g: any) => g.digests.some((d: Uint8Array) => Buffer.from(d).equals(Buffer.from(digestOf(later.id)))))), 'the next record of A announced by id', 5000)
+    await waitFor(() => framesOf(m, IHAVE).some(f => (f as any).groups.some((g: any) => g.digests.some((d: Uint8Array) => Buffer.from(d).equals(Buffer.from(digestOf(later.id)))))), 'the next record of A announced by id', 15_000)
     assert.ok(!framesOf(m, RECORDS).some(f => (f as any).records.some((r: Uint8Array) => Buffer.from(r).equals(Buffer.from(later.record.bytes)))), 'not pushed whole')
     assert.equal(V.peers!.state(m.peerId)!.penalties, 0)
   })
@@ -75,7 +75,7 @@ describe('gossip mechanics over the wire', function () {
     const link = await m.gossip(V)
     const t0 = Date.now()
     await link.send(...HostileMember.ihave([{ key: m.identity.publicKey, digests: [digestOf(r.id)] }]))
-    await waitFor(() => framesOf(m, GRAFT).length > 0, 'a GRAFT', 5000)
+    await waitFor(() => framesOf(m, GRAFT).length > 0, 'a GRAFT', 15_000)
     const waited = Date.now() - t0
     assert.ok(waited >= 350, `GRAFT after ${waited} ms, before treeRepairMs (400)`)
     const graft = framesOf(m, GRAFT)[0] as { groups: Array<{ digests: Uint8Array[] }> }

@@ -134,7 +134,7 @@ describe('hostile members: a compromised roster member attacking through the wir
     await link.send(...HostileMember.records([held!]))
     // V takes the edge off A's tree for us: a PRUNE naming A's key.
     const aKey = Buffer.from(publicKeyOfPeerId(w.A.peerId))
-    await waitFor(() => w.m.gossipFrames.some(f => f.frame[0] === 0x04 && Buffer.from(f.frame).includes(aKey)), 'a PRUNE for A', 5000)
+    await waitFor(() => w.m.gossipFrames.some(f => f.frame[0] === 0x04 && Buffer.from(f.frame).includes(aKey)), 'a PRUNE for A', 15_000)
     // Past the grace (one write deadline), every further duplicate counts.
     await new Promise(resolve => setTimeout(resolve, 1200))
     const rss0 = rssMb()

@@ -102,16 +102,17 @@ describe('sync limits over the wire', function () {
     const t0 = Date.now()
     // One harmless frame every 200 ms (each well within the read deadline): before, every frame
     // moved the deadline, so the session never ended.
-    while (link.open && Date.now() - t0 < 8000) {
+    while (link.open && Date.now() - t0 < 12_000) {
       if (!await link.send(encodeWant([]))) break
       await link.read(1000).catch(() => null)
       await new Promise(resolve => setTimeout(resolve, 200))
     }
     const took = Date.now() - t0
     assert.ok(!link.open, 'the responder ended the session')
-    assert.ok(took < 4000, `ended after ${took} ms`)
+    // maxSessionMs is 1500; slack for a loaded machine, far below the 12 s a moving deadline takes.
+    assert.ok(took < 7000, `ended after ${took} ms`)
+    await waitFor(() => A.peers!.state(m.peerId)?.lastSync?.failure === 'timeout', 'the session recorded as timed out', 10_000)
     assert.equal(A.peers!.state(m.peerId)!.penalties, 0, 'running out of time is not a violation')
-    assert.equal(A.peers!.state(m.peerId)!.lastSync?.failure, 'timeout')
   })
 
   it('a session has a frame budget: a flood of small frames is a violation', async () => {

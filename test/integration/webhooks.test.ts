@@ -135,7 +135,7 @@ describe('webhooks: records POSTed, signed, retried, queued on disk', function (
     await node.publish([ind(3)], { tlp: 'amber' })
     await node.publish([ind(4)], { tlp: 'clear' })
     await t.until(2)
-    await waitFor(() => node.webhookStats()[0].delivered === 2, 5000, 'the stats')
+    await waitFor(() => node.webhookStats()[0].delivered === 2, 15_000, 'the stats')
     assert.deepEqual(t.got.map(d => d.event.tlp), ['green', 'amber'], 'only what the filter names: red and clear stay')
     for (const d of t.got) {
       assert.ok(verifies(d, SECRET), 'the HMAC-SHA256 signature verifies')
@@ -172,7 +172,7 @@ describe('webhooks: records POSTed, signed, retried, queued on disk', function (
     const t = target()
     await t.listen(port)
     await t.until(20)
-    await waitFor(() => node.webhookStats()[0].queued === 0, 5000, 'an empty queue')
+    await waitFor(() => node.webhookStats()[0].queued === 0, 15_000, 'an empty queue')
     await new Promise(resolve => setTimeout(resolve, 300))
     assert.deepEqual(t.got.map(d => d.event.arrival), Array.from({ length: 20 }, (_, i) => i + 1))
   })
