@@ -42,7 +42,7 @@ export class Link {
     }
   }
 
-  async read (ms = 10_000): Promise<Uint8Array | null> {
+  async read (ms = 30_000): Promise<Uint8Array | null> {
     return await this.framed.read(AbortSignal.timeout(ms))
   }
 

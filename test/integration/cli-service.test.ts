@@ -5,7 +5,8 @@ import { REPO, runCli, spawnCli, waitForOutput } from '../helpers/cli.js'
 import { tempDir } from '../helpers/tmp.js'
 
 describe('CLI for service managers: --version, status --check', function () {
-  this.timeout(120_000)
+  // Five CLI processes and a node start: minutes on a loaded machine.
+  this.timeout(300_000)
   let tmp: { dir: string, cleanup: () => Promise<void> }
 
   beforeEach(async () => { tmp = await tempDir('dragnet-service-') })
