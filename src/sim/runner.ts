@@ -52,6 +52,8 @@ interface Published {
   id: string
   t0: number
   author: number | null
+  /** the PeerId whose key signed it (a rotated member signs with two in one run) */
+  key?: string
   bytes: number
   facts: RecordFacts
   /** actor records: entitlement starts at the members the actor handed them to */
@@ -247,6 +249,7 @@ export async function runSimulation (opts: SimOptions): Promise<SimResult> {
         id: v.id,
         t0,
         author: publisher,
+        key: v.record.author,
         bytes: v.bytes ?? 0,
         facts: { id: v.id, author: publisher, subject: policySubject({ ...v.record, id: v.id }, { observables: a.observables, scoTypes: a.scoTypes }) }
       })

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { memberIdentityId, serveBody } from '../../../src/api/provenance.js'
+import { memberIdentityId, memberObjects, serveBody } from '../../../src/api/provenance.js'
 import { NodeIdentity } from '../../../src/identity/index.js'
 import { createRecord, type Tlp } from '../../../src/record/index.js'
 import { indicator, malware } from '../../../src/sim/stix-factory.js'
@@ -20,6 +20,28 @@ describe('provenance: TLP markings and authors on what leaves the federation', f
   this.timeout(60_000)
 
   describe('one object', () => {
+    it('a member that no longer stands: a new version of its identity, a description line and x_dragnet_ properties; a member in force is unchanged', () => {
+      const member = { name: 'ACME', country: 'US', role: 'contributor' as const }
+      const [plain] = memberObjects(AUTHOR, member)
+      assert.equal(plain.modified, '2024-01-01T00:00:00.000Z')
+      assert.equal(Object.keys(plain).some(k => k.startsWith('x_')), false)
+      const [revoked] = memberObjects(AUTHOR, { ...member, standing: { status: 'revoked', since: '2026-12-02T14:00:51Z', reason: 'revoked at 2026-12-02T14:00:51Z: contract ended' } })
+      assert.equal(revoked.id, plain.id, 'the same identity, one version later')
+      assert.equal(revoked.created, plain.created)
+      assert.equal(revoked.modified, '2026-12-02T14:00:51.000Z')
+      assert.equal(revoked.x_dragnet_member_status, 'revoked')
+      assert.equal(revoked.x_dragnet_member_status_since, '2026-12-02T14:00:51.000Z')
+      assert.equal(revoked.x_dragnet_member_status_reason, 'revoked at 2026-12-02T14:00:51Z: contract ended')
+      assert.ok(String(revoked.description).startsWith(String(plain.description) + '\n'))
+      assert.equal(revoked.revoked, undefined)
+      const [denied] = memberObjects(AUTHOR, { ...member, standing: { status: 'denied' } })
+      assert.equal(denied.modified, plain.modified, 'a local denial has no time of its own')
+      assert.equal(denied.x_dragnet_member_status, 'denied')
+      const [rotated] = memberObjects(AUTHOR, { ...member, standing: { status: 'rotated', since: '2026-12-02T15:00:00Z', successor: '12D3KooWE37iSuccessor' } })
+      assert.equal(rotated.x_dragnet_successor_peer_id, '12D3KooWE37iSuccessor')
+      assert.equal(rotated.x_dragnet_member_status_reason, undefined)
+    })
+
     it('replaces TLP 1.0 and 2.0 refs by the one TLP 2.0 marking of the record, keeps other refs in order, never duplicates', () => {
       const body = { ...indicator({ kind: 'ipv4', value: '192.0.2.1' }), object_marking_refs: [TLP1_GREEN, STATEMENT, TLP2.green.id, STATEMENT] }
       const s = serveBody(body as any, 'amber', AUTHOR)
