@@ -5,7 +5,7 @@ import type { Verdict } from '../ingest/index.js'
 import type { DragnetNode } from '../node.js'
 import { decodeRecord, isTlp, recordToJson, TLP_LEVELS, type Tlp } from '../record/index.js'
 import { classifyValue, stixObjectsFromInput } from '../stix/index.js'
-import { getRecordJson, LOOKUP_DEFAULT_LIMIT, LOOKUP_MAX_LIMIT, lookupPage, lookupSummary } from '../store/queries.js'
+import { getRecordJson, LOOKUP_DEFAULT_LIMIT, LOOKUP_MAX_LIMIT, lookupPage, lookupSummaryAll } from '../store/queries.js'
 import { jsonDepth, MAX_DOCUMENT_DEPTH } from '../util/depth.js'
 import { arrivalInfoPage, type VersionIndex } from '../store/reads.js'
 import type { AuditEntry } from '../store/index.js'
@@ -266,13 +266,14 @@ export async function registerRest (app: FastifyInstance, node: DragnetNode, ini
     const cursor = one(q.cursor, 'cursor')
     const exact = boolParam(q.exact, 'exact')
     const tlps = seesAll(caller) ? undefined : new Set(visibleTlps(caller))
-    const page = await lookupPage(node.store, o, {
+    const opts = {
       limit,
       subdomains: !exact,
       ...(cursor != null ? { cursor } : {}),
       ...(tlps != null ? { tlps } : {})
-    })
-    const summary = await lookupSummary(node.store, page.records, tlps != null ? { tlps } : {})
+    }
+    const page = await lookupPage(node.store, o, opts)
+    const summary = await lookupSummaryAll(node.store, o, page, opts)
     return { value: o.value, kind: o.kind, summary, records: page.records.map(r => node.withAuthor(r)), ...(page.next != null ? { next: page.next } : {}) }
   })
 
