@@ -11,6 +11,7 @@ import { BLOOM_SCHEME, IdBloom, StringBloom } from './bloom.js'
 import { applyContribution, contributionsOf, countsOf, type Contribution, type FeedbackCounts, type FeedbackSummary } from './feedback.js'
 import { SeqIntervals } from './seq-set.js'
 import { TombstoneIndex } from './tombstones.js'
+import type { AuditEntry } from './audit-entry.js'
 import { BUCKETS, key, range, prefixRange, pad, hexTs } from './buckets.js'
 import { migrateDomainKeys, migrateRecordInfo, migrateVersionKeys, versionKey } from './migrate.js'
 import { decodeStored, encodeStored, envelopeOf, type StoredRecord as StoredRecordValue } from './record-value.js'
@@ -53,19 +54,7 @@ export interface VersionEntry {
   validUntil?: number
 }
 
-export type AuditDirection = 'inbound' | 'outbound' | 'local'
-
-export interface AuditEntry {
-  at: number
-  direction: AuditDirection
-  verdict: 'accept' | 'reject' | 'send' | 'withhold' | 'ignore' | 'purge'
-  rule: string
-  reason: string
-  record?: string
-  peer?: string
-  source?: string
-  code?: string
-}
+export type { AuditDirection, AuditEntry } from './audit-entry.js'
 
 export interface RecordWrite {
   record: SignedRecord

@@ -136,7 +136,8 @@ describe('api.tls: the API over HTTPS', function () {
 
   it('dragnet start reloads api.tls on SIGHUP', async () => {
     const data = join(tmp.dir, 'hup')
-    assert.equal((await runCli(['init', '--data', data, '--name', 'BKA', '--country', 'DE'])).code, 0)
+    // Generous deadlines: each CLI start loads the whole program, slow on a loaded machine.
+    assert.equal((await runCli(['init', '--data', data, '--name', 'BKA', '--country', 'DE'], { timeoutMs: 180_000 })).code, 0)
     await writeFile(join(data, 'config.yaml'), `api: { address: 127.0.0.1:0, tls: { cert: ${files.cert}, key: ${files.key} } }\nlisten: [/ip4/127.0.0.1/tcp/0]\n`)
     const child = spawnCli(['start', '--data', data])
     try {
