@@ -1,5 +1,5 @@
 import { join } from 'node:path'
-import type { NodeConfig } from './config/config.js'
+import type { ApiTls, NodeConfig } from './config/config.js'
 import { DragnetError } from './errors.js'
 import { Feeds } from './feeds/index.js'
 import { FILES, clearRuntime, openDataDir, writeRuntime, type NodeMetadata, type NodeIdentity, Roster, type Member, MembershipState, type OfferVerdict, type RosterChange, type KnownMember, type Role } from './identity/index.js'
@@ -110,6 +110,7 @@ export class DragnetNode {
   webhooks: Webhooks | null = null
   apiAddress: string | undefined
   apiScheme: 'http' | 'https' = 'http'
+  private apiReloadTls: ((tls?: ApiTls) => Promise<void>) | undefined
   private startedAt: Date | undefined
   /** decisions that kept a record out, by rule (or error code): ingest rejections and outbound withholdings */
   readonly decisions = { rejected: new Map<string, number>(), withheld: new Map<string, number>() }
@@ -212,7 +213,7 @@ export class DragnetNode {
     return this.running
   }
 
-  async start (opts: { api?: (node: DragnetNode) => Promise<{ address: string, scheme?: 'http' | 'https', close: () => Promise<void> }>, webhooks?: boolean } = {}): Promise<void> {
+  async start (opts: { api?: (node: DragnetNode) => Promise<{ address: string, scheme?: 'http' | 'https', close: () => Promise<void>, reloadTls?: (tls?: ApiTls) => Promise<void> }>, webhooks?: boolean } = {}): Promise<void> {
     if (this.running) return
     try {
       await this.ingest.start()
@@ -245,6 +246,7 @@ export class DragnetNode {
         const api = await opts.api(this)
         this.apiAddress = api.address
         this.apiScheme = api.scheme ?? 'http'
+        this.apiReloadTls = api.reloadTls
         this.stopHooks.push(api.close)
       }
       this.running = true
@@ -426,6 +428,18 @@ export class DragnetNode {
     } catch (err: any) {
       this.log.warn({ err: err.message }, 'could not refresh the membership documents')
     }
+  }
+
+  /**
+   * SIGHUP: the API's certificate and key read again (`tls`: the reloaded config's `api.tls`),
+   * for new connections. Nothing to do without an HTTPS API; a pair that does not load is
+   * refused (DRAGNET_BAD_CONFIG) and the current one stays.
+   */
+  async reloadTls (tls?: ApiTls | null): Promise<boolean> {
+    if (this.apiScheme !== 'https' || this.apiReloadTls == null) return false
+    await this.apiReloadTls(tls ?? undefined)
+    this.log.info({ cert: (tls ?? this.config.apiTls)?.cert }, 'API certificate reloaded')
+    return true
   }
 
   /** SIGHUP: a new local roster (file or config) and `roster.deny`, applied without a restart. */

@@ -105,6 +105,37 @@ export function createMetrics (node: DragnetNode): Metrics {
     collect () { this.set(node.store.isOpen && !node.store.health().ok ? 1 : 0) }
   })
 
+  // Purge, erasure and retention: the service counts since the node started; read at scrape time.
+  const purgeCounter = (name: string, help: string, labelNames: string[], read: () => Array<[Record<string, string>, number]>): void => {
+    new Counter({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      collect () {
+        this.reset()
+        for (const [labels, n] of read()) this.inc(labels, n)
+      }
+    })
+  }
+  const stats = node.purge.stats
+  purgeCounter('dragnet_purged_records_total', 'Records purged since the node started, by kind of reason: operator (purge), retention, erasure (a member\'s request honoured), requested (this node\'s own erase)', ['kind'],
+    () => Object.entries(stats.purged).map(([kind, n]) => [{ kind }, n]))
+  purgeCounter('dragnet_erasure_requests_total', 'Records named by members\' erasure requests since the node started, by this node\'s decision (honoured, refused)', ['decision'],
+    () => [[{ decision: 'honoured' }, stats.erasure.honoured], [{ decision: 'refused' }, stats.erasure.refused]])
+  purgeCounter('dragnet_erasure_declined_total', 'Records declined on arrival (neither stored nor forwarded) because an honoured erasure request named them', [],
+    () => [[{}, stats.declined]])
+  purgeCounter('dragnet_retention_runs_total', 'Retention runs since the node started (runs with retention rules in the policy)', [],
+    () => [[{}, stats.retention.runs]])
+  purgeCounter('dragnet_retention_expired_total', 'Records purged by retention runs since the node started', [],
+    () => [[{}, stats.retention.expired]])
+  new Gauge({
+    name: 'dragnet_tombstones',
+    help: 'Tombstones held: purged records this node refuses and keeps counting in reconciliation',
+    registers: [registry],
+    collect () { this.set(node.store.isOpen ? node.store.tombstoneCount() : 0) }
+  })
+
   new Gauge({
     name: 'dragnet_peers_connected',
     help: 'Roster members connected now',

@@ -16,7 +16,7 @@ const ref = (name: string): Obj => ({ $ref: `#/components/schemas/${name}` })
 const errorResponse = (description: string): Obj => ({ description, content: json(ref('Error')) })
 const lookupSummarySchema: Obj = {
   type: 'object',
-  description: 'The federation view of the records in this answer (sightings and opinions up to the reader\'s TLP ceiling); confidence as documented in the README',
+  description: 'The federation view of every record the lookup matches, on every page (sightings and opinions up to the reader\'s TLP ceiling); confidence as documented in the README',
   properties: {
     reporters: { type: 'array', items: { type: 'string' } },
     sightings: { type: 'integer' },
@@ -24,7 +24,8 @@ const lookupSummarySchema: Obj = {
     first_seen: { type: 'string', format: 'date-time', nullable: true },
     last_seen: { type: 'string', format: 'date-time', nullable: true },
     opinions: { type: 'object', properties: { agree: { type: 'integer' }, disagree: { type: 'integer' }, reasons: { type: 'array', items: { type: 'object' } } } },
-    confidence: { type: 'integer', minimum: 0, maximum: 100 }
+    confidence: { type: 'integer', minimum: 0, maximum: 100 },
+    partial: { type: 'boolean', description: 'present (true) when the lookup matched more index entries than one summary reads (200,000): it covers those read' }
   }
 }
 const feedbackResponses: Obj = {

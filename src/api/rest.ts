@@ -5,12 +5,13 @@ import type { Verdict } from '../ingest/index.js'
 import type { DragnetNode } from '../node.js'
 import { decodeRecord, isTlp, recordToJson, TLP_LEVELS, type Tlp } from '../record/index.js'
 import { classifyValue, stixObjectsFromInput } from '../stix/index.js'
-import { getRecordJson, LOOKUP_DEFAULT_LIMIT, LOOKUP_MAX_LIMIT, lookupPage, lookupSummary } from '../store/queries.js'
+import { getRecordJson, LOOKUP_DEFAULT_LIMIT, LOOKUP_MAX_LIMIT, lookupPage, lookupSummaryAll } from '../store/queries.js'
 import { jsonDepth, MAX_DOCUMENT_DEPTH } from '../util/depth.js'
 import { arrivalInfoPage, type VersionIndex } from '../store/reads.js'
 import type { AuditEntry } from '../store/index.js'
 import { callerOf, type RouteAccess } from './access.js'
 import { SealedCursors } from './sealed-cursor.js'
+import type { PeerRow, PeerStats } from '../net/peer-row.js'
 import { sees, seesAll, visibleTlps, type Caller } from './auth.js'
 import { opine, parseOpinionInput, parseSightInput, sight } from './feedback.js'
 import { bundleChunks, exportPlan, RECORDS_MEDIA_TYPE, recordsExportOptions, recordsFileChunks, recordsWriter } from './export.js'
@@ -266,13 +267,14 @@ export async function registerRest (app: FastifyInstance, node: DragnetNode, ini
     const cursor = one(q.cursor, 'cursor')
     const exact = boolParam(q.exact, 'exact')
     const tlps = seesAll(caller) ? undefined : new Set(visibleTlps(caller))
-    const page = await lookupPage(node.store, o, {
+    const opts = {
       limit,
       subdomains: !exact,
       ...(cursor != null ? { cursor } : {}),
       ...(tlps != null ? { tlps } : {})
-    })
-    const summary = await lookupSummary(node.store, page.records, tlps != null ? { tlps } : {})
+    }
+    const page = await lookupPage(node.store, o, opts)
+    const summary = await lookupSummaryAll(node.store, o, page, opts)
     return { value: o.value, kind: o.kind, summary, records: page.records.map(r => node.withAuthor(r)), ...(page.next != null ? { next: page.next } : {}) }
   })
 
@@ -281,16 +283,16 @@ export async function registerRest (app: FastifyInstance, node: DragnetNode, ini
     // members and whether they are connected, not what flowed.
     if (!seesAll(callerOf(req))) {
       const live = new Map((node.peers?.list() ?? []).map(p => [p.peerId, p.connected]))
-      const peers = node.roster.peers().map(m => ({ peerId: m.peerId, name: m.name, country: m.country, role: m.role, connected: live.get(m.peerId) ?? false }))
+      const peers: PeerRow[] = node.roster.peers().map(m => ({ peerId: m.peerId, name: m.name, country: m.country, role: m.role, connected: live.get(m.peerId) ?? false }))
       return { running: node.peers != null, connected: peers.filter(p => p.connected).length, peers }
     }
     if (node.peers != null) {
-      const peers = node.peers.list()
+      const peers: PeerRow[] = node.peers.list()
       return { running: true, connected: peers.filter(p => p.connected).length, peers, ...(node.gossip != null ? { gossip: node.gossip.stats() } : {}), ...(node.sync != null ? { sync: node.sync.stats() } : {}) }
     }
     // Offline: the roster, with the counters the peer manager persisted when it last ran.
-    const saved = await node.store.getPeers<Record<string, unknown>>()
-    const peers = node.roster.peers().map(m => ({ peerId: m.peerId, name: m.name, country: m.country, role: m.role, addrs: m.addrs, connected: false, ...(saved.get(m.peerId) ?? {}) }))
+    const saved = await node.store.getPeers<Partial<PeerStats>>()
+    const peers: PeerRow[] = node.roster.peers().map(m => ({ peerId: m.peerId, name: m.name, country: m.country, role: m.role, addrs: m.addrs, connected: false, ...(saved.get(m.peerId) ?? {}) }))
     return { running: false, connected: 0, peers }
   })
 

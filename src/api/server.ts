@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import type { Server } from 'node:http'
-import { createSecureContext } from 'node:tls'
+import { createSecureContext, type Server as TlsServer } from 'node:tls'
 import type { ApiTls } from '../config/config.js'
 import { Socket } from 'node:net'
 import Fastify, { type FastifyHttpOptions, type FastifyInstance, type FastifyReply } from 'fastify'
@@ -245,6 +245,13 @@ export interface RunningApi {
   app: FastifyInstance
   /** stops accepting, closes idle connections, and cuts the rest after http.closeGraceMs */
   close: () => Promise<void>
+  /**
+   * Reads `api.tls` again (these files, or the node's configured ones) and serves the new
+   * certificate to new connections; connections open now keep theirs. A pair that does not load
+   * is refused (DRAGNET_BAD_CONFIG) and the current certificate stays. DRAGNET_BAD_CONFIG too
+   * when the API does not serve TLS (turning it on or off needs a restart).
+   */
+  reloadTls: (tls?: ApiTls) => Promise<void>
 }
 
 /** Reads and checks `api.tls`: a certificate and a key that belong together, or DRAGNET_BAD_CONFIG. */
@@ -283,6 +290,12 @@ export async function startApi (node: DragnetNode, hostPort: string, init: ApiIn
     address,
     scheme: https != null ? 'https' : 'http',
     app,
+    reloadTls: async (tls?: ApiTls) => {
+      const files = tls ?? node.config.apiTls
+      if (https == null || files == null) throw new DragnetError('DRAGNET_BAD_CONFIG', 'api.tls: this API was started without TLS; serving HTTPS needs a restart', { property: 'api.tls' })
+      const pair = await readTls(files)
+      ;(app.server as unknown as TlsServer).setSecureContext(pair)
+    },
     close: async () => {
       // In-flight requests get a grace period; a client trickling a body does not hold the node.
       const cut = setTimeout(() => { app.server.closeAllConnections() }, grace)

@@ -116,7 +116,7 @@ function listOf (v: unknown): string[] {
  * the list); values within one filter are ORed, filters are ANDed. A filter the endpoint does not
  * take, or a malformed value, is a 400 that names it.
  */
-export function parseTaxiiQuery (query: Record<string, unknown>, endpoint: Endpoint, collection: Tlp): TaxiiQuery {
+export function parseTaxiiQuery (query: Record<string, unknown>, endpoint: Endpoint, collection: Tlp, seal?: CursorSeal): TaxiiQuery {
   const allowed = ALLOWED[endpoint]
   for (const k of Object.keys(query)) {
     if (!allowed.includes(k)) {
@@ -159,7 +159,7 @@ export function parseTaxiiQuery (query: Record<string, unknown>, endpoint: Endpo
   if (query.next != null) {
     const s = listOf(query.next)
     if (s.length !== 1) throw bad('next must be one value from a previous response', 'next')
-    q.next = decodeCursor(s[0], endpoint === 'versions' ? 'v' : endpoint === 'object' ? 'i' : 'o', collection)
+    q.next = decodeCursor(s[0], endpoint === 'versions' ? 'v' : endpoint === 'object' ? 'i' : 'o', collection, seal)
   }
   return q
 }
@@ -170,7 +170,8 @@ export function parseTaxiiQuery (query: Record<string, unknown>, endpoint: Endpo
  * Where the next page starts: for objects and manifests the local arrival number of the last
  * object sent (arrival numbers are unique and only grow, so objects added while a client pages
  * come after it, and ties in date_added cannot skip or repeat anything); for one object's
- * versions, the last version sent. Opaque to clients: base64url of `v1.<kind>.<tlp>.<position>`.
+ * versions, the last version sent. Opaque to clients: base64url of `v1.<kind>.<tlp>.<position>`,
+ * sealed for a reader below RED (`CursorSeal`).
  */
 export interface Cursor {
   kind: 'o' | 'i' | 'v'
@@ -178,12 +179,25 @@ export interface Cursor {
   position: number
 }
 
-export function encodeCursor (c: Cursor): string {
-  return Buffer.from(`v1.${c.kind}.${TLP_LEVELS.indexOf(c.tlp)}.${c.position}`).toString('base64url')
+/**
+ * Seals cursors for a reader below RED: positions are arrival numbers, which count every record,
+ * so gaps between them would show how many records above the reader's ceiling arrived in
+ * between (see sealed-cursor.ts).
+ */
+export interface CursorSeal {
+  sealText: (text: string) => string
+  openText: (cursor: string) => string | undefined
 }
 
-export function decodeCursor (text: string, kind: Cursor['kind'], tlp: Tlp): Cursor {
-  const raw = /^[A-Za-z0-9_-]{1,64}$/.test(text) ? Buffer.from(text, 'base64url').toString('latin1') : ''
+export function encodeCursor (c: Cursor, seal?: CursorSeal): string {
+  const plain = Buffer.from(`v1.${c.kind}.${TLP_LEVELS.indexOf(c.tlp)}.${c.position}`).toString('base64url')
+  return seal != null ? seal.sealText(plain) : plain
+}
+
+export function decodeCursor (text: string, kind: Cursor['kind'], tlp: Tlp, seal?: CursorSeal): Cursor {
+  const plain = seal != null ? seal.openText(text) : text
+  if (plain == null) throw bad('next is not a cursor this server issued to this reader, or it was altered; start again without next', 'next')
+  const raw = /^[A-Za-z0-9_-]{1,64}$/.test(plain) ? Buffer.from(plain, 'base64url').toString('latin1') : ''
   const m = /^v1\.([oiv])\.([0-4])\.(-?[0-9]{1,17})$/.exec(raw)
   if (m == null) throw bad('next is not a cursor this server issued; start again without next', 'next')
   const c: Cursor = { kind: m[1] as Cursor['kind'], tlp: TLP_LEVELS[Number(m[2])], position: Number(m[3]) }

@@ -1,17 +1,20 @@
+import { join } from 'node:path'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { DragnetError, toDragnetError } from '../errors.js'
+import { FILES } from '../identity/index.js'
 import type { DragnetNode } from '../node.js'
 import type { Tlp } from '../record/index.js'
 import { identifierType, type StixObject } from '../stix/index.js'
 import { bodyBytes, type VersionIndex } from '../store/reads.js'
 import { callerOf, type RouteAccess } from './access.js'
-import { sees, type Caller } from './auth.js'
+import { sees, seesAll, type Caller } from './auth.js'
 import { Provenance, type MemberInfo } from './provenance.js'
+import { loadCursorKey, SealedCursors } from './sealed-cursor.js'
 import { AuthorsByTlp, provenanceObject, servePage } from './taxii-provenance.js'
 import { collectionMembers, representatives, scanCollection, selectMembers, type Hit, type Member } from './taxii-data.js'
 import {
   acceptsTaxii, API_ROOT, collectionById, COLLECTIONS, encodeCursor, parseTaxiiQuery, STIX_MEDIA_TYPE, TAXII_MEDIA_TYPE, taxiiTimestamp, timestampMicros,
-  type CollectionInfo, type Endpoint, type TaxiiQuery
+  type CollectionInfo, type CursorSeal, type Endpoint, type TaxiiQuery
 } from './taxii-query.js'
 
 export interface TaxiiInit {
@@ -90,6 +93,9 @@ export async function registerTaxii (app: FastifyInstance, node: DragnetNode, in
   // A revocation's reason is for the operator; a read token learns the standing and its time.
   const memberOf = (req: FastifyRequest) => (peerId: string): MemberInfo | undefined => node.exportMember(peerId, callerOf(req).canWrite)
   const authors = new AuthorsByTlp(node.store)
+  // Kept in the data dir: a client paging a collection carries on across a node restart.
+  const cursors = new SealedCursors(await loadCursorKey(join(node.dataDir, FILES.cursorKey)))
+  const sealFor = (req: FastifyRequest): CursorSeal | undefined => seesAll(callerOf(req)) ? undefined : cursors
   const offStored = node.ingest.onStored((v) => { authors.note(v.info.tlp, v.info.author) })
   app.addHook('onClose', async () => { offStored() })
   await app.register(async (taxii) => {
@@ -133,7 +139,7 @@ export async function registerTaxii (app: FastifyInstance, node: DragnetNode, in
     }
 
     const query = (req: FastifyRequest, endpoint: Endpoint, tlp: Tlp): ReturnType<typeof parseTaxiiQuery> =>
-      parseTaxiiQuery(req.query as Record<string, unknown>, endpoint, tlp)
+      parseTaxiiQuery(req.query as Record<string, unknown>, endpoint, tlp, sealFor(req))
 
     taxii.get('/', TAXII_READ, async (_req, reply) => {
       const url = `${init.baseUrl()}/taxii2/${API_ROOT}/`
@@ -178,7 +184,7 @@ export async function registerTaxii (app: FastifyInstance, node: DragnetNode, in
       const q = query(req, endpoint, c.tlp)
       await index.ready
       const r = await scanCollection({ store: node.store, index, tlp: c.tlp, query: q, wantBytes: true })
-      return { c, q, hits: r.hits, more: r.more, ...(r.more && r.next != null ? { next: encodeCursor({ kind: 'o', tlp: c.tlp, position: r.next }) } : {}) }
+      return { c, q, hits: r.hits, more: r.more, ...(r.more && r.next != null ? { next: encodeCursor({ kind: 'o', tlp: c.tlp, position: r.next }, sealFor(req)) } : {}) }
     }
 
     // A page of records with the markings and identities they reference (see taxii-provenance.ts).
@@ -195,7 +201,7 @@ export async function registerTaxii (app: FastifyInstance, node: DragnetNode, in
       const served = { bodies: page.bodies, extras: page.extras }
       if (page.kept === hits.length) return { ...served, hits, more, ...(next != null ? { next } : {}) }
       const kept = hits.slice(0, page.kept)
-      return { ...served, hits: kept, more: true, next: encodeCursor({ kind: 'o', tlp: c.tlp, position: kept[kept.length - 1].arrival }) }
+      return { ...served, hits: kept, more: true, next: encodeCursor({ kind: 'o', tlp: c.tlp, position: kept[kept.length - 1].arrival }, sealFor(req)) }
     }
 
     taxii.get('/:root/collections/:cid/objects/', TAXII_READ, async (req, reply) => {
@@ -253,7 +259,7 @@ export async function registerTaxii (app: FastifyInstance, node: DragnetNode, in
       const chosen = members.filter(m => selected.has(m.id) && m.arrival > after && (q.addedAfterUs == null || m.addedAt * 1000 > q.addedAfterUs))
       const page = chosen.slice(0, q.limit)
       const more = chosen.length > page.length
-      const next = more ? encodeCursor({ kind: 'i', tlp: c.tlp, position: page[page.length - 1].arrival }) : undefined
+      const next = more ? encodeCursor({ kind: 'i', tlp: c.tlp, position: page[page.length - 1].arrival }, sealFor(req)) : undefined
       const bytes = await node.store.getManyBytes(page.map(m => m.id))
       const infos = await node.store.getManyInfo(page.map(m => m.id))
       // One object's versions: the record(s) only; their markings and creator are served by id.
@@ -273,7 +279,7 @@ export async function registerTaxii (app: FastifyInstance, node: DragnetNode, in
       const chosen = reps.filter(m => (after == null || m.versionUs > after) && (q.addedAfterUs == null || m.addedAt * 1000 > q.addedAfterUs))
       const page = chosen.slice(0, q.limit)
       const more = chosen.length > page.length
-      const next = more ? encodeCursor({ kind: 'v', tlp: c.tlp, position: page[page.length - 1].versionUs }) : undefined
+      const next = more ? encodeCursor({ kind: 'v', tlp: c.tlp, position: page[page.length - 1].versionUs }, sealFor(req)) : undefined
       const added = page.map(m => m.addedAt)
       dateHeaders(reply, added.length > 0 ? Math.min(...added) : undefined, added.length > 0 ? Math.max(...added) : undefined)
       return send(reply, listing('versions', page.map(m => m.version), more, next))

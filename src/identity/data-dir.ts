@@ -23,11 +23,13 @@ export const FILES = {
   token: 'api-token',
   readTokens: 'read-tokens.json',
   store: 'store',
-  runtime: 'runtime.json'
+  runtime: 'runtime.json',
+  /** the key that seals TAXII cursors for readers below RED (src/api/sealed-cursor.ts) */
+  cursorKey: 'cursor.key'
 } as const
 
 /** Files the node writes beside its store, snapshots of the store's indexes included. */
-const NODE_FILES = [FILES.key, FILES.metadata, FILES.token, FILES.readTokens, FILES.runtime, 'store.index.snap', 'store.sync.snap']
+const NODE_FILES = [FILES.key, FILES.metadata, FILES.token, FILES.readTokens, FILES.runtime, FILES.cursorKey, 'store.index.snap', 'store.sync.snap']
 
 export const metadataSchema = z.object({
   name: z.string(),

@@ -112,6 +112,11 @@ export interface IngestComponents {
 
 type StoredListener = (v: Stored) => void
 type ForwardableListener = (v: Forwardable) => void
+/**
+ * Asked about every received record of a member before policy: a refusal (rule, reason) keeps
+ * it out before it is stored or forwarded, as a record an honoured erasure request named.
+ */
+export type ArrivalGate = (id: string, signed: SignedRecord) => { rule: string, reason: string } | undefined
 type VerdictListener = (v: Verdict, source: RecordSource) => void
 
 interface Candidate {
@@ -161,6 +166,7 @@ export class Ingest {
   private readonly storedListeners: StoredListener[] = []
   private readonly forwardableListeners: ForwardableListener[] = []
   private readonly verdictListeners: VerdictListener[] = []
+  private readonly gates: ArrivalGate[] = []
   private readonly inFlight = new Set<string>()
   private readonly rosterKeys: RosterKeys
   private readonly maxSkewMs: number
@@ -217,6 +223,12 @@ export class Ingest {
   onForwardable (fn: ForwardableListener): () => void {
     this.forwardableListeners.push(fn)
     return () => { const i = this.forwardableListeners.indexOf(fn); if (i >= 0) this.forwardableListeners.splice(i, 1) }
+  }
+
+  /** Adds a gate for received records (see ArrivalGate); returns its removal. */
+  addGate (fn: ArrivalGate): () => void {
+    this.gates.push(fn)
+    return () => { const i = this.gates.indexOf(fn); if (i >= 0) this.gates.splice(i, 1) }
   }
 
   /** Adds a listener for every verdict; returns its removal. */
@@ -353,7 +365,7 @@ export class Ingest {
             throw new DragnetError('DRAGNET_NOT_OWNER', `${body.id} was first published by ${owner}; only its original author may publish a new version`, { object: body.id })
           }
           // Import mode (files, feeds) fetches the same objects again and again: a purged object stays out.
-          if (opts.skipExisting === true && this.c.store.isStixIdPurged(body.id)) {
+          if (opts.skipExisting === true && await this.c.store.isStixIdPurged(body.id)) {
             throw new DragnetError('DRAGNET_PURGED', `${body.id} was purged on this node; import mode does not publish it again (publish it explicitly to share it anew)`, { object: body.id })
           }
           let bodies = ownBodies.get(body.id)
@@ -439,12 +451,13 @@ export class Ingest {
     try {
       t = clock?.add('decode', t) ?? 0
       const present = await this.c.store.hasMany(live.map(i => ids[i]))
+      const purged = await this.c.store.purgedOf(live.map(i => ids[i]))
       t = clock?.add('store_wait', t) ?? 0
       const audit: AuditEntry[] = []
       const known: KnownWrite[] = []
       const fresh = live.filter((i, j) => {
         if (present[j]) verdicts[i] = { status: 'duplicate', id: ids[i] }
-        else if (this.c.store.isPurged(ids[i])) verdicts[i] = this.refusePurged(items[i], ids[i], audit)
+        else if (purged[j]) verdicts[i] = this.refusePurged(items[i], ids[i], audit)
         return !present[j] && verdicts[i] == null
       })
       const members = this.screenAuthors(items, fresh, ids, verdicts, audit)
@@ -631,6 +644,10 @@ export class Ingest {
     if (!standing.ok) return refuse('DRAGNET_REVOKED_AUTHOR', standing.rule, standing.reason, false, standing.status === 'revoked' || standing.status === 'rotated')
     const author = standing.member
     if (author.role === 'observer') return refuse('DRAGNET_ROLE_FORBIDDEN', 'role:observer-author', `author ${r.author} is an observer; observers never author records`, true, false)
+    for (const gate of this.gates) {
+      const no = gate(id, signed)
+      if (no != null) return refuse('DRAGNET_PURGED', no.rule, no.reason, false, true)
+    }
     const subject = policySubject({ ...r, id }, { observables: analysis.observables, scoTypes: analysis.scoTypes, ...this.feedbackExtras(r.body, targets) })
     const from = this.member(item.from)
     const decision = this.c.policy().inbound(subject, { self: this.c.roster.self, from: from ?? { peerId: item.from, name: '', country: 'ZZ', role: 'observer', addrs: [] }, author, now })

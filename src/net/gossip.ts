@@ -55,7 +55,7 @@ export interface GossipComponents {
   registrar: Pick<DragnetLibp2p, 'handle' | 'unhandle' | 'dialProtocol'>
   peers: Pick<PeerManager, 'onConnect' | 'onDisconnect' | 'connectedPeers' | 'count'>
   ingest: Pick<Ingest, 'onStored' | 'onForwardable' | 'onVerdict'>
-  store: Pick<Store, 'hasMany' | 'getRecord' | 'isPurged'>
+  store: Pick<Store, 'hasMany' | 'getRecord' | 'purgedOf'>
   roster: Roster
   edge: ReplicationEdge
   log: Logger
@@ -470,10 +470,11 @@ export class Gossip {
     }
     if (fresh.length === 0) return
     const present = await this.c.store.hasMany(fresh.map(e => e.id))
+    const purged = await this.c.store.purgedOf(fresh.map(e => e.id))
     const due = Date.now() + this.init.treeRepairMs
     fresh.forEach((e, i) => {
       // A purged id counts as held: it is never asked for again.
-      if (present[i] || this.c.store.isPurged(e.id)) { this.seen.add(e.id); return }
+      if (present[i] || purged[i]) { this.seen.add(e.id); return }
       const m = this.missing.get(e.id)
       if (m != null) { if (!m.announcers.includes(peerId)) m.announcers.push(peerId); return }
       // Beyond the cap, announcements are dropped: anti-entropy finds those records anyway.

@@ -4,41 +4,9 @@ import type { Roster, Member, RosterChange } from '../identity/index.js'
 import type { Logger } from '../log.js'
 import type { Store } from '../store/index.js'
 import type { Admission, DragnetLibp2p } from './libp2p.js'
+import type { PeerStats, SyncSummary } from './peer-row.js'
 
-export interface SyncSummary {
-  at: number
-  roundTrips: number
-  bytesSent: number
-  bytesReceived: number
-  recordsSent: number
-  recordsReceived: number
-  ms: number
-  ok: boolean
-  error?: string
-  /** why it failed: `violation` (the peer was penalised), `timeout` or `gone` (tried again later, no penalty) */
-  failure?: 'violation' | 'timeout' | 'gone'
-  /** reconciliation stopped at `sync.maxIdsPerSession`; the next session continues */
-  partial?: boolean
-}
-
-/** Counters kept per member; persisted so `dragnet peers` shows them across restarts. */
-export interface PeerStats {
-  recordsIn: number
-  recordsOut: number
-  bytesIn: number
-  bytesOut: number
-  withheld: number
-  rejected: number
-  penalties: number
-  /** the share of the counters above that crossed by anti-entropy rather than gossip */
-  syncRecordsIn: number
-  syncRecordsOut: number
-  syncBytesIn: number
-  syncBytesOut: number
-  lastPenalty?: { at: number, reason: string }
-  lastSeen?: number
-  lastSync?: SyncSummary
-}
+export type { PeerRow, PeerStats, SyncSummary } from './peer-row.js'
 
 export interface PeerState extends PeerStats {
   peerId: string

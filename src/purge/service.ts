@@ -3,10 +3,9 @@ import type { Roster } from '../identity/index.js'
 import type { Ingest, Stored } from '../ingest/index.js'
 import type { Logger } from '../log.js'
 import { policySubject, type Policy, type PolicySubject } from '../policy/index.js'
-import type { SignedRecord } from '../record/index.js'
+import { scopesOf, type SignedRecord } from '../record/index.js'
 import { analyzeStixObject } from '../stix/index.js'
 import type { AuditEntry, PurgeResult, Store, Tombstone } from '../store/index.js'
-import { arrivalInfoPage } from '../store/reads.js'
 import { erasureReceiptBody, erasureRequestBody, isRecordId, receiptOf, requestedIds, requestGroups, type RequestGroup } from './request.js'
 
 /*
@@ -25,7 +24,7 @@ export interface PurgeTarget {
 
 export interface PurgeComponents {
   store: Store
-  ingest: Pick<Ingest, 'publish' | 'onStored'>
+  ingest: Pick<Ingest, 'publish' | 'onStored' | 'addGate'>
   roster: Roster
   policy: () => Policy
   log: Logger
@@ -48,6 +47,26 @@ export interface EraseResult {
 
 type PurgedListener = (tombstones: Tombstone[]) => void
 
+/** What this service did since the node started (exported as metrics). */
+export interface PurgeStats {
+  /** records purged, by kind of reason: operator, retention, erasure (honoured), requested (our own erasure requests) */
+  purged: Record<PurgeKind, number>
+  /** records named by members' erasure requests, honoured or refused by our policy */
+  erasure: { honoured: number, refused: number }
+  retention: { runs: number, expired: number }
+  /** records declined on arrival because an honoured erasure request named them */
+  declined: number
+}
+
+export type PurgeKind = 'operator' | 'retention' | 'erasure' | 'requested'
+
+function kindOf (rule: string): PurgeKind {
+  if (rule.startsWith('retention:')) return 'retention'
+  if (rule === 'erasure:honoured') return 'erasure'
+  if (rule === 'erasure:requested') return 'requested'
+  return 'operator'
+}
+
 /** Erasure targets that had not arrived when their request did, kept so they are purged on arrival (bounded). */
 const MAX_PENDING = 100_000
 const DAY_MS = 86_400_000
@@ -60,8 +79,10 @@ export class PurgeService {
   private pending = new Map<string, { request: string, requester: string }>()
   private timer: ReturnType<typeof setInterval> | null = null
   private offStored: (() => void) | null = null
+  private offGate: (() => void) | null = null
   private retaining: Promise<number> | null = null
   private work: Promise<unknown> = Promise.resolve()
+  readonly stats: PurgeStats = { purged: { operator: 0, retention: 0, erasure: 0, requested: 0 }, erasure: { honoured: 0, refused: 0 }, retention: { runs: 0, expired: 0 }, declined: 0 }
 
   constructor (components: PurgeComponents, init: PurgeInit) {
     this.c = components
@@ -71,6 +92,7 @@ export class PurgeService {
   async start (): Promise<void> {
     this.pending = new Map(Object.entries(await this.c.store.getMeta<Record<string, { request: string, requester: string }>>(PENDING_META) ?? {}))
     this.offStored = this.c.ingest.onStored((v) => { this.serial(async () => { await this.onStored(v) }) })
+    this.offGate = this.c.ingest.addGate((id, signed) => this.gate(id, signed))
     this.timer = setInterval(() => { void this.runRetention().catch(() => 0) }, this.init.retentionIntervalMs)
     this.timer.unref?.()
   }
@@ -80,6 +102,8 @@ export class PurgeService {
     this.timer = null
     this.offStored?.()
     this.offStored = null
+    this.offGate?.()
+    this.offGate = null
     await this.work.catch(() => {})
     await this.retaining?.catch(() => 0)
   }
@@ -137,6 +161,7 @@ export class PurgeService {
     if (ids.length === 0) return { purged: [], already: [], missing: [] }
     const res = await this.c.store.purge(ids, { ...how, at: this.now(), observablesOf })
     if (res.purged.length > 0) {
+      this.stats.purged[kindOf(how.rule)] += res.purged.length
       this.c.log.info({ purged: res.purged.length, rule: how.rule, operator: how.operator }, 'records purged')
       for (const fn of this.listeners) fn(res.purged)
     }
@@ -161,29 +186,28 @@ export class PurgeService {
     const now = this.now()
     const self = this.c.roster.self
     const due = new Map<string, { days: number, ids: string[] }>()
-    // No period is shorter than the shortest rule's: younger records are skipped unread.
+    // No period is shorter than the shortest rule's: younger records are never visited (the
+    // store walks indexes ordered by signing time up to that instant).
     const youngest = now - Math.min(...policy.retentionRules.map(r => r.days)) * DAY_MS
-    let after = 0
-    while (true) {
-      const page = await arrivalInfoPage(this.c.store, after, 500)
-      if (page.length === 0) break
-      after = page[page.length - 1].arrival
-      for (const e of page) {
-        if (e.info.ts > youngest) continue
-        const rec = await this.c.store.getRecord(e.id)
-        if (rec == null) continue
-        const end = policy.retentionEnds(subjectOf(rec.record), this.c.roster.get(e.info.author), self, now)
-        if (end == null || end.until > now) continue
-        const d = due.get(end.rule) ?? { days: end.days, ids: [] }
-        d.ids.push(e.id)
-        due.set(end.rule, d)
-      }
+    const visited = new Set<string>()
+    for await (const id of this.c.store.idsSignedUpTo(youngest)) {
+      if (visited.has(id)) continue
+      visited.add(id)
+      const rec = await this.c.store.getRecord(id)
+      if (rec == null) continue
+      const end = policy.retentionEnds(subjectOf(rec.record), this.c.roster.get(rec.record.record.author), self, now)
+      if (end == null || end.until > now) continue
+      const d = due.get(end.rule) ?? { days: end.days, ids: [] }
+      d.ids.push(id)
+      due.set(end.rule, d)
     }
     let n = 0
     for (const [rule, d] of due) {
       const res = await this.purgeIds(d.ids, { reason: `retention period of ${d.days} days ended (policy ${policy.name}, rule ${rule})`, operator: `retention:${rule}`, rule: `retention:${rule}` })
       n += res.purged.length
     }
+    this.stats.retention.runs++
+    this.stats.retention.expired += n
     return n
   }
 
@@ -257,6 +281,41 @@ export class PurgeService {
   }
 
   /**
+   * A record an erasure request named before it arrived: when our policy honours the request it
+   * is declined before it is stored or forwarded, and a tombstone keeps it out from then on.
+   * When the policy refuses, it is stored as usual and the refusal is audited on storing.
+   */
+  private gate (id: string, signed: SignedRecord): { rule: string, reason: string } | undefined {
+    const wait = this.pending.get(id)
+    if (wait == null || !this.c.store.isOpen) return undefined
+    const d = this.erasureDecision(signed, wait.requester)
+    if (d.verdict !== 'honour') return undefined
+    const reason = `erasure request ${wait.request} from ${wait.requester} (record arrived after the request); ${d.rule}: ${d.reason}`
+    this.serial(async () => { await this.declined(id, signed, wait, reason) })
+    return { rule: 'erasure:honoured', reason: `${reason}; declined before it was stored or forwarded` }
+  }
+
+  private async declined (id: string, signed: SignedRecord, wait: { request: string, requester: string }, reason: string): Promise<void> {
+    const r = signed.record
+    const stixId = typeof r.body.id === 'string' ? r.body.id : undefined
+    const t: Tombstone = { id, reason, at: this.now(), operator: `erasure:${wait.request}`, author: r.author, tlp: r.tlp, ...(stixId != null ? { stixId } : {}), scopes: scopesOf(r), ts: r.ts }
+    const fresh = await this.c.store.addTombstones([t], 'erasure:honoured')
+    if (this.pending.delete(id)) await this.c.store.putMeta(PENDING_META, Object.fromEntries(this.pending))
+    if (fresh.length === 0) return
+    this.stats.purged.erasure++
+    this.stats.erasure.honoured++
+    this.stats.declined++
+    this.c.log.info({ id, request: wait.request }, 'record declined on arrival: an honoured erasure request names it')
+    for (const fn of this.listeners) fn(fresh)
+    await this.sendReceipt(wait.request, wait.requester, [id], [])
+  }
+
+  private erasureDecision (signed: SignedRecord, requester: string): ReturnType<Policy['erasure']> {
+    const isRoot = (this.c.roots?.() ?? []).includes(requester)
+    return this.c.policy().erasure(subjectOf(signed), requester, this.c.roster.get(signed.record.author), this.c.roster.self, this.now(), isRoot)
+  }
+
+  /**
    * A member's request: for each id held here, this node's policy decides (by default: honour
    * its own author's requests); ids not held yet wait for their record. The decisions go back
    * to the requester in a receipt.
@@ -264,7 +323,7 @@ export class PurgeService {
   private async honourRequest (request: string, requester: string, ids: string[]): Promise<void> {
     const held: string[] = []
     for (const id of ids) {
-      if (this.c.store.isPurged(id)) continue
+      if (await this.c.store.isPurged(id)) continue
       if (await this.c.store.has(id)) held.push(id)
       else if (this.pending.size < MAX_PENDING) this.pending.set(id, { request, requester })
     }
@@ -273,8 +332,6 @@ export class PurgeService {
   }
 
   private async decide (request: string, requester: string, ids: string[], late: boolean): Promise<void> {
-    const policy = this.c.policy()
-    const self = this.c.roster.self
     const now = this.now()
     const honoured: string[] = []
     const refused: string[] = []
@@ -282,7 +339,7 @@ export class PurgeService {
     for (const id of ids) {
       const rec = await this.c.store.getRecord(id)
       if (rec == null) continue
-      const d = policy.erasure(subjectOf(rec.record), requester, this.c.roster.get(rec.record.record.author), self, now, (this.c.roots?.() ?? []).includes(requester))
+      const d = this.erasureDecision(rec.record, requester)
       if (d.verdict === 'honour') {
         const res = await this.purgeIds([id], { reason: `erasure request ${request} from ${requester}${late ? ' (record arrived after the request)' : ''}; ${d.rule}: ${d.reason}`, operator: `erasure:${request}`, rule: 'erasure:honoured' })
         if (res.purged.length > 0) honoured.push(id)
@@ -293,6 +350,8 @@ export class PurgeService {
       }
     }
     if (audit.length > 0) await this.c.store.writeDecisions(audit)
+    this.stats.erasure.honoured += honoured.length
+    this.stats.erasure.refused += audit.length
     if (honoured.length + refused.length > 0) await this.sendReceipt(request, requester, honoured, refused)
   }
 

@@ -55,7 +55,11 @@ export const BUCKETS = {
    * `tomb:<id>` → JSON Tombstone: a purged record (id, reason, time, operator, and the scopes and
    * ts reconciliation keeps counting it under, as a `known:*` entry with why `purged`)
    */
-  tombstones: 'tomb'
+  tombstones: 'tomb',
+  /** `uts:<ts 13 hex>!<id>` → '': RED records (no sync scope) by signing time, so retention visits only old records */
+  unscopedByTime: 'uts',
+  /** `tsx:<STIX id>!<id>` → '': the STIX ids of purged records, so imports and feeds do not bring an object back */
+  tombstoneStix: 'tsx'
 } as const
 
 export type BucketName = keyof typeof BUCKETS

@@ -55,13 +55,13 @@ export async function checkConsistency (store: Store, opts: { maxProblems?: numb
   for await (const [k, v] of store.iterateRaw('authorSeq')) {
     const id = dec.decode(v)
     const info = records.get(id)
-    if (info == null) { if (!store.isPurged(id)) problem(`author+seq ${k} points at missing record ${id}`) }
+    if (info == null) { if (!(await store.isPurged(id))) problem(`author+seq ${k} points at missing record ${id}`) }
     else if (`${info.author}!${pad(info.seq)}` !== k) problem(`author+seq ${k} points at ${id} (seq ${info.seq})`)
     slots.add(id)
   }
   for await (const [k, v] of store.iterateRaw('equivocations')) {
     for (const id of (JSON.parse(dec.decode(v)) as { ids: string[] }).ids) {
-      if (!records.has(id) && !store.isPurged(id)) problem(`equivocation ${k} names missing record ${id}`)
+      if (!records.has(id) && !(await store.isPurged(id))) problem(`equivocation ${k} names missing record ${id}`)
       slots.add(id)
     }
   }

@@ -284,3 +284,59 @@ export async function lookupSummary (store: Store, hits: LookupHit[], opts: { tl
     confidence: hits.length === 0 ? 0 : federationConfidence({ base: confidences.length > 0 ? Math.max(...confidences) : 50, support: support.size, against, idleDays: (now - newest) / DAY_MS })
   }
 }
+
+/** Index entries a lookup summary reads at most; past that it covers what it read and says `partial`. */
+export const SUMMARY_SCAN_BUDGET = 200_000
+
+/**
+ * The federation view of every record a lookup matches, not only the page answered. When the
+ * page holds them all (a first page with no `next`) it is summarised as it is; otherwise the
+ * lookup's index ranges are walked again: index entries, then record infos, and only for current
+ * records in the reader's TLPs the record itself (for its STIX confidence). Sightings and
+ * opinions still come from the per-object feedback index, one read per STIX object.
+ */
+export async function lookupSummaryAll (store: Store, o: Observable, page: LookupPage, opts: LookupOptions = {}): Promise<LookupSummary> {
+  const scope = { ...(opts.tlps != null ? { tlps: opts.tlps } : {}), ...(opts.now != null ? { now: opts.now } : {}) }
+  if (opts.cursor == null && page.next == null) return await lookupSummary(store, page.records, scope)
+  const plan = lookupPlan(o, { subdomains: opts.subdomains ?? true })
+  const now = opts.now ?? Date.now()
+  const seen = new Set<string>()
+  const current = new Map<string, Set<string>>()
+  const hits: LookupHit[] = []
+  let pos: ScanPosition | undefined
+  let budget = SUMMARY_SCAN_BUDGET
+  let partial = false
+  while (true) {
+    if (budget <= 0) { partial = true; break }
+    const entries = await store.scanIndex(plan, pos, Math.min(1000, budget))
+    if (entries.length === 0) break
+    budget -= entries.length
+    pos = entries[entries.length - 1]
+    const ids = [...new Set(entries.map(e => e.id))].filter(id => !seen.has(id))
+    for (const id of ids) seen.add(id)
+    hits.push(...await currentHits(store, ids, { tlps: opts.tlps, now, current }))
+  }
+  const s = await lookupSummary(store, hits, scope)
+  return partial ? { ...s, partial: true } : s
+}
+
+/** The current records among `ids` in the reader's TLPs, as hits. */
+async function currentHits (store: Store, ids: string[], ctx: { tlps?: ReadonlySet<Tlp>, now: number, current: Map<string, Set<string>> }): Promise<LookupHit[]> {
+  const infos = await store.getManyInfo(ids)
+  const out: LookupHit[] = []
+  for (let i = 0; i < ids.length; i++) {
+    const info = infos[i]
+    if (info == null || (ctx.tlps != null && !ctx.tlps.has(info.tlp))) continue
+    let cur = ctx.current.get(info.stixId)
+    if (cur == null) {
+      const [versions, owner] = await Promise.all([store.versions(info.stixId), store.owner(info.stixId)])
+      cur = currentIds(versions, owner, ctx.now)
+      ctx.current.set(info.stixId, cur)
+    }
+    if (!cur.has(ids[i])) continue
+    const rec = await store.getRecord(ids[i])
+    if (rec == null) continue
+    out.push({ id: ids[i], author: info.author, tlp: info.tlp, type: info.type, stixId: info.stixId, modified: info.modified, ts: info.ts, addedAt: info.addedAt, body: rec.record.record.body })
+  }
+  return out
+}

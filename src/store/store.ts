@@ -10,6 +10,8 @@ import { stageClock } from '../util/stages.js'
 import { BLOOM_SCHEME, IdBloom, StringBloom } from './bloom.js'
 import { applyContribution, contributionsOf, countsOf, type Contribution, type FeedbackCounts, type FeedbackSummary } from './feedback.js'
 import { SeqIntervals } from './seq-set.js'
+import { TombstoneIndex } from './tombstones.js'
+import type { AuditEntry } from './audit-entry.js'
 import { BUCKETS, key, range, prefixRange, pad, hexTs } from './buckets.js'
 import { migrateDomainKeys, migrateRecordInfo, migrateVersionKeys, versionKey } from './migrate.js'
 import { decodeStored, encodeStored, envelopeOf, type StoredRecord as StoredRecordValue } from './record-value.js'
@@ -52,19 +54,7 @@ export interface VersionEntry {
   validUntil?: number
 }
 
-export type AuditDirection = 'inbound' | 'outbound' | 'local'
-
-export interface AuditEntry {
-  at: number
-  direction: AuditDirection
-  verdict: 'accept' | 'reject' | 'send' | 'withhold' | 'ignore' | 'purge'
-  rule: string
-  reason: string
-  record?: string
-  peer?: string
-  source?: string
-  code?: string
-}
+export type { AuditDirection, AuditEntry } from './audit-entry.js'
 
 export interface RecordWrite {
   record: SignedRecord
@@ -290,10 +280,11 @@ export class Store {
   private bloom = new IdBloom()
   private ownerBloom = new StringBloom()
   private seqs = new SeqIntervals()
-  /** ids of purged records (few: kept in memory so every received record is checked for free) */
-  private readonly purgedIds = new Set<string>()
-  /** the STIX ids of purged records: imports and feeds do not bring the object back under a new record */
-  private readonly purgedStixIds = new Set<string>()
+  /** purged record ids and their STIX ids (imports and feeds do not bring an object back): Bloom filters, confirmed on disk */
+  private readonly tombs = new TombstoneIndex({
+    ids: async (ids) => (await this.db.getMany(ids.map(id => key('tombstones', id)))).map(v => v != null),
+    stixId: async (stixId) => await this.hasAnyKey(range('tombstoneStix', stixId + '!'))
+  })
   /** target STIX id → feedback counts over every TLP, for every target with feedback (policy reads it synchronously) */
   private feedback = new Map<string, FeedbackCounts>()
   /** `author!seq` → records refused since start because the slot already holds its evidence pair */
@@ -357,12 +348,9 @@ export class Store {
     }
     if (at !== STORE_FORMAT) throw new DragnetError('DRAGNET_INTERNAL', `store ${this.dir} has format ${at}, this dragnet reads ${STORE_FORMAT}`)
     if (format == null) await this.db.put(key('meta', 'format'), json(STORE_FORMAT))
-    for await (const v of this.db.values(range('tombstones'))) {
-      const t = parse<Tombstone>(v)
-      this.purgedIds.add(t.id)
-      if (t.stixId != null) this.purgedStixIds.add(t.stixId)
-    }
+    await this.loadTombstones()
     await this.indexDomains()
+    await this.indexUnscopedTimes()
     for await (const [k, v] of this.db.iterator(range('feedback'))) this.feedback.set(k.slice(BUCKETS.feedback.length + 1), countsOf(parse<FeedbackSummary>(v)))
     if (await this.loadSnapshot()) return
     // Ids from the arrival index (small values) rather than record keys, whose blocks hold whole
@@ -422,6 +410,42 @@ export class Store {
     }
     batch.put(key('meta', 'domainIndex'), json(1))
     await this.commit(batch)
+  }
+
+  /** The `uts:` index came after RED records (those with no sync scope) could be stored: built once from the stored records. */
+  private async indexUnscopedTimes (): Promise<void> {
+    if (await this.db.get(key('meta', 'unscopedTimeIndex')) != null) return
+    let batch = this.db.batch()
+    let n = 0
+    for await (const [k, v] of this.db.iterator(range('records'))) {
+      const { info } = decodeStored(v)
+      if (info.tlp !== 'red') continue
+      batch.put(key('unscopedByTime', `${hexTs(info.ts)}!${k.slice(BUCKETS.records.length + 1)}`), EMPTY)
+      if (++n % 10_000 === 0) { await this.commit(batch); batch = this.db.batch() }
+    }
+    batch.put(key('meta', 'unscopedTimeIndex'), json(1))
+    await this.commit(batch)
+  }
+
+  /**
+   * Ids of the records signed at or before `ts`, oldest first within each sharing scope, from
+   * indexes ordered by signing time: the sync keys (per scope; an amber record under several
+   * recipients once per scope) and `uts:` for records with no scope (RED). Retention visits
+   * only these instead of every record.
+   */
+  async * idsSignedUpTo (ts: number): AsyncGenerator<string> {
+    this.assertOpen()
+    const bound = hexTs(ts + 1)
+    for await (const k of this.db.keys({ ...range('unscopedByTime'), lt: key('unscopedByTime', bound) })) yield k.slice(k.lastIndexOf('!') + 1)
+    const all = range('sync')
+    let from = all.gte
+    while (true) {
+      let scope: string | undefined
+      for await (const k of this.db.keys({ gte: from, lt: all.lt, limit: 1 })) scope = k.slice(all.gte.length, k.indexOf('!'))
+      if (scope == null) return
+      for await (const k of this.db.keys({ gte: key('sync', `${scope}!`), lt: key('sync', `${scope}!${bound}`) })) yield k.slice(k.lastIndexOf('!') + 1)
+      from = key('sync', `${scope}!\uffff`)
+    }
   }
 
   /**
@@ -641,6 +665,7 @@ export class Store {
         if (w.equivocation != null) batch.put(key('equivocations', `${r.author}!${pad(r.seq)}`), json({ ids: w.equivocation.slice(0, 2), at: now }))
         else batch.put(key('authorSeq', `${r.author}!${pad(r.seq)}`), enc.encode(id))
         for (const scope of w.scopes ?? []) batch.put(key('sync', `${scope}!${hexTs(r.ts)}!${id}`), EMPTY)
+        if ((w.scopes ?? []).length === 0) batch.put(key('unscopedByTime', `${hexTs(r.ts)}!${id}`), EMPTY)
         counters.records++
         counters.byTlp[r.tlp]++
       }
@@ -832,8 +857,9 @@ export class Store {
   private async purgeBatch (ids: string[], init: PurgeInit): Promise<PurgeResult & { deleted: string[] }> {
     const at = init.at ?? Date.now()
     const out: PurgeResult & { deleted: string[] } = { purged: [], already: [], missing: [], deleted: [] }
-    const live = ids.filter(id => {
-      if (!this.purgedIds.has(id)) return true
+    const gone = await this.tombs.has(ids)
+    const live = ids.filter((id, i) => {
+      if (!gone[i]) return true
       out.already.push(id)
       return false
     })
@@ -852,12 +878,14 @@ export class Store {
       const observables = this.observablesOrNull(init, signed)
       if (observables == null) unread.push(id)
       const deleted = [key('records', id), key('arrival', pad(info.arrival)), versionKey(info.stixId, info.modified, id),
-        ...indexKeysOf(observables ?? [], id), ...scopes.map(sc => key('sync', `${sc}!${hexTs(info.ts)}!${id}`))]
+        ...indexKeysOf(observables ?? [], id), ...scopes.map(sc => key('sync', `${sc}!${hexTs(info.ts)}!${id}`)),
+        key('unscopedByTime', `${hexTs(info.ts)}!${id}`)]
       for (const k of deleted) batch.del(k)
       out.deleted.push(...deleted)
       for (const sc of scopes) batch.put(key('known', `*!${sc}!${hexTs(info.ts)}!${id}`), json({ why: PURGED, at }))
       const t: Tombstone = { id, reason: init.reason, at, operator: init.operator, author: info.author, tlp: info.tlp, stixId: info.stixId, scopes, ts: info.ts }
       batch.put(key('tombstones', id), json(t))
+      if (info.stixId != null) batch.put(key('tombstoneStix', `${info.stixId}!${id}`), EMPTY)
       this.putAudit(batch, counters, { at, direction: 'local', verdict: 'purge', rule: init.rule, reason: `${init.reason} (by ${init.operator})`, record: id })
       counters.records--
       counters.byTlp[info.tlp]--
@@ -868,13 +896,38 @@ export class Store {
     batch.put(key('meta', 'counters'), json(counters))
     await this.commit(batch, { sync: true })
     this.counters = counters
-    for (const t of out.purged) {
-      this.purgedIds.add(t.id)
-      if (t.stixId != null) this.purgedStixIds.add(t.stixId)
-    }
+    for (const t of out.purged) this.tombs.note(t, true)
     // A record whose observables could not be read again (today's validator refuses it): its index keys are found by id.
     if (unread.length > 0) await this.purgeStrayIndexKeys(unread, out.deleted)
     return out
+  }
+
+  /**
+   * Tombstones for records declined on arrival and never stored (an honoured erasure request
+   * named them): refused from now on, and counted by reconciliation as purged records are.
+   * Ids already tombstoned or stored are left alone (a stored one is purged the usual way).
+   */
+  async addTombstones (tombs: Tombstone[], rule: string): Promise<Tombstone[]> {
+    this.assertOpen()
+    return await this.exclusive(async () => {
+      const ids = tombs.map(t => t.id)
+      const [gone, held] = [await this.tombs.has(ids), await this.hasMany(ids)]
+      const fresh = tombs.filter((_, i) => !gone[i] && !held[i])
+      if (fresh.length === 0) return []
+      const batch = this.db.batch()
+      const counters = structuredClone(this.counters)
+      for (const t of fresh) {
+        batch.put(key('tombstones', t.id), json(t))
+        if (t.stixId != null) batch.put(key('tombstoneStix', `${t.stixId}!${t.id}`), EMPTY)
+        for (const sc of t.scopes) batch.put(key('known', `*!${sc}!${hexTs(t.ts)}!${t.id}`), json({ why: PURGED, at: t.at }))
+        this.putAudit(batch, counters, { at: t.at, direction: 'local', verdict: 'purge', rule, reason: `${t.reason} (by ${t.operator})`, record: t.id })
+      }
+      batch.put(key('meta', 'counters'), json(counters))
+      await this.commit(batch, { sync: true })
+      this.counters = counters
+      for (const t of fresh) this.tombs.note(t, true)
+      return fresh
+    })
   }
 
   private observablesOrNull (init: PurgeInit, signed: SignedRecord): Observable[] | null {
@@ -927,18 +980,44 @@ export class Store {
   }
 
   /** Whether a record was purged here (it is refused whenever it is offered again). */
-  isPurged (id: string): boolean {
-    return this.purgedIds.has(id)
+  async isPurged (id: string): Promise<boolean> {
+    return (await this.tombs.has([id]))[0]
   }
 
   /** Whether a record of this STIX object was purged here. */
-  isStixIdPurged (stixId: string): boolean {
-    return this.purgedStixIds.has(stixId)
+  async isStixIdPurged (stixId: string): Promise<boolean> {
+    return await this.tombs.hasStixId(stixId)
   }
 
   /** Which of these ids were purged. */
-  purgedOf (ids: string[]): boolean[] {
-    return ids.map(id => this.purgedIds.has(id))
+  async purgedOf (ids: string[]): Promise<boolean[]> {
+    return await this.tombs.has(ids)
+  }
+
+  /** How many tombstones this store holds. */
+  tombstoneCount (): number {
+    return this.tombs.count
+  }
+
+  /**
+   * Fills the tombstone filters (one pass over the tombstones, keeping nothing else), and once
+   * per store the STIX id keys that tombstones written before they existed lack.
+   */
+  private async loadTombstones (): Promise<void> {
+    const backfill = (await this.db.get(key('meta', 'tombstoneStix'))) == null
+    const batch = this.db.batch()
+    for await (const v of this.db.values(range('tombstones'))) {
+      const t = parse<Tombstone>(v)
+      this.tombs.note(t, false)
+      if (backfill && t.stixId != null) batch.put(key('tombstoneStix', `${t.stixId}!${t.id}`), EMPTY)
+    }
+    if (backfill) batch.put(key('meta', 'tombstoneStix'), json(1))
+    await batch.write()
+  }
+
+  private async hasAnyKey (r: { gte: string, lt: string }): Promise<boolean> {
+    for await (const _ of this.db.keys({ ...r, limit: 1 })) return true
+    return false
   }
 
   /** Every tombstone, oldest purge first. */
@@ -951,7 +1030,6 @@ export class Store {
 
   async getTombstone (id: string): Promise<Tombstone | undefined> {
     this.assertOpen()
-    if (!this.purgedIds.has(id)) return undefined
     const v = await this.db.get(key('tombstones', id))
     return v == null ? undefined : parse<Tombstone>(v)
   }
@@ -964,15 +1042,14 @@ export class Store {
   /** Ids of every stored record of one author, from its author+seq slots (purged ones excluded). */
   async idsOfAuthor (author: string): Promise<string[]> {
     this.assertOpen()
-    const out: string[] = []
-    for await (const v of this.db.values(range('authorSeq', author + '!'))) {
-      const id = dec.decode(v)
-      if (!this.purgedIds.has(id)) out.push(id)
-    }
+    const all = new Set<string>()
+    for await (const v of this.db.values(range('authorSeq', author + '!'))) all.add(dec.decode(v))
     for await (const v of this.db.values(range('equivocations', author + '!'))) {
-      for (const id of parse<{ ids: string[] }>(v).ids) if (!this.purgedIds.has(id) && !out.includes(id)) out.push(id)
+      for (const id of parse<{ ids: string[] }>(v).ids) all.add(id)
     }
-    return out
+    const ids = [...all]
+    const gone = await this.tombs.has(ids)
+    return ids.filter((_, i) => !gone[i])
   }
 
   // ---------------------------------------------------------------- reads

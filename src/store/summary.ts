@@ -16,4 +16,6 @@ export interface LookupSummary {
   opinions: { agree: number, disagree: number, reasons: Array<{ member: string, opinion: 'agree' | 'disagree', reason?: string }> }
   /** 0-100, see federationConfidence in queries.ts */
   confidence: number
+  /** present (true) when the lookup matched more records than one summary reads (SUMMARY_SCAN_BUDGET index entries): it covers those read */
+  partial?: true
 }

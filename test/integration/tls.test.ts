@@ -11,6 +11,7 @@ import { isDragnetError } from '../../src/errors.js'
 import type { DragnetNode } from '../../src/node.js'
 import { indicator } from '../../src/sim/stix-factory.js'
 import { runCli, spawnCli, waitForOutput } from '../helpers/cli.js'
+import { waitFor } from '../helpers/federation.js'
 import { testNode } from '../helpers/node.js'
 import { SseClient } from '../helpers/sse.js'
 import { tempDir } from '../helpers/tmp.js'
@@ -28,7 +29,8 @@ function selfSigned (dir: string, name: string): { cert: string, key: string } {
 
 async function httpsGet (url: string, ca: string, headers: Record<string, string> = {}): Promise<{ status: number, body: string }> {
   return await new Promise((resolve, reject) => {
-    const req = httpsRequest(url, { ca, headers }, (res) => {
+    // A fresh connection each time: a pooled one would keep the certificate it was opened with.
+    const req = httpsRequest(url, { ca, headers, agent: false }, (res) => {
       let body = ''
       res.setEncoding('utf8')
       res.on('data', (d: string) => { body += d })
@@ -86,6 +88,25 @@ describe('api.tls: the API over HTTPS', function () {
     }
   })
 
+  it('reloads the certificate for new connections without a restart; a pair that does not load is refused and the old one stays', async () => {
+    node = await testNode({ dir: join(tmp.dir, 'data'), config: { api: { address: '127.0.0.1:0', tls: files } } })
+    api = await startApi(node, '127.0.0.1:0', { token: TOKEN })
+    const first = readFileSync(files.cert, 'utf8')
+    assert.equal((await httpsGet(`https://${api.address}/health`, first)).status, 200)
+    // A renewed certificate written over the same files (as certbot or an operator would).
+    const renewed = selfSigned(tmp.dir, 'renewed')
+    await writeFile(files.cert, readFileSync(renewed.cert))
+    await writeFile(files.key, readFileSync(renewed.key))
+    await api.reloadTls()
+    const second = readFileSync(files.cert, 'utf8')
+    assert.equal((await httpsGet(`https://${api.address}/health`, second)).status, 200)
+    await assert.rejects(httpsGet(`https://${api.address}/health`, first), /self-signed|self signed|unable to verify/i, 'the old certificate is no longer served')
+    // A key that does not belong to the certificate: refused, and the renewed one stays.
+    await writeFile(files.key, readFileSync(selfSigned(tmp.dir, 'stray').key))
+    await assert.rejects(api.reloadTls(), (err: unknown) => isDragnetError(err, 'DRAGNET_BAD_CONFIG') && /not a PEM certificate and its private key/.test(err.message))
+    assert.equal((await httpsGet(`https://${api.address}/health`, second)).status, 200)
+  })
+
   it('refuses unreadable or mismatched certificate files with DRAGNET_BAD_CONFIG', async () => {
     node = await testNode({ dir: join(tmp.dir, 'data') })
     const other = selfSigned(tmp.dir, 'other')
@@ -111,6 +132,27 @@ describe('api.tls: the API over HTTPS', function () {
     const plain = await loadConfig({ overrides: { api: '127.0.0.1:7798' } })
     assert.equal(plain.apiTls, null)
     await assert.rejects(loadConfig({ overrides: { api: { address: '127.0.0.1:1', tls: { cert: 'a' } } } }), (err: unknown) => isDragnetError(err, 'DRAGNET_BAD_CONFIG'))
+  })
+
+  it('dragnet start reloads api.tls on SIGHUP', async () => {
+    const data = join(tmp.dir, 'hup')
+    // Generous deadlines: each CLI start loads the whole program, slow on a loaded machine.
+    assert.equal((await runCli(['init', '--data', data, '--name', 'BKA', '--country', 'DE'], { timeoutMs: 180_000 })).code, 0)
+    await writeFile(join(data, 'config.yaml'), `api: { address: 127.0.0.1:0, tls: { cert: ${files.cert}, key: ${files.key} } }\nlisten: [/ip4/127.0.0.1/tcp/0]\n`)
+    const child = spawnCli(['start', '--data', data])
+    try {
+      const out = await waitForOutput(child, o => o.includes('api     https://'), 120_000)
+      const address = /api {5}https:\/\/(127\.0\.0\.1:\d+)/.exec(out)![1]
+      const renewed = selfSigned(tmp.dir, 'renewed-hup')
+      await writeFile(files.cert, readFileSync(renewed.cert))
+      await writeFile(files.key, readFileSync(renewed.key))
+      child.kill('SIGHUP')
+      const ca = readFileSync(renewed.cert, 'utf8')
+      await waitFor(async () => await httpsGet(`https://${address}/health`, ca).then(r => r.status === 200, () => false), 'the renewed certificate is served after SIGHUP', 60_000, 200)
+    } finally {
+      child.kill('SIGTERM')
+      await new Promise(resolve => child.once('exit', resolve))
+    }
   })
 
   it('the CLI reaches a node serving HTTPS, trusting exactly its certificate', async () => {

@@ -42,25 +42,7 @@ export interface Whoami {
 
 export type { FeedItem } from '../../src/api/answers'
 
-export interface PeerRow {
-  peerId: string
-  name: string
-  country: string
-  role: string
-  addrs?: string[]
-  connected: boolean
-  recordsIn?: number
-  recordsOut?: number
-  bytesIn?: number
-  bytesOut?: number
-  withheld?: number
-  rejected?: number
-  penalties?: number
-  penalizedUntil?: number
-  lastSeen?: number
-  lastPenalty?: { at: number, reason: string }
-  lastSync?: { at?: number, failure?: string, [k: string]: unknown }
-}
+export type { PeerRow } from '../../src/net/peer-row'
 
 export interface Decision { verdict: string, rule: string, reason: string }
 
@@ -72,16 +54,6 @@ export interface Explanation {
   warninglistHits: Array<{ kind: string, value: string, list: string, entry: string }>
 }
 
-export interface AuditEntry {
-  at: number
-  direction: string
-  verdict: string
-  rule: string
-  reason: string
-  record?: string
-  peer?: string
-  source?: string
-  code?: string
-}
+export type { AuditEntry } from '../../src/store/audit-entry'
 
 export const RECORD_ID = /^1220[0-9a-f]{64}$/

@@ -3,7 +3,7 @@ import type { Command } from 'commander'
 import { summarizeVerdicts, parsePublishBody, type PublishResult } from '../../api/server.js'
 import { DragnetError } from '../../errors.js'
 import { classifyValue } from '../../stix/index.js'
-import { getRecordJson, LOOKUP_DEFAULT_LIMIT, LOOKUP_MAX_LIMIT, lookupPage, lookupSummary } from '../../store/queries.js'
+import { getRecordJson, LOOKUP_DEFAULT_LIMIT, LOOKUP_MAX_LIMIT, lookupPage, lookupSummaryAll } from '../../store/queries.js'
 import { dataDirOf, printJson, runningNode, withOfflineNode, type RemoteNode } from '../context.js'
 
 async function readInput (file: string): Promise<unknown> {
@@ -110,8 +110,9 @@ export function registerRecordCommands (program: Command): void {
       const o = classifyValue(value)
       if (o == null) throw new DragnetError('DRAGNET_BAD_REQUEST', `cannot tell what kind of observable "${value}" is (IP, CIDR, domain, URL, email or MD5/SHA-1/SHA-256)`)
       const { page, summary } = await withOfflineNode(dataDir, opts, async node => {
-        const p = await lookupPage(node.store, o, { limit, subdomains: !exact, ...(opts.cursor != null ? { cursor: opts.cursor } : {}) })
-        return { page: { ...p, records: p.records.map(r => node.withAuthor(r)) }, summary: await lookupSummary(node.store, p.records) }
+        const query = { limit, subdomains: !exact, ...(opts.cursor != null ? { cursor: opts.cursor } : {}) }
+        const p = await lookupPage(node.store, o, query)
+        return { page: { ...p, records: p.records.map(r => node.withAuthor(r)) }, summary: await lookupSummaryAll(node.store, o, p, query) }
       })
       printJson({ value: o.value, kind: o.kind, summary, records: page.records, ...(page.next != null ? { next: page.next } : {}) })
     })

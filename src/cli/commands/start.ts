@@ -7,7 +7,7 @@ import { configFor, dataDirOf } from '../context.js'
 
 export function registerStart (program: Command): void {
   program.command('start')
-    .description('run a node until SIGINT/SIGTERM (a second signal forces exit; SIGHUP reloads the roster, roster.deny and the policy)')
+    .description('run a node until SIGINT/SIGTERM (a second signal forces exit; SIGHUP reloads the roster, roster.deny, the policy and the api.tls certificate)')
     .option('--data <dir>', 'data directory (default $DRAGNET_DATA or ./data); initialised if it holds no node')
     .option('--config <file>', 'node config (JSON or YAML); default <data>/config.yaml, .yml or .json if present')
     .option('--api <host:port>', 'local HTTP API address (default 127.0.0.1:7700)')
@@ -47,13 +47,16 @@ export function registerStart (program: Command): void {
       // once, membership documents dropped in are picked up, and the policy file is reloaded.
       process.on('SIGHUP', () => {
         void (async () => {
+          let next: Awaited<ReturnType<typeof configFor>> | undefined
           try {
-            const next = await configFor(dataDir, opts)
+            next = await configFor(dataDir, opts)
             node.reloadRoster(next.roster.map(m => ({ ...m, addrs: m.addrs ?? [] })), next.rosterDeny)
             await node.refreshMembership(true)
           } catch (err: any) {
             log.error({ err: err.message }, 'roster reload refused; the previous roster stays in force')
           }
+          // The certificate files are read again (a renewed certificate needs no restart).
+          await node.reloadTls(next?.apiTls).catch((err) => { log.error({ err: err.message }, 'certificate reload refused; the API keeps serving the previous certificate') })
           if (config.policy == null) return
           await node.reloadPolicy().catch((err) => { log.error({ err: err.message }, 'policy reload refused; the previous policy stays in force') })
         })()

@@ -76,6 +76,31 @@ describe('api: sightings, opinions and the lookup summary (inject, no socket)', 
     assert.match(metrics.body, /dragnet_opinions_total\{[^}]*opinion="disagree"\} 1/)
   })
 
+  it('the summary covers every record the lookup matches, whichever page is answered', async () => {
+    const ids: string[] = [recordId]
+    for (let i = 0; i < 6; i++) {
+      const r = await post('/api/records?tlp=green', indicator({ kind: 'ipv4', value: VALUE, seed: `api-feedback-${i}`, confidence: i === 5 ? 90 : 40 }))
+      assert.equal(r.status, 201)
+      ids.push(r.body.results[0].id)
+    }
+    assert.equal((await post('/api/sightings', { target: ids[6], count: 7 })).status, 201)
+    assert.equal((await post('/api/sightings', { target: ids[0], count: 2 })).status, 201)
+    const whole = (await lookup()).summary
+    assert.equal(whole.sightings, 9)
+    assert.equal(whole.confidence, federationConfidence({ base: 90, support: 1, against: 0, idleDays: 0 }))
+    let cursor: string | undefined
+    let pages = 0
+    do {
+      const r = await fx.app.inject({ url: `/api/lookup?value=${VALUE}&limit=2${cursor != null ? `&cursor=${cursor}` : ''}` })
+      const body = JSON.parse(r.body)
+      assert.ok(body.records.length <= 2)
+      assert.deepEqual(body.summary, whole, `page ${pages + 1} summarises every matching record`)
+      cursor = body.next
+      pages++
+    } while (cursor != null)
+    assert.ok(pages >= 4)
+  })
+
   it('an amber sighting goes to the author as recipient and stays above a green reader\'s ceiling', async () => {
     // The indicator is ours, so the amber sighting has no other author to go to: no recipient list.
     const s = await post('/api/sightings', { target: recordId, tlp: 'amber', to: [peer.peerId] })

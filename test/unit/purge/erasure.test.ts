@@ -25,7 +25,7 @@ describe('erasure requests (members not connected)', function () {
   beforeEach(async () => { tmp = await tempDir() })
   afterEach(async () => { await fed?.stop(); fed = undefined; await tmp.cleanup() })
 
-  it('a request that arrives before its record purges the record as soon as it arrives', async () => {
+  it('a record that arrives after an honoured request for it is declined before it is stored or forwarded', async () => {
     fed = await startFederation(tmp.dir, [{ name: 'A' }, { name: 'B' }], [], { transport: 'memory' })
     const [A, B] = fed.nodes
     const [r] = await A.publish([indicator({ kind: 'domain', value: 'early.example.net', seed: 'early' })], { tlp: 'green' })
@@ -33,12 +33,28 @@ describe('erasure requests (members not connected)', function () {
     const out = await A.purge.erase([r.id!], 'wrong')
     await hand(A, B, [out.requests[0].id])
     await B.purge.settled()
+    // Forwarding (gossip, webhooks, the stream) starts from a stored record: none may be seen.
+    const stored: string[] = []
+    const off = B.ingest.onStored((v) => { stored.push(v.id) })
     const [late] = await B.ingest.receive([{ bytes: record, from: A.peerId, source: 'import' }])
-    assert.equal(late.status, 'stored')
-    await waitFor(async () => B.store.isPurged(r.id!), 'B purged the record on arrival')
+    off()
+    assert.equal(late.status, 'rejected')
+    assert.equal((late as { code: string }).code, 'DRAGNET_PURGED')
+    assert.deepEqual(stored.filter(id => id === r.id), [], 'never stored, so never forwarded')
+    assert.equal(await B.store.has(r.id!), false)
+    await waitFor(async () => await B.store.isPurged(r.id!), 'B keeps a tombstone for the declined record')
     const t = (await B.purge.list())[0]
+    assert.equal(t.id, r.id)
     assert.equal(t.operator, `erasure:${out.requests[0].id}`)
     assert.match(t.reason, /arrived after the request/)
+    assert.equal(B.purge.stats.declined, 1)
+    assert.equal(B.purge.stats.erasure.honoured, 1)
+    assert.equal(B.store.tombstoneCount(), 1)
+    // Offered again (by sync, say), it meets the tombstone.
+    const [again] = await B.ingest.receive([{ bytes: record, from: A.peerId, source: 'sync' }])
+    assert.equal((again as { code: string }).code, 'DRAGNET_PURGED')
+    const audit = await B.store.auditEntries({ record: r.id! })
+    assert.ok(audit.some(e => e.verdict === 'purge' && e.rule === 'erasure:honoured'), JSON.stringify(audit))
   })
 
   it('a member never honours a request for another author\'s record, and sends no receipt for it', async () => {
@@ -68,7 +84,7 @@ describe('erasure requests (members not connected)', function () {
     // D is no root: it may not ask for another author's record.
     await assert.rejects(D.purge.erase([rec.id!], 'court order'), /only its author or a federation root/)
     const out = await R.purge.erase([rec.id!], 'court order 4711')
-    assert.ok(R.store.isPurged(rec.id!))
+    assert.ok(await R.store.isPurged(rec.id!))
     await hand(R, B, [out.requests[0].id])
     await hand(R, D, [out.requests[0].id])
     await Promise.all([B.purge.settled(), D.purge.settled()])

@@ -98,7 +98,7 @@ describe('purge (store)', function () {
     node = await DragnetNode.open({ dataDir: tmp.dir, config, log: silentLogger(), network: false })
     await node.start()
     assert.equal(await node.store.getMeta('format'), STORE_FORMAT)
-    assert.equal(node.store.isPurged(v.id!), true)
+    assert.equal(await node.store.isPurged(v.id!), true)
     const [r2] = await node.ingest.receive([{ bytes, from: node.peerId, source: 'import' }])
     assert.equal(r2.status === 'rejected' && r2.code, 'DRAGNET_PURGED')
     // Our own seq is never reissued although its record is gone.
@@ -156,6 +156,48 @@ describe('retention (policy + timer)', function () {
     assert.ok(t[0].reason.includes('90 days'))
     assert.ok(await node.store.has(other.id!))
     assert.ok((await node.store.auditEntries({ record: mail.id! })).some(e => e.verdict === 'purge' && e.rule === 'retention:email-90d'))
+  })
+
+  it('visits only records signed before the shortest period (RED ones included), and counts its runs in the metrics', async () => {
+    const policy = compilePolicy({ name: 'p', retention: [{ id: 'red-1y', match: { tlp: 'red' }, days: 365 }, { id: 'amber-200d', match: { tlp: 'amber' }, days: 200 }] }, '.')
+    const start = Date.now()
+    let now = start
+    const config = await loadConfig({ overrides: { name: 'test', country: 'DE', role: 'bureau', ingest: { verifyWorkers: 0 }, retention: { intervalMs: 3_600_000 } } })
+    await testNode({ dir: tmp.dir }).then(async n => { await n.stop() })
+    node = await DragnetNode.open({ dataDir: tmp.dir, config, log: silentLogger(), network: false, policy, clock: () => now })
+    await node.start()
+    const old = await node.publish([emailIndicator('old-red'), emailIndicator('old-red-2'), emailIndicator('old-red-3')], { tlp: 'red' })
+    const [oldAmber] = await node.publish([emailIndicator('old-amber-2')], { tlp: 'amber' })
+    const [oldGreen] = await node.publish([emailIndicator('old-green-2')], { tlp: 'green' })
+    // Records are signed by the wall clock; the retention clock is the node's.
+    const mid = Date.now()
+    while (Date.now() <= mid + 5) await new Promise(resolve => setTimeout(resolve, 5))
+    const young = await node.publish([emailIndicator('young-red')], { tlp: 'red' })
+    const [youngGreen] = await node.publish([emailIndicator('young-green')], { tlp: 'green' })
+    // The time-ordered walk up to an instant between the two groups: only the first.
+    const visited: string[] = []
+    for await (const id of node.store.idsSignedUpTo(mid)) visited.push(id)
+    assert.deepEqual(new Set(visited), new Set([...old.map(v => v.id!), oldAmber.id!, oldGreen.id!]))
+    assert.ok(!visited.includes(young[0].id!) && !visited.includes(youngGreen.id!))
+    // 366 days on: every RED record and the amber one are due; green has no rule and stays.
+    now = start + 366 * 86_400_000
+    assert.equal(await node.purge.runRetention(), 5)
+    for (const v of [...old, ...young, oldAmber]) assert.ok(await node.store.isPurged(v.id!))
+    assert.ok(await node.store.has(youngGreen.id!))
+    assert.ok(await node.store.has(oldGreen.id!))
+    const { buildApi } = await import('../../../src/api/server.js')
+    const app = await buildApi(node, { token: 'admin-token-0123456789abcdef', tokenDir: false })
+    try {
+      const text = (await app.inject({ url: '/metrics', headers: { authorization: 'Bearer admin-token-0123456789abcdef' } })).body
+      assert.match(text, /^dragnet_retention_runs_total 1$/m)
+      assert.match(text, /^dragnet_retention_expired_total 5$/m)
+      assert.match(text, /^dragnet_purged_records_total\{kind="retention"\} 5$/m)
+      assert.match(text, /^dragnet_purged_records_total\{kind="operator"\} 0$/m)
+      assert.match(text, /^dragnet_tombstones 5$/m)
+      assert.match(text, /^dragnet_erasure_requests_total\{decision="honoured"\} 0$/m)
+    } finally {
+      await app.close()
+    }
   })
 
   it('policy: retention and erasure rules validate, and name the rule that applies', () => {
