@@ -28,8 +28,12 @@ const HONEST_MAX_MS = 5000
 /** /health on V over HTTP during the flood */
 const HEALTH_P95_MS = 500
 const HEALTH_MAX_MS = 3000
-/** on a machine slower than these bounds assume, a bound is this multiple of the quiet baseline instead */
-const SLOW_MACHINE_FACTOR = 8
+/**
+ * On a machine slower than these bounds assume (the suite under load, other work on the cores),
+ * a bound is this multiple of the same measure taken without the flood just before: what is
+ * shown there is that nobody is starved, not the bench's ratio (`npm run bench -- flood`).
+ */
+const SLOW_MACHINE_FACTOR = 20
 
 async function probeHealth (address: string): Promise<number> {
   const i = address.lastIndexOf(':')
