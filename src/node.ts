@@ -9,7 +9,7 @@ import { createNodeLibp2p, Gossip, MembershipExchange, PeerManager, type Dragnet
 import { defaultPolicy, loadPolicy, type Decision, type Policy } from './policy/index.js'
 import { PurgeService } from './purge/index.js'
 import type { SignedRecord } from './record/index.js'
-import { ReplicationEdge, sumStats, type ReplicationStats } from './replication/index.js'
+import { ADMISSION_CHUNK, ReplicationEdge, sumStats, type ReplicationStats } from './replication/index.js'
 import { Store, type AuditEntry, type StoreInit } from './store/index.js'
 import { SyncService } from './sync/index.js'
 import { docToJson, describeDoc } from './identity/membership.js'
@@ -320,7 +320,8 @@ export class DragnetNode {
       framesPerSec: cfg.limits.peerFramesPerSec,
       idsPerSec: cfg.limits.peerIdsPerSec,
       strikesPerPeer: cfg.limits.strikesPerPeer,
-      strikeWindowMs: STRIKE_WINDOW_MS
+      strikeWindowMs: STRIKE_WINDOW_MS,
+      admission: { capacity: cfg.limits.ingestInFlightRecords, chunk: ADMISSION_CHUNK }
     })
     const delay = this.linkDelay != null ? { linkDelay: this.linkDelay } : {}
     this.gossip = new Gossip({ registrar: libp2p, peers, ingest: this.ingest, store: this.store, roster: this.roster, edge, log: this.log.child({ ns: 'net:gossip' }) }, { ...cfg.gossip, queueRecords: cfg.limits.queueRecords, ...delay })

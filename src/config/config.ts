@@ -122,6 +122,8 @@ export const configSchema = z.object({
     peerIdsPerSec: z.number().positive(),
     strikesPerPeer: z.number().int().min(1),
     queueRecords: z.number().int().min(1),
+    // at least one admission chunk (replication/admission.ts)
+    ingestInFlightRecords: z.number().int().min(64),
     penaltyCooldownMs: z.number().int().min(0),
     redialMinMs: z.number().int().min(10),
     redialMaxMs: z.number().int().min(10)

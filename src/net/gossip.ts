@@ -5,7 +5,7 @@ import type { Member, Roster } from '../identity/index.js'
 import { RosterKeys, keyHex, type Forwardable, type Ingest } from '../ingest/index.js'
 import type { Logger } from '../log.js'
 import { publicKeyOfPeerId } from '../record/index.js'
-import { digestOf, emptyStats, idOfDigest, protocolViolation, throttle, type ReplicationEdge, type ReplicationStats } from '../replication/index.js'
+import { digestOf, emptyStats, FairQueue, idOfDigest, protocolViolation, throttle, type ReplicationEdge, type ReplicationStats } from '../replication/index.js'
 import type { Store } from '../store/index.js'
 import { LruSet } from '../util/lru.js'
 import { FramedStream } from './framing.js'
@@ -72,7 +72,8 @@ class OutSession {
   readonly lazyAuthors = new Set<string>()
   /** ids this peer has or was sent or announced: never offered again */
   readonly knows: LruSet<string>
-  pushQueue: Queued[] = []
+  /** shared fairly by authors (replication/fair-queue.ts): a flood does not hold back the rest */
+  readonly pushQueue = new FairQueue<Queued>()
   readonly announceQueue = new Map<string, string[]>()
   announceCount = 0
   writing = false
@@ -252,7 +253,7 @@ export class Gossip {
       if (!this.c.edge.maySend(v.subject, s.member, 'gossip', this.counters, now)) continue
       const eager = amber || !s.lazyAuthors.has(author)
       // A full push queue turns pushes into announcements: not before the record is stored.
-      if (!stored && (!eager || s.pushQueue.length >= this.init.queueRecords)) { pending.lazy.add(s.peerId); continue }
+      if (!stored && (!eager || !s.pushQueue.admits(author, this.init.queueRecords))) { pending.lazy.add(s.peerId); continue }
       s.knows.add(v.id)
       if (eager) this.push(s, { bytes: v.record.bytes, author, id: v.id, amber })
       else this.announce(s, author, v.id)
@@ -275,7 +276,7 @@ export class Gossip {
   }
 
   private push (s: OutSession, q: Queued): void {
-    if (s.pushQueue.length >= this.init.queueRecords) {
+    if (!s.pushQueue.admits(q.author, this.init.queueRecords)) {
       // A peer that cannot keep up gets ids instead of payload; anti-entropy covers what it misses.
       this.announce(s, q.author, q.id)
       return
@@ -328,17 +329,13 @@ export class Gossip {
     }
   }
 
-  /** The head of the push queue, as much as one frame carries. */
+  /** As much of the push queue as one frame carries, every waiting author getting its share. */
   private takeBatch (s: OutSession): Queued[] {
     let size = 16
-    let n = 0
-    while (n < s.pushQueue.length && n < this.init.maxBatchRecords) {
-      const next = s.pushQueue[n].bytes.length + 8
-      if (n > 0 && size + next > this.init.maxFrameBytes) break
-      size += next
-      n++
-    }
-    return s.pushQueue.splice(0, n)
+    return s.pushQueue.take(this.init.maxBatchRecords, (q) => {
+      size += q.bytes.length + 8
+      return size <= this.init.maxFrameBytes
+    })
   }
 
   private async writeRecords (s: OutSession, batch: Queued[]): Promise<void> {
@@ -550,12 +547,7 @@ export class Gossip {
     const s = this.session(peerId)
     if (s == null) return
     for (const a of authors) s.lazyAuthors.add(a)
-    const keep: Queued[] = []
-    for (const q of s.pushQueue) {
-      // A record not stored yet goes whole: announcing it would promise what we may not hold.
-      if (authors.has(q.author) && !q.amber && !this.unstored.has(q.id)) this.announce(s, q.author, q.id)
-      else keep.push(q)
-    }
-    s.pushQueue = keep
+    // A record not stored yet goes whole: announcing it would promise what we may not hold.
+    for (const q of s.pushQueue.remove(q => authors.has(q.author) && !q.amber && !this.unstored.has(q.id))) this.announce(s, q.author, q.id)
   }
 }

@@ -1,8 +1,10 @@
 import type { Member, Roster } from '../identity/index.js'
 import type { Ingest, Verdict } from '../ingest/index.js'
 import type { Logger } from '../log.js'
+import { checkShape } from '../record/index.js'
 import { FEEDBACK_TO_AUTHOR, type Policy, type PolicySubject } from '../policy/index.js'
 import type { AuditEntry } from '../store/index.js'
+import { Admission, yieldToLoop, type AdmissionInit } from './admission.js'
 import { describe, failureKind, type FailureKind } from './faults.js'
 import { PeerGuards, type PeerGuard, type PeerGuardInit } from './peer-guard.js'
 import type { ReplicationStats } from './stats.js'
@@ -12,12 +14,14 @@ export type ReplicationSource = 'gossip' | 'sync'
 /** Per-peer counters and penalties (the node's peer manager). */
 export interface PeerAccounting {
   penalize: (peerId: string, reason: string, code?: string) => void
+  /** false while the peer is under penalty (or blocked): what it sends is refused unread */
+  admits: (peerId: string) => boolean
   count: (peerId: string, delta: Partial<Record<'recordsIn' | 'recordsOut' | 'withheld' | 'rejected' | 'syncRecordsIn' | 'syncRecordsOut', number>>) => void
 }
 
 /** What the edge needs from the node: narrow on purpose. */
 export interface EdgeComponents {
-  ingest: Pick<Ingest, 'receive' | 'subjectOf'>
+  ingest: Pick<Ingest, 'receive' | 'subjectOf' | 'limitsInForce'>
   roster: Pick<Roster, 'self' | 'get' | 'entryOf'>
   peers: PeerAccounting
   /** the policy in force right now (it can be reloaded while the node runs) */
@@ -27,7 +31,10 @@ export interface EdgeComponents {
   log: Logger
 }
 
-export type EdgeInit = PeerGuardInit
+export interface EdgeInit extends PeerGuardInit {
+  /** the fair admission in front of ingest (admission.ts) */
+  admission: AdmissionInit
+}
 
 export interface HandOff {
   verdicts: Verdict[]
@@ -48,9 +55,11 @@ export interface HandOff {
  */
 export class ReplicationEdge {
   readonly guards: PeerGuards
+  readonly admission: Admission
 
   constructor (private readonly c: EdgeComponents, init: EdgeInit) {
     this.guards = new PeerGuards(init)
+    this.admission = new Admission(init.admission)
   }
 
   guard (peerId: string): PeerGuard {
@@ -87,23 +96,78 @@ export class ReplicationEdge {
   }
 
   /**
-   * Hands records from `peerId` to ingest and maps every verdict to what it means for the
-   * sender. This is the one verdict→penalty mapping:
-   *  - rejected with `penalize` (forged, malformed, TLP floor broken, another member's object
-   *    revoked or superseded, an equivocation from its author): violation;
-   *  - stored as equivocation evidence, sent by the equivocating author itself: violation;
-   *  - rejected with a `strike` (unknown author, relayed takeover): a strike, a violation once
-   *    the peer is over its allowance;
-   *  - anything else (duplicates, our own policy's rejections): nothing.
-   * On a violation the peer is penalised here; the caller only ends the stream. `ids`: the
-   * envelopes' ids when the caller computed them already (they are not hashed again).
+   * Hands records from `peerId` to ingest — screened, then admitted fairly in chunks — and maps
+   * every verdict to what it means for the sender (see `judge`). On a violation the peer is
+   * penalised here; the caller only ends the stream. `ids`: the envelopes' ids when the caller
+   * computed them already (they are not hashed again).
    */
   async handOff (peerId: string, envelopes: Uint8Array[], source: ReplicationSource, stats: ReplicationStats, signal?: AbortSignal, ids?: string[]): Promise<HandOff> {
     let payload = 0
     for (const e of envelopes) payload += e.length
     stats.payloadBytesIn += payload
     stats.recordsIn += envelopes.length
-    const verdicts = await this.c.ingest.receive(envelopes.map((bytes, i) => ids != null ? { bytes, from: peerId, source, id: ids[i] } : { bytes, from: peerId, source }), { signal })
+    const screened = this.screen(peerId, envelopes)
+    if (screened != null) {
+      stats.rejectedIn += envelopes.length
+      if (screened.penalise) {
+        stats.violations++
+        this.c.peers.penalize(peerId, `${source}: ${screened.reason}`, 'DRAGNET_MALFORMED_RECORD')
+      }
+      return { verdicts: [], stored: 0, violation: screened.reason }
+    }
+    const verdicts = await this.admitted(peerId, envelopes, source, signal, ids)
+    return this.judge(peerId, verdicts, source, stats)
+  }
+
+  /**
+   * Junk refused before it costs a ticket, a hash or a worker round trip: anything from a peer
+   * under penalty (it is already cut off: not penalised again), and a frame holding a record of
+   * the wrong size or framing (a violation at once; none of the frame is ingested).
+   */
+  private screen (peerId: string, envelopes: Uint8Array[]): { reason: string, penalise: boolean } | undefined {
+    if (!this.c.peers.admits(peerId)) return { reason: 'is under penalty: its records are refused unread', penalise: false }
+    const limits = this.c.ingest.limitsInForce
+    for (const e of envelopes) {
+      try {
+        checkShape(e, limits)
+      } catch (err) {
+        return { reason: `sent a bad record: ${describe(err).message}`, penalise: true }
+      }
+    }
+    return undefined
+  }
+
+  /**
+   * Ingests the records in chunks, each behind a ticket of the fair admission (one peer holds
+   * at most its share of verification and storage). Chunks run side by side as their tickets
+   * come; between two, the event loop gets a turn. A chunk whose verdicts make the sender a
+   * violator stops the rest from being admitted. Verdicts line up with the envelopes admitted.
+   */
+  private async admitted (peerId: string, envelopes: Uint8Array[], source: ReplicationSource, signal?: AbortSignal, ids?: string[]): Promise<Verdict[]> {
+    const chunk = this.admission.chunk
+    const parts: Array<Promise<Verdict[]>> = []
+    let bad = false
+    for (let i = 0; i < envelopes.length && !bad; i += chunk) {
+      if (i > 0) await yieldToLoop()
+      const slice = envelopes.slice(i, i + chunk)
+      const release = await this.admission.acquire(peerId, slice.length, signal)
+      const part = this.c.ingest.receive(slice.map((bytes, j) => ids != null ? { bytes, from: peerId, source, id: ids[i + j] } : { bytes, from: peerId, source }), { signal }).finally(release)
+      part.then(vs => { if (vs.some(v => v.status === 'rejected' && v.penalize)) bad = true }, () => {})
+      parts.push(part)
+    }
+    return (await Promise.all(parts)).flat()
+  }
+
+  /**
+   * The one verdict→penalty mapping:
+   *  - rejected with `penalize` (forged, malformed, TLP floor broken, another member's object
+   *    revoked or superseded, an equivocation from its author): violation;
+   *  - stored as equivocation evidence, sent by the equivocating author itself: violation;
+   *  - rejected with a `strike` (unknown author, relayed takeover): a strike, a violation once
+   *    the peer is over its allowance;
+   *  - anything else (duplicates, our own policy's rejections): nothing.
+   */
+  private judge (peerId: string, verdicts: Verdict[], source: ReplicationSource, stats: ReplicationStats): HandOff {
     let stored = 0
     let rejected = 0
     let violation: { reason: string, code: string } | undefined

@@ -1,6 +1,10 @@
 import fc from 'fast-check'
 import { DragnetError } from '../../src/errors.js'
+import type { FeedConfig } from '../../src/config/config.js'
+import type { FeedState } from '../../src/feeds/index.js'
+import { FETCHERS, type FeedContext } from '../../src/feeds/kinds.js'
 import { NodeIdentity } from '../../src/identity/index.js'
+import { parseImport, parseStix, startSummary, type ImportFormat, type ImportSummary, type ParsedImport } from '../../src/import/index.js'
 import { decodeGossipFrame, encodeIdFrames, encodePrune, encodeRecords as encodeGossipRecords, GRAFT, IHAVE } from '../../src/net/gossip-wire.js'
 import { canonicalJson, checkShape, createRecord, decodeRecord, idOfEnvelope, openRecord, openRecordsFile, RecordsFileWriter, HEADER_BYTES, type Tlp } from '../../src/record/index.js'
 import { decodeRecordsBody, packRecordsFrames } from '../../src/replication/index.js'
@@ -12,9 +16,9 @@ import { createInitiator, createResponder, ReconIndex, type ReconItem } from '..
 import { Reader } from '../../src/util/varint.js'
 
 /*
- * Fuzz targets for every decoder that reads bytes from a peer or a file: gossip frames, sync
- * frames, reconciliation messages, records frames, record envelopes (and the STIX body inside),
- * records files. Each target pairs an input generator (valid encodings, mutated, plus plain
+ * Fuzz targets for every decoder that reads bytes from a peer, a file or a feed: gossip frames,
+ * sync frames, reconciliation messages, records frames, record envelopes (and the STIX body
+ * inside), records files, feed documents (TAXII pages, MISP manifest and events, lists, CSV). Each target pairs an input generator (valid encodings, mutated, plus plain
  * garbage) with the decoder; `checkCase` holds every case to the same contract:
  *   - it returns, or throws a DragnetError (the documented failure), never anything else;
  *   - it finishes within a CPU time bound (a decoder that is not linear shows up here long
@@ -311,7 +315,116 @@ export const recordsFiles: FuzzTarget<[Uint8Array, number]> = {
   }
 }
 
-export const TARGETS: Array<FuzzTarget<any>> = [gossipFrames, syncFrames, recordsFrames, reconMessages, recordEnvelopes, stixBodies, recordsFiles]
+// ------------------------------------------------------------------ feed documents
+
+/*
+ * The feed fetchers (src/feeds/kinds.ts) read documents a remote server chose: TAXII envelope
+ * pages, a MISP feed's manifest and events, plain lists and CSV. Each target runs the real
+ * fetcher over fuzzed documents served by `get`, with the import parsers a node runs behind it;
+ * only publishing is left out (what reaches ingest is fuzzed above). A failure a fetcher
+ * reports per part (one MISP event of many) must be a DragnetError as well.
+ */
+
+type Documents = { pages: string[], header?: string }
+
+function feedContext (kind: FeedConfig['kind'], docs: Documents): FeedContext {
+  let served = 0
+  const feed = { name: 'fuzz', kind, url: 'https://feed.example/base/', collection: 'c', intervalMs: 60_000 } as FeedConfig
+  const summary = (parsed: ParsedImport, name: string): ImportSummary => startSummary(parsed, name)
+  return {
+    feed,
+    state: {} as FeedState,
+    signal: new AbortController().signal,
+    get: async (url) => {
+      if (served >= FEED_GETS) throw new FuzzFailure(`${kind} fetcher: more than ${FEED_GETS} requests for ${docs.pages.length} documents (${url})`)
+      // Past the documents given, the server says it has nothing more.
+      const text = served < docs.pages.length ? docs.pages[served] : (kind === 'taxii' ? '{"more":false}' : '{}')
+      served++
+      const headers = new Headers(docs.header != null ? { 'x-taxii-date-added-last': docs.header } : {})
+      return { status: 200, headers, text }
+    },
+    importText: async (text, format: ImportFormat, name) => summary(parseImport(text, { format, name, namespace: 'fuzz' }), name),
+    importJson: async (json, _format, name) => summary(parseStix(json), name),
+    save: async () => {},
+    partFailed: (what, err) => { if (!(err instanceof DragnetError)) throw new FuzzFailure(`${kind} fetcher: ${what} failed with ${String(err)} (not a DragnetError)`, { cause: err }) }
+  }
+}
+
+/** Requests one fuzz case may make: a fetcher that keeps asking (a page loop) fails the case. */
+const FEED_GETS = 64
+
+/** Valid text, mutated as bytes (then read back as UTF-8, as a server's bytes would be), or garbage text. */
+function textLike (valid: fc.Arbitrary<string>): fc.Arbitrary<string> {
+  const bytes = valid.map(t => Uint8Array.from(Buffer.from(t, 'utf8')))
+  return fc.oneof(
+    { weight: 2, arbitrary: valid },
+    { weight: 4, arbitrary: mutated(bytes).map(b => Buffer.from(b).toString('utf8')) },
+    { weight: 1, arbitrary: fc.string({ maxLength: 300 }) },
+    { weight: 1, arbitrary: json.map(j => JSON.stringify(j) ?? 'null') }
+  )
+}
+
+const taxiiTimestamp = fc.constantFrom('2026-01-01T00:00:00Z', '2026-01-01T00:00:00.5Z', '2026-01-01T00:00:00.500000Z', 'not a date', '')
+const taxiiPage: fc.Arbitrary<string> = fc.record({
+  objects: fc.array(stixBody, { maxLength: 3 }),
+  more: fc.boolean(),
+  next: fc.option(fc.string({ maxLength: 12 }), { nil: undefined })
+}).map(page => JSON.stringify(page))
+
+export const feedTaxiiPages: FuzzTarget<Documents> = {
+  name: 'feed: TAXII envelope pages',
+  arbitrary: fc.record({ pages: fc.array(textLike(taxiiPage), { minLength: 1, maxLength: 3 }), header: fc.option(taxiiTimestamp, { nil: undefined }) }),
+  size: d => d.pages.reduce((n, p) => n + p.length, 0),
+  run: async d => { await FETCHERS.taxii(feedContext('taxii', d)) }
+}
+
+const UUIDS = ['5f1e2d3c-0000-4000-8000-000000000001', '5f1e2d3c-0000-4000-8000-000000000002']
+const mispManifest = fc.subarray(UUIDS, { minLength: 1 }).chain(uuids => fc.tuple(...uuids.map(() => fc.oneof(fc.integer({ min: 0, max: 2 ** 40 }), fc.string({ maxLength: 12 })))).map(ts =>
+  JSON.stringify(Object.fromEntries(uuids.map((u, i) => [u, { timestamp: ts[i], info: 'fuzz', Orgc: { name: 'x', uuid: u } }])))))
+const mispAttribute = fc.record({
+  type: fc.constantFrom('ip-dst', 'ip-src', 'domain', 'hostname', 'url', 'md5', 'sha256', 'email-src', 'ip-dst|port', 'filename|sha256', 'comment', 'btc', 'x'),
+  value: fc.constantFrom('198.51.100.7', 'evil.example', 'http://evil.example/a?b=c', 'a'.repeat(64), 'd41d8cd98f00b204e9800998ecf8427e', '198.51.100.7|443', 'x.exe|' + 'b'.repeat(64), 'mal@evil.example', ''),
+  to_ids: fc.boolean(),
+  category: fc.constantFrom('Network activity', 'Payload delivery', 'Other'),
+  Tag: fc.array(fc.record({ name: fc.constantFrom('tlp:amber', 'tlp:red', 'tlp:clear', 'tlp:white', 'misp-galaxy:x="y"', 'PAP:GREEN') }), { maxLength: 2 })
+})
+const mispEvent: fc.Arbitrary<string> = fc.record({
+  uuid: fc.constantFrom(...UUIDS),
+  info: fc.string({ maxLength: 20 }),
+  date: fc.constantFrom('2026-01-01', 'yesterday'),
+  timestamp: fc.constantFrom('1767225600', 'x'),
+  Attribute: fc.array(mispAttribute, { maxLength: 4 }),
+  Object: fc.array(fc.record({ name: fc.constantFrom('file', 'domain-ip', 'url'), Attribute: fc.array(mispAttribute, { maxLength: 3 }) }), { maxLength: 2 }),
+  Tag: fc.array(fc.record({ name: fc.constantFrom('tlp:green', 'tlp:amber+strict', 'tlp:bogus') }), { maxLength: 2 })
+}).map(event => JSON.stringify({ Event: event }))
+
+export const feedMisp: FuzzTarget<Documents> = {
+  name: 'feed: MISP manifest and events',
+  arbitrary: fc.tuple(textLike(mispManifest), fc.array(textLike(mispEvent), { minLength: 1, maxLength: 2 })).map(([manifest, events]) => ({ pages: [manifest, ...events] })),
+  size: d => d.pages.reduce((n, p) => n + p.length, 0),
+  run: async d => { await FETCHERS['misp-feed'](feedContext('misp-feed', d)) }
+}
+
+const listLine = fc.constantFrom('198.51.100.7', 'evil[.]example', 'hxxp://evil.example/path', 'a'.repeat(64), '2001:db8::1', '[2001:db8::1]:443', '# comment', '', '  ', 'not a value at all', '10.0.0.0/8', 'mal@evil.example')
+const listText = fc.array(listLine, { maxLength: 8 }).map(lines => lines.join('\n'))
+const csvText = fc.tuple(fc.constantFrom('value,type,comment', 'ip,port', '"quoted, header",x', ''), fc.array(fc.tuple(listLine, fc.constantFrom('ip', '"a ""quoted"" field"', '', '1,2,3')).map(([v, x]) => `${v},${x}`), { maxLength: 6 }))
+  .map(([head, rows]) => [head, ...rows].join(rows.length % 2 === 0 ? '\n' : '\r\n'))
+
+export const feedList: FuzzTarget<Documents> = {
+  name: 'feed: url-list',
+  arbitrary: textLike(listText).map(t => ({ pages: [t] })),
+  size: d => d.pages[0].length,
+  run: async d => { await FETCHERS['url-list'](feedContext('url-list', d)) }
+}
+
+export const feedCsv: FuzzTarget<Documents> = {
+  name: 'feed: url-csv',
+  arbitrary: textLike(csvText).map(t => ({ pages: [t] })),
+  size: d => d.pages[0].length,
+  run: async d => { await FETCHERS['url-csv'](feedContext('url-csv', d)) }
+}
+
+export const TARGETS: Array<FuzzTarget<any>> = [gossipFrames, syncFrames, recordsFrames, reconMessages, recordEnvelopes, stixBodies, recordsFiles, feedTaxiiPages, feedMisp, feedList, feedCsv]
 
 /** Runs a target's property for `numRuns` cases from `seed`; fast-check reports the shrunk counterexample. */
 export async function fuzz<T> (target: FuzzTarget<T>, opts: { seed: number, numRuns: number, limits?: FuzzLimits }): Promise<void> {

@@ -10,7 +10,7 @@ import { checkCase, DEFAULT_LIMITS, fuzz, prepareRecordTargets, TARGETS, type Fu
  * runs are `npm run fuzz` (scripts/fuzz.ts). The contract each case is held to (only
  * DragnetErrors, a time bound, an allocation bound) is in test/helpers/fuzz-targets.ts.
  */
-const RUNS: Record<string, number> = { 'record envelope': 400, 'records file': 150, 'record body (STIX)': 600, 'reconciliation message': 800 }
+const RUNS: Record<string, number> = { 'record envelope': 400, 'records file': 150, 'record body (STIX)': 600, 'reconciliation message': 800, 'feed: TAXII envelope pages': 300, 'feed: MISP manifest and events': 300, 'feed: url-list': 300, 'feed: url-csv': 300 }
 
 describe('fuzz: every decoder is total, bounded in time and in memory (fixed seed)', function () {
   this.timeout(60_000)
