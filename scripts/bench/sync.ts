@@ -51,8 +51,11 @@ async function stopProcess (p: Started): Promise<void> {
   await new Promise(resolve => p.child.once('exit', resolve))
 }
 
-/** Raw single-core verify rate over exactly the envelopes a catch-up moves (cached key, no parsing). */
-async function rawVerifyRate (dir: string, sample: number): Promise<number> {
+/**
+ * Raw single-core verify rate over exactly the envelopes a catch-up moves (cached key, no
+ * parsing), and their mean size in bytes (the Hypercore baseline's block size).
+ */
+async function rawVerifyRate (dir: string, sample: number): Promise<{ rate: number, bytes: number }> {
   const store = await Store.open(join(dir, 'store'))
   const envelopes: Uint8Array[] = []
   try {
@@ -69,20 +72,60 @@ async function rawVerifyRate (dir: string, sample: number): Promise<number> {
     for (const x of msgs) if (!edVerify(null, x.m, key, x.s)) throw new Error('raw verify failed')
     n += msgs.length
   }
-  return Math.round(n / ((performance.now() - t0) / 1000))
+  const bytes = Math.round(envelopes.reduce((sum, e) => sum + e.length, 0) / envelopes.length)
+  return { rate: Math.round(n / ((performance.now() - t0) / 1000)), bytes }
 }
 
-interface Catchup { rate: number, ms: number, raw: number, stats: Record<string, unknown>, stages: Record<string, number> }
+/** Reads a child's first stdout line as JSON. */
+async function firstLine<T> (child: ChildProcess): Promise<T> {
+  return await new Promise<T>((resolve, reject) => {
+    let out = ''
+    child.stdout!.on('data', (d) => {
+      out += String(d)
+      const nl = out.indexOf('\n')
+      if (nl >= 0) resolve(JSON.parse(out.slice(0, nl)))
+    })
+    child.on('exit', (code) => { reject(new Error(`${child.spawnargs.slice(1, 3).join(' ')} exited with ${code}`)) })
+  })
+}
+
+/**
+ * The Hypercore 11 baseline: a writer process appends `n` blocks of `bytes` bytes, a reader
+ * process replicates them over TCP on 127.0.0.1 (each verified against the signed tree);
+ * blocks/s from the reader's dial to its last block stored.
+ */
+async function hypercoreRate (tmp: string, n: number, bytes: number): Promise<number> {
+  const proc = join(HERE, 'hypercore-proc.mjs')
+  const writer = spawn(process.execPath, [proc, 'writer', join(tmp, 'hc-writer'), String(n), String(bytes)], { cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'] })
+  try {
+    const w = await firstLine<{ key: string, port: number }>(writer)
+    const reader = spawn(process.execPath, [proc, 'reader', join(tmp, 'hc-reader'), w.key, String(w.port), String(n)], { cwd: REPO, stdio: ['ignore', 'pipe', 'inherit'] })
+    const r = await firstLine<{ blocks: number, ms: number }>(reader)
+    await new Promise(resolve => { if (reader.exitCode != null) resolve(null); else reader.once('exit', resolve) })
+    return Math.round(r.blocks / (r.ms / 1000))
+  } finally {
+    writer.kill('SIGTERM')
+    await new Promise(resolve => { if (writer.exitCode != null) resolve(null); else writer.once('exit', resolve) })
+  }
+}
+
+interface Catchup { rate: number, ms: number, raw: number, bytes: number, hypercore?: number, stats: Record<string, unknown>, stages: Record<string, number> }
 
 /**
  * (c) catch-up over TCP: A (another process, built code) holds `n` records, B (this process)
  * starts empty and pulls them. `profileDir`: A runs with --cpu-prof into it.
  */
 async function measureCatchup (tmp: string, n: number, say: (s: string) => void, profileDir?: string): Promise<Catchup> {
+  const c = await measureDragnetCatchup(tmp, n, say, profileDir)
+  say(`(c) Hypercore 11 baseline: ${n.toLocaleString('en')} blocks of ${c.bytes} bytes over TCP…`)
+  return { ...c, hypercore: await hypercoreRate(tmp, n, c.bytes) }
+}
+
+async function measureDragnetCatchup (tmp: string, n: number, say: (s: string) => void, profileDir?: string): Promise<Catchup> {
   say(`(c) building a ${n.toLocaleString('en')}-record replica for the catch-up…`)
   const dirA = join(tmp, 'A')
   await buildReplica(dirA, n)
-  const raw = await rawVerifyRate(dirA, 2000)
+  const { rate: raw, bytes } = await rawVerifyRate(dirA, 2000)
   const dirB = join(tmp, 'B')
   await initDataDir(dirB, { name: 'B' })
   const probe = await DragnetNode.open({ dataDir: dirB, config: await loadConfig({}), log: silentLogger(), network: false })
@@ -123,7 +166,7 @@ async function measureCatchup (tmp: string, n: number, say: (s: string) => void,
     const s = b.peers!.state(a.info.peerId)?.lastSync
     const stats = { start_ms: Math.round(startMs), first_record_after_ms: Math.round(t0 - started), round_trips: s?.roundTrips, bytes: (s?.bytesReceived ?? 0) + (s?.bytesSent ?? 0) }
     await b.stop()
-    return { rate: Math.round(n / (ms / 1000)), ms, raw, stats, stages }
+    return { rate: Math.round(n / (ms / 1000)), ms, raw, bytes, stats, stages }
   } finally {
     await stopProcess(a)
   }
@@ -149,11 +192,12 @@ const ratio = (x: number, y: number): number => Math.round((x / y) * 100) / 100
 
 function printCatchup (n: number, c: Catchup): void {
   console.log(`(c) catch-up of ${n.toLocaleString('en')} records over TCP: ${c.rate.toLocaleString('en')} records/s (${(c.ms / 1000).toFixed(1)} s), raw single-core Ed25519 verify ${c.raw.toLocaleString('en')}/s → ratio ${ratio(c.rate, c.raw).toFixed(2)} (target ≥ 1.0) ${JSON.stringify(c.stats)}`)
+  if (c.hypercore != null) console.log(`(c) Hypercore 11 replicating ${n.toLocaleString('en')} blocks of ${c.bytes} bytes over TCP (two processes, on-disk storage): ${c.hypercore.toLocaleString('en')} blocks/s → dragnet/Hypercore ${ratio(c.rate, c.hypercore).toFixed(2)} (target ≥ 1.5)`)
   console.log(`(c) receiver's main-thread µs per record by stage (process_cpu: every thread of the receiving process; sender_cpu: of the sending process): ${Object.entries(c.stages).map(([k, v]) => `${k} ${v}`).join(', ')}`)
 }
 
 function catchupSummary (n: number, c: Catchup): Record<string, unknown> {
-  return { catchup_records: n, catchup_ms: Math.round(c.ms), catchup_records_per_s: c.rate, raw_verify_per_s: c.raw, catchup_ratio: ratio(c.rate, c.raw), stages_us: c.stages, ...c.stats }
+  return { catchup_records: n, catchup_ms: Math.round(c.ms), catchup_records_per_s: c.rate, raw_verify_per_s: c.raw, catchup_ratio: ratio(c.rate, c.raw), record_bytes: c.bytes, ...(c.hypercore != null ? { hypercore_blocks_per_s: c.hypercore, hypercore_ratio: ratio(c.rate, c.hypercore) } : {}), stages_us: c.stages, ...c.stats }
 }
 
 export async function run (args: string[]): Promise<Record<string, unknown>> {
