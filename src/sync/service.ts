@@ -303,8 +303,14 @@ export class SyncService {
       if (reply.type !== RECON) throw protocolViolation(`expected RECON, got frame ${reply.type}`)
       s.roundTrips++
       outgoing = this.step(recon, outgoing, reply.messages, s.scopes, found)
-      if (found.full) { s.partial = true; break }
       if (outgoing.length > 0) await this.write(s, encodeRecon(outgoing))
+      if (found.full) {
+        // The responder learns this last step's differences only from the message just sent
+        // (its cap leaves room for it): take its answer, then stop reconciling there.
+        if (outgoing.length > 0 && (await this.read(s)).type !== RECON) throw protocolViolation('expected RECON')
+        s.partial = true
+        break
+      }
     }
     await this.pull(s, found.need)
     await this.push(s, found.have)
