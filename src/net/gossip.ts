@@ -2,12 +2,12 @@ import type { Connection, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { DragnetError } from '../errors.js'
 import type { Member, Roster } from '../identity/index.js'
-import { RosterKeys, keyHex, type Forwardable, type Ingest } from '../ingest/index.js'
+import { RosterKeys, keyHex, type Forwardable, type Ingest, type Verdict } from '../ingest/index.js'
 import type { Logger } from '../log.js'
 import { publicKeyOfPeerId } from '../record/index.js'
 import { digestOf, emptyStats, idOfDigest, protocolViolation, throttle, type ReplicationEdge, type ReplicationStats } from '../replication/index.js'
 import type { Store } from '../store/index.js'
-import { LruSet } from '../util/lru.js'
+import { LruMap, LruSet } from '../util/lru.js'
 import { FramedStream } from './framing.js'
 import { GRAFT, IHAVE, PRUNE, RECORDS, decodeGossipFrame, encodeIdFrames, encodePrune, encodeRecords, type IdGroup } from './gossip-wire.js'
 import type { DragnetLibp2p } from './libp2p.js'
@@ -54,7 +54,7 @@ export interface GossipInit {
 export interface GossipComponents {
   registrar: Pick<DragnetLibp2p, 'handle' | 'unhandle' | 'dialProtocol'>
   peers: Pick<PeerManager, 'onConnect' | 'onDisconnect' | 'connectedPeers' | 'count'>
-  ingest: Pick<Ingest, 'onStored' | 'onForwardable' | 'onVerdict'>
+  ingest: Pick<Ingest, 'onStored' | 'onForwardable' | 'onVerdict' | 'backlog'>
   store: Pick<Store, 'hasMany' | 'getRecord' | 'isPurged'>
   roster: Roster
   edge: ReplicationEdge
@@ -98,6 +98,10 @@ interface Missing {
   due: number
 }
 
+/** Weights of the arrival-lag average: it follows a slower tree at once and a faster one slowly. */
+const LAG_RISE = 0.25
+const LAG_FALL = 0.02
+
 export interface GossipPeerSummary { peerId: string, lazyAuthors: number, queued: number }
 
 export class Gossip {
@@ -111,6 +115,14 @@ export class Gossip {
   /** announced ids we wait for, oldest due first (re-armed entries move to the end) */
   private readonly missing = new Map<string, Missing>()
   private readonly maxMissing: number
+  /** ids we asked an announcer for (GRAFT), by id: a copy from that peer is a repair, not a push */
+  private readonly asked: LruMap<string, string>
+  /** when each id still awaited was first announced to us: its push arrival gives a lag sample */
+  private readonly announcedAt: LruMap<string, number>
+  /** how long announced ids take to arrive pushed, lately (ms, an asymmetric moving average) */
+  private arrivalLagMs = 0
+  /** ingest time per received record, lately (ms, a moving average) */
+  private ingestMsPerRecord = 0
   private readonly seen: LruSet<string>
   /** records pushed before their write completed, oldest first (bounded: a failed write never reports) */
   private readonly unstored = new Map<string, Unstored>()
@@ -125,6 +137,8 @@ export class Gossip {
     this.keys = new RosterKeys(components.roster)
     this.seen = new LruSet(init.seenCacheSize)
     this.maxMissing = Math.max(1000, Math.floor(init.seenCacheSize / 10))
+    this.asked = new LruMap(this.maxMissing)
+    this.announcedAt = new LruMap(this.maxMissing)
   }
 
   private get running (): boolean {
@@ -242,6 +256,7 @@ export class Gossip {
     const now = Date.now()
     this.seen.add(v.id)
     this.missing.delete(v.id)
+    this.c.edge.expected.settle(v.id, 'gossip')
     const early = stored ? this.takeUnstored(v.id) : undefined
     const pending: Unstored = { decided: new Set(), lazy: new Set() }
     for (const s of this.sessions.values()) {
@@ -409,12 +424,15 @@ export class Gossip {
 
   private async onRecords (peerId: string, records: Uint8Array[], signal: AbortSignal): Promise<void> {
     this.c.edge.guard(peerId).records.take(records.length)
+    const started = Date.now()
     const h = await this.c.edge.handOff(peerId, records, 'gossip', this.counters, signal)
+    this.ingestMsPerRecord += 0.1 * ((Date.now() - started) / records.length - this.ingestMsPerRecord)
     if (h.violation != null) throw new DragnetError('DRAGNET_FORBIDDEN', `gossip from ${peerId} ended: ${h.violation}`)
     const s = this.session(peerId)
     const prune: string[] = []
     h.verdicts.forEach((v, i) => {
       if (v.id != null) s?.knows.add(v.id)
+      if (!this.countRepair(peerId, v)) this.noteArrival(v)
       if (v.status !== 'duplicate') return
       const author = this.keys.member(records[i].subarray(1, 33))?.peerId
       if (author == null) return
@@ -425,6 +443,36 @@ export class Gossip {
       this.counters.prunesOut += prune.length
       await this.sendControl(s, encodePrune(prune.map(a => publicKeyOfPeerId(a))))
     }
+  }
+
+  /** Counts a copy that answered our GRAFT (the rest of what gossip receives was pushed); true if it did. */
+  private countRepair (peerId: string, v: Verdict): boolean {
+    if (v.id == null || this.asked.get(v.id) !== peerId) return false
+    this.asked.delete(v.id)
+    this.counters.repairIn++
+    if (v.status === 'duplicate') this.counters.repairDuplicatesIn++
+    return true
+  }
+
+  /** A pushed copy of an id announced to us earlier: how far the tree lags behind the announcements. */
+  private noteArrival (v: Verdict): void {
+    const at = v.id != null ? this.announcedAt.get(v.id) : undefined
+    if (at == null) return
+    this.announcedAt.delete(v.id!)
+    const lag = Date.now() - at
+    this.arrivalLagMs += (lag > this.arrivalLagMs ? LAG_RISE : LAG_FALL) * (lag - this.arrivalLagMs)
+  }
+
+  /**
+   * How long an announced id may take to arrive down the tree before we ask for it: the
+   * configured delay, plus whichever is longer of the time our own ingest backlog takes to clear
+   * (the pushed copy may be queued behind it) and how late pushes have lately arrived after
+   * their announcements (the tree upstream is saturated). Asking sooner fetches a record that
+   * is on its way, and pays its transfer and its ingest twice. Never beyond the I/O deadline.
+   */
+  repairWaitMs (): number {
+    const backlogMs = this.c.ingest.backlog * this.ingestMsPerRecord
+    return Math.round(Math.min(this.init.ioTimeoutMs, this.init.treeRepairMs + Math.max(backlogMs, this.arrivalLagMs)))
   }
 
   /**
@@ -470,14 +518,18 @@ export class Gossip {
     }
     if (fresh.length === 0) return
     const present = await this.c.store.hasMany(fresh.map(e => e.id))
-    const due = Date.now() + this.init.treeRepairMs
+    const now = Date.now()
+    const due = now + this.repairWaitMs()
     fresh.forEach((e, i) => {
       // A purged id counts as held: it is never asked for again.
       if (present[i] || this.c.store.isPurged(e.id)) { this.seen.add(e.id); return }
       const m = this.missing.get(e.id)
       if (m != null) { if (!m.announcers.includes(peerId)) m.announcers.push(peerId); return }
       // Beyond the cap, announcements are dropped: anti-entropy finds those records anyway.
-      if (this.missing.size < this.maxMissing) this.missing.set(e.id, { author: e.author, announcers: [peerId], due })
+      if (this.missing.size >= this.maxMissing) return
+      this.missing.set(e.id, { author: e.author, announcers: [peerId], due })
+      this.announcedAt.set(e.id, now)
+      this.c.edge.expected.expect(e.id, 'gossip', due)
     })
   }
 
@@ -489,21 +541,28 @@ export class Gossip {
   private repair (): void {
     if (!this.running) return
     const now = Date.now()
+    const wait = this.repairWaitMs()
     const asks = new Map<string, Map<string, string[]>>()
+    const later: Array<[string, Missing]> = []
     for (const [id, m] of this.missing) {
       if (m.due > now) break
       this.missing.delete(id)
+      // A sync session asked for it: let that copy arrive rather than fetch a second one.
+      if (this.c.edge.expected.expectedBy(id) === 'sync') { m.due = now + wait; later.push([id, m]); continue }
       const announcer = m.announcers.shift()
-      if (announcer == null) continue
+      if (announcer == null) { this.c.edge.expected.settle(id, 'gossip'); continue }
       let byAuthor = asks.get(announcer)
       if (byAuthor == null) { byAuthor = new Map(); asks.set(announcer, byAuthor) }
       let ids = byAuthor.get(m.author)
       if (ids == null) { ids = []; byAuthor.set(m.author, ids) }
       ids.push(id)
+      this.asked.set(id, announcer)
       // Kept for one more round: if this announcer does not deliver either, the next one is asked.
-      m.due = now + this.init.treeRepairMs
-      this.missing.set(id, m)
+      m.due = now + wait
+      later.push([id, m])
+      this.c.edge.expected.expect(id, 'gossip', m.due)
     }
+    for (const [id, m] of later) this.missing.set(id, m)
     for (const [announcer, byAuthor] of asks) {
       const s = this.session(announcer)
       if (s == null) continue

@@ -4,6 +4,7 @@
  * kinds and one stats type. Gossip (net/) and sync (sync/) import it; it imports neither.
  */
 export * from './edge.js'
+export * from './expected.js'
 export * from './faults.js'
 export * from './ids.js'
 export * from './peer-guard.js'
