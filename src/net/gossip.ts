@@ -16,12 +16,18 @@ import { GOSSIP_PROTOCOL } from './protocols.js'
 
 /*
  * Policy-aware epidemic broadcast in the shape of Plumtree (epidemic broadcast trees), one tree
- * per author as in Scuttlebutt's EBT:
- *  - a new record is pushed whole ("eager") to the peers on the author's tree and announced by
- *    id ("lazy") to the other peers;
- *  - a peer that sends us a record we already hold is taken off that author's tree (PRUNE);
- *  - an id announced to us that does not arrive whole within `treeRepairMs` is requested from the
- *    announcer, which joins the tree again (GRAFT).
+ * per author as in Scuttlebutt's EBT, where the receiver chooses who sends it each author:
+ *  - an author pushes its new records whole ("eager") to every neighbour; a relay pushes a
+ *    record only to the peers that asked it for that author's records (GRAFT), and announces it
+ *    by id ("lazy") to the others. A federation has many authors with a few records each, so
+ *    flooding each author's first records on every edge until pruned would cost a copy per edge;
+ *  - an id announced for an author nobody pushes to us is asked for at once from the first
+ *    announcer (GRAFT), which thereby joins our tree for that author;
+ *  - an id announced while a parent pushes that author is given time to arrive: the configured
+ *    `treeRepairMs`, stretched by our own ingest backlog and by how late pushes have lately
+ *    arrived, so a saturated node does not fetch again what is on its way; then it is asked for
+ *    from an announcer, the next one if that does not deliver either;
+ *  - a peer that pushes us a record we already hold is taken off that author's tree (PRUNE).
  * Before anything crosses an edge the sender asks its outbound policy (TLP floor included)
  * whether that peer may have the record; announcements go only to peers that may. Amber records
  * are pushed by their author straight to each entitled peer and never relayed.
@@ -68,8 +74,11 @@ class OutSession {
   readonly peerId: string
   readonly member: Member
   out: FramedStream | null = null
-  /** authors whose records this peer gets lazily (off our tree for that author) */
-  readonly lazyAuthors = new Set<string>()
+  /**
+   * authors whose records this peer gets whole (it asked with a GRAFT); every other author's
+   * go as ids. Our own records start here: an author pushes its records to every neighbour.
+   */
+  readonly eagerAuthors = new Set<string>()
   /** ids this peer has or was sent or announced: never offered again */
   readonly knows: LruSet<string>
   pushQueue: Queued[] = []
@@ -79,15 +88,27 @@ class OutSession {
   flushScheduled = false
   closed = false
 
-  constructor (member: Member, init: GossipInit) {
+  constructor (member: Member, init: GossipInit, self: string) {
     this.peerId = member.peerId
     this.member = member
+    this.eagerAuthors.add(self)
     this.knows = new LruSet(Math.max(1000, init.seenCacheSize >> 2))
   }
 }
 
 /** A record pushed before it was stored: the peers already decided, and those to announce it to once stored. */
 interface Unstored { decided: Set<string>, lazy: Set<string> }
+
+/** GRAFTs to send: announcer → author → ids. */
+type Asks = Map<string, Map<string, string[]>>
+
+function addAsk (asks: Asks, announcer: string, author: string, id: string): void {
+  let byAuthor = asks.get(announcer)
+  if (byAuthor == null) { byAuthor = new Map(); asks.set(announcer, byAuthor) }
+  let ids = byAuthor.get(author)
+  if (ids == null) { ids = []; byAuthor.set(author, ids) }
+  ids.push(id)
+}
 
 /** Authors we pruned towards one peer: when, and how many duplicates it pushed us since. */
 type Pruned = Map<string, { at: number, dupes: number }>
@@ -102,7 +123,7 @@ interface Missing {
 const LAG_RISE = 0.25
 const LAG_FALL = 0.02
 
-export interface GossipPeerSummary { peerId: string, lazyAuthors: number, queued: number }
+export interface GossipPeerSummary { peerId: string, eagerAuthors: number, queued: number }
 
 export class Gossip {
   private readonly c: GossipComponents
@@ -111,6 +132,8 @@ export class Gossip {
   private readonly counters: ReplicationStats = emptyStats()
   private readonly sessions = new Map<string, OutSession>()
   private readonly pruned = new Map<string, Pruned>()
+  /** per author, the peers that push its records to us (our parents on its tree); roster-bounded */
+  private readonly parents = new Map<string, Set<string>>()
   private readonly inbound = new Set<FramedStream>()
   /** announced ids we wait for, oldest due first (re-armed entries move to the end) */
   private readonly missing = new Map<string, Missing>()
@@ -184,6 +207,7 @@ export class Gossip {
     }))
     this.sessions.clear()
     this.pruned.clear()
+    this.parents.clear()
   }
 
   /** A copy of the counters (one shape for every replication service). */
@@ -192,7 +216,7 @@ export class Gossip {
   }
 
   peerSummary (): GossipPeerSummary[] {
-    return [...this.sessions.values()].map(s => ({ peerId: s.peerId, lazyAuthors: s.lazyAuthors.size, queued: s.pushQueue.length }))
+    return [...this.sessions.values()].map(s => ({ peerId: s.peerId, eagerAuthors: s.eagerAuthors.size, queued: s.pushQueue.length }))
   }
 
   private session (peerId: string): OutSession | undefined {
@@ -207,7 +231,7 @@ export class Gossip {
     let s = this.sessions.get(peerId)
     if (s != null && !s.closed && s.out != null) return
     if (s == null || s.closed) {
-      s = new OutSession(member, this.init)
+      s = new OutSession(member, this.init, this.c.roster.self.peerId)
       this.sessions.set(peerId, s)
     }
     const session = s
@@ -265,7 +289,7 @@ export class Gossip {
       if (early?.decided.has(s.peerId) === true) continue
       if (!stored) pending.decided.add(s.peerId)
       if (!this.c.edge.maySend(v.subject, s.member, 'gossip', this.counters, now)) continue
-      const eager = amber || !s.lazyAuthors.has(author)
+      const eager = amber || s.eagerAuthors.has(author)
       // A full push queue turns pushes into announcements: not before the record is stored.
       if (!stored && (!eager || s.pushQueue.length >= this.init.queueRecords)) { pending.lazy.add(s.peerId); continue }
       s.knows.add(v.id)
@@ -433,11 +457,13 @@ export class Gossip {
     h.verdicts.forEach((v, i) => {
       if (v.id != null) s?.knows.add(v.id)
       if (!this.countRepair(peerId, v)) this.noteArrival(v)
-      if (v.status !== 'duplicate') return
+      if (v.status === 'rejected') return
       const author = this.keys.member(records[i].subarray(1, 33))?.peerId
       if (author == null) return
+      this.setParent(author, peerId, v.status === 'stored')
+      if (v.status !== 'duplicate') return
       if (this.noteDuplicate(peerId, author)) prune.push(author)
-      s?.lazyAuthors.add(author)
+      s?.eagerAuthors.delete(author)
     })
     if (prune.length > 0 && s != null) {
       this.counters.prunesOut += prune.length
@@ -519,7 +545,8 @@ export class Gossip {
     if (fresh.length === 0) return
     const present = await this.c.store.hasMany(fresh.map(e => e.id))
     const now = Date.now()
-    const due = now + this.repairWaitMs()
+    const wait = this.repairWaitMs()
+    const asks: Asks = new Map()
     fresh.forEach((e, i) => {
       // A purged id counts as held: it is never asked for again.
       if (present[i] || this.c.store.isPurged(e.id)) { this.seen.add(e.id); return }
@@ -527,10 +554,30 @@ export class Gossip {
       if (m != null) { if (!m.announcers.includes(peerId)) m.announcers.push(peerId); return }
       // Beyond the cap, announcements are dropped: anti-entropy finds those records anyway.
       if (this.missing.size >= this.maxMissing) return
-      this.missing.set(e.id, { author: e.author, announcers: [peerId], due })
+      // Nobody pushes this author to us: waiting would only delay it. The first announcer is on
+      // the fastest path; it joins our tree for the author. (An author announcing its own
+      // records has its push queue full: that push is coming. Until our stream to the announcer
+      // is open, it is asked like any other, once the wait is over.)
+      const now$ = !this.hasParent(e.author) && e.author !== peerId && this.session(peerId)?.out != null
+      this.missing.set(e.id, { author: e.author, announcers: now$ ? [] : [peerId], due: now + wait })
+      if (now$) addAsk(asks, peerId, e.author, e.id)
       this.announcedAt.set(e.id, now)
-      this.c.edge.expected.expect(e.id, 'gossip', due)
+      this.c.edge.expected.expect(e.id, 'gossip', now + wait)
     })
+    this.sendGrafts(asks)
+  }
+
+  /** A peer pushes this author's records to us: one that pushed one lately, or one we grafted, or the author itself, still connected. */
+  private hasParent (author: string): boolean {
+    for (const p of this.parents.get(author) ?? []) if (this.session(p) != null) return true
+    return this.session(author) != null && this.pruned.get(author)?.has(author) !== true
+  }
+
+  private setParent (author: string, peerId: string, on: boolean): void {
+    let set = this.parents.get(author)
+    if (set == null) { set = new Set(); this.parents.set(author, set) }
+    if (on) set.add(peerId)
+    else set.delete(peerId)
   }
 
   /**
@@ -542,7 +589,7 @@ export class Gossip {
     if (!this.running) return
     const now = Date.now()
     const wait = this.repairWaitMs()
-    const asks = new Map<string, Map<string, string[]>>()
+    const asks: Asks = new Map()
     const later: Array<[string, Missing]> = []
     for (const [id, m] of this.missing) {
       if (m.due > now) break
@@ -551,25 +598,26 @@ export class Gossip {
       if (this.c.edge.expected.expectedBy(id) === 'sync') { m.due = now + wait; later.push([id, m]); continue }
       const announcer = m.announcers.shift()
       if (announcer == null) { this.c.edge.expected.settle(id, 'gossip'); continue }
-      let byAuthor = asks.get(announcer)
-      if (byAuthor == null) { byAuthor = new Map(); asks.set(announcer, byAuthor) }
-      let ids = byAuthor.get(m.author)
-      if (ids == null) { ids = []; byAuthor.set(m.author, ids) }
-      ids.push(id)
-      this.asked.set(id, announcer)
+      addAsk(asks, announcer, m.author, id)
       // Kept for one more round: if this announcer does not deliver either, the next one is asked.
       m.due = now + wait
       later.push([id, m])
       this.c.edge.expected.expect(id, 'gossip', m.due)
     }
     for (const [id, m] of later) this.missing.set(id, m)
+    this.sendGrafts(asks)
+  }
+
+  /** One GRAFT per announcer: send us these ids, and push us their authors' records from now on. */
+  private sendGrafts (asks: Asks): void {
     for (const [announcer, byAuthor] of asks) {
       const s = this.session(announcer)
       if (s == null) continue
-      for (const author of byAuthor.keys()) {
-        s.lazyAuthors.delete(author)
+      for (const [author, ids] of byAuthor) {
         // We asked for this author's pushes again: its duplicates are no replay.
         this.pruned.get(announcer)?.delete(author)
+        this.setParent(author, announcer, true)
+        for (const id of ids) this.asked.set(id, announcer)
       }
       const groups = [...byAuthor].map(([author, ids]) => ({ key: publicKeyOfPeerId(author), digests: ids.map(digestOf) }))
       for (const g of groups) this.counters.requestedOut += g.digests.length
@@ -587,7 +635,7 @@ export class Gossip {
     }
     const s = this.session(peerId)
     if (s == null) return
-    for (const a of asked) s.lazyAuthors.delete(a.author)
+    for (const a of asked) s.eagerAuthors.add(a.author)
     // Only ids we offered this peer are read; anything else is not ours to answer.
     const ids = asked.filter(a => s.knows.has(a.id)).slice(0, this.init.maxBatchRecords).map(a => a.id)
     const recs = await Promise.all(ids.map(async id => await this.c.store.getRecord(id).catch(() => undefined)))
@@ -607,7 +655,7 @@ export class Gossip {
     for (const key of keys) authors.add(this.authorOfGroup(peerId, { key, digests: [] }, true)!)
     const s = this.session(peerId)
     if (s == null) return
-    for (const a of authors) s.lazyAuthors.add(a)
+    for (const a of authors) s.eagerAuthors.delete(a)
     const keep: Queued[] = []
     for (const q of s.pushQueue) {
       // A record not stored yet goes whole: announcing it would promise what we may not hold.
