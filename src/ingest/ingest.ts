@@ -237,6 +237,19 @@ export class Ingest {
     return () => { const i = this.verdictListeners.indexOf(fn); if (i >= 0) this.verdictListeners.splice(i, 1) }
   }
 
+  /**
+   * Received records handed to ingest and not yet decided: how far behind this node is. Gossip
+   * waits longer before repairing and sync starts no session while it is high.
+   */
+  get backlog (): number {
+    return this.inFlight.size
+  }
+
+  /** The record with this id is being ingested right now (a copy of it would be a duplicate). */
+  inFlightHas (id: string): boolean {
+    return this.inFlight.has(id)
+  }
+
   get limitsInForce (): DecodeLimits {
     return this.limits
   }

@@ -2,12 +2,12 @@ import type { Connection, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { DragnetError } from '../errors.js'
 import type { Member, Roster } from '../identity/index.js'
-import { RosterKeys, keyHex, type Forwardable, type Ingest } from '../ingest/index.js'
+import { RosterKeys, keyHex, type Forwardable, type Ingest, type Verdict } from '../ingest/index.js'
 import type { Logger } from '../log.js'
 import { publicKeyOfPeerId } from '../record/index.js'
 import { digestOf, emptyStats, FairQueue, idOfDigest, protocolViolation, throttle, type ReplicationEdge, type ReplicationStats } from '../replication/index.js'
 import type { Store } from '../store/index.js'
-import { LruSet } from '../util/lru.js'
+import { LruMap, LruSet } from '../util/lru.js'
 import { FramedStream } from './framing.js'
 import { GRAFT, IHAVE, PRUNE, RECORDS, decodeGossipFrame, encodeIdFrames, encodePrune, encodeRecords, type IdGroup } from './gossip-wire.js'
 import type { DragnetLibp2p } from './libp2p.js'
@@ -16,12 +16,18 @@ import { GOSSIP_PROTOCOL } from './protocols.js'
 
 /*
  * Policy-aware epidemic broadcast in the shape of Plumtree (epidemic broadcast trees), one tree
- * per author as in Scuttlebutt's EBT:
- *  - a new record is pushed whole ("eager") to the peers on the author's tree and announced by
- *    id ("lazy") to the other peers;
- *  - a peer that sends us a record we already hold is taken off that author's tree (PRUNE);
- *  - an id announced to us that does not arrive whole within `treeRepairMs` is requested from the
- *    announcer, which joins the tree again (GRAFT).
+ * per author as in Scuttlebutt's EBT, where the receiver chooses who sends it each author:
+ *  - an author pushes its new records whole ("eager") to every neighbour; a relay pushes a
+ *    record only to the peers that asked it for that author's records (GRAFT), and announces it
+ *    by id ("lazy") to the others. A federation has many authors with a few records each, so
+ *    flooding each author's first records on every edge until pruned would cost a copy per edge;
+ *  - an id announced for an author nobody pushes to us is asked for at once from the first
+ *    announcer (GRAFT), which thereby joins our tree for that author;
+ *  - an id announced while a parent pushes that author is given time to arrive: the configured
+ *    `treeRepairMs`, stretched by our own ingest backlog and by how late pushes have lately
+ *    arrived, so a saturated node does not fetch again what is on its way; then it is asked for
+ *    from an announcer, the next one if that does not deliver either;
+ *  - a peer that pushes us a record we already hold is taken off that author's tree (PRUNE).
  * Before anything crosses an edge the sender asks its outbound policy (TLP floor included)
  * whether that peer may have the record; announcements go only to peers that may. Amber records
  * are pushed by their author straight to each entitled peer and never relayed.
@@ -54,7 +60,7 @@ export interface GossipInit {
 export interface GossipComponents {
   registrar: Pick<DragnetLibp2p, 'handle' | 'unhandle' | 'dialProtocol'>
   peers: Pick<PeerManager, 'onConnect' | 'onDisconnect' | 'connectedPeers' | 'count'>
-  ingest: Pick<Ingest, 'onStored' | 'onForwardable' | 'onVerdict'>
+  ingest: Pick<Ingest, 'onStored' | 'onForwardable' | 'onVerdict' | 'backlog'>
   store: Pick<Store, 'hasMany' | 'getRecord' | 'purgedOf'>
   roster: Roster
   edge: ReplicationEdge
@@ -68,8 +74,11 @@ class OutSession {
   readonly peerId: string
   readonly member: Member
   out: FramedStream | null = null
-  /** authors whose records this peer gets lazily (off our tree for that author) */
-  readonly lazyAuthors = new Set<string>()
+  /**
+   * authors whose records this peer gets whole (it asked with a GRAFT); every other author's
+   * go as ids. Our own records start here: an author pushes its records to every neighbour.
+   */
+  readonly eagerAuthors = new Set<string>()
   /** ids this peer has or was sent or announced: never offered again */
   readonly knows: LruSet<string>
   /** shared fairly by authors (replication/fair-queue.ts): a flood does not hold back the rest */
@@ -80,15 +89,27 @@ class OutSession {
   flushScheduled = false
   closed = false
 
-  constructor (member: Member, init: GossipInit) {
+  constructor (member: Member, init: GossipInit, self: string) {
     this.peerId = member.peerId
     this.member = member
+    this.eagerAuthors.add(self)
     this.knows = new LruSet(Math.max(1000, init.seenCacheSize >> 2))
   }
 }
 
 /** A record pushed before it was stored: the peers already decided, and those to announce it to once stored. */
 interface Unstored { decided: Set<string>, lazy: Set<string> }
+
+/** GRAFTs to send: announcer → author → ids. */
+type Asks = Map<string, Map<string, string[]>>
+
+function addAsk (asks: Asks, announcer: string, author: string, id: string): void {
+  let byAuthor = asks.get(announcer)
+  if (byAuthor == null) { byAuthor = new Map(); asks.set(announcer, byAuthor) }
+  let ids = byAuthor.get(author)
+  if (ids == null) { ids = []; byAuthor.set(author, ids) }
+  ids.push(id)
+}
 
 /** Authors we pruned towards one peer: when, and how many duplicates it pushed us since. */
 type Pruned = Map<string, { at: number, dupes: number }>
@@ -99,7 +120,11 @@ interface Missing {
   due: number
 }
 
-export interface GossipPeerSummary { peerId: string, lazyAuthors: number, queued: number }
+/** Weights of the arrival-lag average: it follows a slower tree at once and a faster one slowly. */
+const LAG_RISE = 0.25
+const LAG_FALL = 0.02
+
+export interface GossipPeerSummary { peerId: string, eagerAuthors: number, queued: number }
 
 export class Gossip {
   private readonly c: GossipComponents
@@ -108,10 +133,20 @@ export class Gossip {
   private readonly counters: ReplicationStats = emptyStats()
   private readonly sessions = new Map<string, OutSession>()
   private readonly pruned = new Map<string, Pruned>()
+  /** per author, the peers that push its records to us (our parents on its tree); roster-bounded */
+  private readonly parents = new Map<string, Set<string>>()
   private readonly inbound = new Set<FramedStream>()
   /** announced ids we wait for, oldest due first (re-armed entries move to the end) */
   private readonly missing = new Map<string, Missing>()
   private readonly maxMissing: number
+  /** ids we asked an announcer for (GRAFT), by id: a copy from that peer is a repair, not a push */
+  private readonly asked: LruMap<string, string>
+  /** when each id still awaited was first announced to us: its push arrival gives a lag sample */
+  private readonly announcedAt: LruMap<string, number>
+  /** how long announced ids take to arrive pushed, lately (ms, an asymmetric moving average) */
+  private arrivalLagMs = 0
+  /** ingest time per received record, lately (ms, a moving average) */
+  private ingestMsPerRecord = 0
   private readonly seen: LruSet<string>
   /** records pushed before their write completed, oldest first (bounded: a failed write never reports) */
   private readonly unstored = new Map<string, Unstored>()
@@ -126,6 +161,8 @@ export class Gossip {
     this.keys = new RosterKeys(components.roster)
     this.seen = new LruSet(init.seenCacheSize)
     this.maxMissing = Math.max(1000, Math.floor(init.seenCacheSize / 10))
+    this.asked = new LruMap(this.maxMissing)
+    this.announcedAt = new LruMap(this.maxMissing)
   }
 
   private get running (): boolean {
@@ -171,6 +208,7 @@ export class Gossip {
     }))
     this.sessions.clear()
     this.pruned.clear()
+    this.parents.clear()
   }
 
   /** A copy of the counters (one shape for every replication service). */
@@ -179,7 +217,7 @@ export class Gossip {
   }
 
   peerSummary (): GossipPeerSummary[] {
-    return [...this.sessions.values()].map(s => ({ peerId: s.peerId, lazyAuthors: s.lazyAuthors.size, queued: s.pushQueue.length }))
+    return [...this.sessions.values()].map(s => ({ peerId: s.peerId, eagerAuthors: s.eagerAuthors.size, queued: s.pushQueue.length }))
   }
 
   private session (peerId: string): OutSession | undefined {
@@ -194,7 +232,7 @@ export class Gossip {
     let s = this.sessions.get(peerId)
     if (s != null && !s.closed && s.out != null) return
     if (s == null || s.closed) {
-      s = new OutSession(member, this.init)
+      s = new OutSession(member, this.init, this.c.roster.self.peerId)
       this.sessions.set(peerId, s)
     }
     const session = s
@@ -243,6 +281,7 @@ export class Gossip {
     const now = Date.now()
     this.seen.add(v.id)
     this.missing.delete(v.id)
+    this.c.edge.expected.settle(v.id, 'gossip')
     const early = stored ? this.takeUnstored(v.id) : undefined
     const pending: Unstored = { decided: new Set(), lazy: new Set() }
     for (const s of this.sessions.values()) {
@@ -251,7 +290,7 @@ export class Gossip {
       if (early?.decided.has(s.peerId) === true) continue
       if (!stored) pending.decided.add(s.peerId)
       if (!this.c.edge.maySend(v.subject, s.member, 'gossip', this.counters, now)) continue
-      const eager = amber || !s.lazyAuthors.has(author)
+      const eager = amber || s.eagerAuthors.has(author)
       // A full push queue turns pushes into announcements: not before the record is stored.
       if (!stored && (!eager || !s.pushQueue.admits(author, this.init.queueRecords))) { pending.lazy.add(s.peerId); continue }
       s.knows.add(v.id)
@@ -406,22 +445,57 @@ export class Gossip {
 
   private async onRecords (peerId: string, records: Uint8Array[], signal: AbortSignal): Promise<void> {
     this.c.edge.guard(peerId).records.take(records.length)
+    const started = Date.now()
     const h = await this.c.edge.handOff(peerId, records, 'gossip', this.counters, signal)
+    this.ingestMsPerRecord += 0.1 * ((Date.now() - started) / records.length - this.ingestMsPerRecord)
     if (h.violation != null) throw new DragnetError('DRAGNET_FORBIDDEN', `gossip from ${peerId} ended: ${h.violation}`)
     const s = this.session(peerId)
     const prune: string[] = []
     h.verdicts.forEach((v, i) => {
       if (v.id != null) s?.knows.add(v.id)
-      if (v.status !== 'duplicate') return
+      if (!this.countRepair(peerId, v)) this.noteArrival(v)
+      if (v.status === 'rejected') return
       const author = this.keys.member(records[i].subarray(1, 33))?.peerId
       if (author == null) return
+      this.setParent(author, peerId, v.status === 'stored')
+      if (v.status !== 'duplicate') return
       if (this.noteDuplicate(peerId, author)) prune.push(author)
-      s?.lazyAuthors.add(author)
+      s?.eagerAuthors.delete(author)
     })
     if (prune.length > 0 && s != null) {
       this.counters.prunesOut += prune.length
       await this.sendControl(s, encodePrune(prune.map(a => publicKeyOfPeerId(a))))
     }
+  }
+
+  /** Counts a copy that answered our GRAFT (the rest of what gossip receives was pushed); true if it did. */
+  private countRepair (peerId: string, v: Verdict): boolean {
+    if (v.id == null || this.asked.get(v.id) !== peerId) return false
+    this.asked.delete(v.id)
+    this.counters.repairIn++
+    if (v.status === 'duplicate') this.counters.repairDuplicatesIn++
+    return true
+  }
+
+  /** A pushed copy of an id announced to us earlier: how far the tree lags behind the announcements. */
+  private noteArrival (v: Verdict): void {
+    const at = v.id != null ? this.announcedAt.get(v.id) : undefined
+    if (at == null) return
+    this.announcedAt.delete(v.id!)
+    const lag = Date.now() - at
+    this.arrivalLagMs += (lag > this.arrivalLagMs ? LAG_RISE : LAG_FALL) * (lag - this.arrivalLagMs)
+  }
+
+  /**
+   * How long an announced id may take to arrive down the tree before we ask for it: the
+   * configured delay, plus whichever is longer of the time our own ingest backlog takes to clear
+   * (the pushed copy may be queued behind it) and how late pushes have lately arrived after
+   * their announcements (the tree upstream is saturated). Asking sooner fetches a record that
+   * is on its way, and pays its transfer and its ingest twice. Never beyond the I/O deadline.
+   */
+  repairWaitMs (): number {
+    const backlogMs = this.c.ingest.backlog * this.ingestMsPerRecord
+    return Math.round(Math.min(this.init.ioTimeoutMs, this.init.treeRepairMs + Math.max(backlogMs, this.arrivalLagMs)))
   }
 
   /**
@@ -468,15 +542,40 @@ export class Gossip {
     if (fresh.length === 0) return
     const present = await this.c.store.hasMany(fresh.map(e => e.id))
     const purged = await this.c.store.purgedOf(fresh.map(e => e.id))
-    const due = Date.now() + this.init.treeRepairMs
+    const now = Date.now()
+    const wait = this.repairWaitMs()
+    const asks: Asks = new Map()
     fresh.forEach((e, i) => {
       // A purged id counts as held: it is never asked for again.
       if (present[i] || purged[i]) { this.seen.add(e.id); return }
       const m = this.missing.get(e.id)
       if (m != null) { if (!m.announcers.includes(peerId)) m.announcers.push(peerId); return }
       // Beyond the cap, announcements are dropped: anti-entropy finds those records anyway.
-      if (this.missing.size < this.maxMissing) this.missing.set(e.id, { author: e.author, announcers: [peerId], due })
+      if (this.missing.size >= this.maxMissing) return
+      // Nobody pushes this author to us: waiting would only delay it. The first announcer is on
+      // the fastest path; it joins our tree for the author. (An author announcing its own
+      // records has its push queue full: that push is coming. Until our stream to the announcer
+      // is open, it is asked like any other, once the wait is over.)
+      const now$ = !this.hasParent(e.author) && e.author !== peerId && this.session(peerId)?.out != null
+      this.missing.set(e.id, { author: e.author, announcers: now$ ? [] : [peerId], due: now + wait })
+      if (now$) addAsk(asks, peerId, e.author, e.id)
+      this.announcedAt.set(e.id, now)
+      this.c.edge.expected.expect(e.id, 'gossip', now + wait)
     })
+    this.sendGrafts(asks)
+  }
+
+  /** A peer pushes this author's records to us: one that pushed one lately, or one we grafted, or the author itself, still connected. */
+  private hasParent (author: string): boolean {
+    for (const p of this.parents.get(author) ?? []) if (this.session(p) != null) return true
+    return this.session(author) != null && this.pruned.get(author)?.has(author) !== true
+  }
+
+  private setParent (author: string, peerId: string, on: boolean): void {
+    let set = this.parents.get(author)
+    if (set == null) { set = new Set(); this.parents.set(author, set) }
+    if (on) set.add(peerId)
+    else set.delete(peerId)
   }
 
   /**
@@ -487,28 +586,36 @@ export class Gossip {
   private repair (): void {
     if (!this.running) return
     const now = Date.now()
-    const asks = new Map<string, Map<string, string[]>>()
+    const wait = this.repairWaitMs()
+    const asks: Asks = new Map()
+    const later: Array<[string, Missing]> = []
     for (const [id, m] of this.missing) {
       if (m.due > now) break
       this.missing.delete(id)
+      // A sync session asked for it: let that copy arrive rather than fetch a second one.
+      if (this.c.edge.expected.expectedBy(id) === 'sync') { m.due = now + wait; later.push([id, m]); continue }
       const announcer = m.announcers.shift()
-      if (announcer == null) continue
-      let byAuthor = asks.get(announcer)
-      if (byAuthor == null) { byAuthor = new Map(); asks.set(announcer, byAuthor) }
-      let ids = byAuthor.get(m.author)
-      if (ids == null) { ids = []; byAuthor.set(m.author, ids) }
-      ids.push(id)
+      if (announcer == null) { this.c.edge.expected.settle(id, 'gossip'); continue }
+      addAsk(asks, announcer, m.author, id)
       // Kept for one more round: if this announcer does not deliver either, the next one is asked.
-      m.due = now + this.init.treeRepairMs
-      this.missing.set(id, m)
+      m.due = now + wait
+      later.push([id, m])
+      this.c.edge.expected.expect(id, 'gossip', m.due)
     }
+    for (const [id, m] of later) this.missing.set(id, m)
+    this.sendGrafts(asks)
+  }
+
+  /** One GRAFT per announcer: send us these ids, and push us their authors' records from now on. */
+  private sendGrafts (asks: Asks): void {
     for (const [announcer, byAuthor] of asks) {
       const s = this.session(announcer)
       if (s == null) continue
-      for (const author of byAuthor.keys()) {
-        s.lazyAuthors.delete(author)
+      for (const [author, ids] of byAuthor) {
         // We asked for this author's pushes again: its duplicates are no replay.
         this.pruned.get(announcer)?.delete(author)
+        this.setParent(author, announcer, true)
+        for (const id of ids) this.asked.set(id, announcer)
       }
       const groups = [...byAuthor].map(([author, ids]) => ({ key: publicKeyOfPeerId(author), digests: ids.map(digestOf) }))
       for (const g of groups) this.counters.requestedOut += g.digests.length
@@ -526,7 +633,7 @@ export class Gossip {
     }
     const s = this.session(peerId)
     if (s == null) return
-    for (const a of asked) s.lazyAuthors.delete(a.author)
+    for (const a of asked) s.eagerAuthors.add(a.author)
     // Only ids we offered this peer are read; anything else is not ours to answer.
     const ids = asked.filter(a => s.knows.has(a.id)).slice(0, this.init.maxBatchRecords).map(a => a.id)
     const recs = await Promise.all(ids.map(async id => await this.c.store.getRecord(id).catch(() => undefined)))
@@ -546,7 +653,7 @@ export class Gossip {
     for (const key of keys) authors.add(this.authorOfGroup(peerId, { key, digests: [] }, true)!)
     const s = this.session(peerId)
     if (s == null) return
-    for (const a of authors) s.lazyAuthors.add(a)
+    for (const a of authors) s.eagerAuthors.delete(a)
     // A record not stored yet goes whole: announcing it would promise what we may not hold.
     for (const q of s.pushQueue.remove(q => authors.has(q.author) && !q.amber && !this.unstored.has(q.id))) this.announce(s, q.author, q.id)
   }

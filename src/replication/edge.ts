@@ -5,6 +5,7 @@ import { checkShape } from '../record/index.js'
 import { FEEDBACK_TO_AUTHOR, type Policy, type PolicySubject } from '../policy/index.js'
 import type { AuditEntry } from '../store/index.js'
 import { Admission, yieldToLoop, type AdmissionInit } from './admission.js'
+import { ExpectedIds } from './expected.js'
 import { describe, failureKind, type FailureKind } from './faults.js'
 import { PeerGuards, type PeerGuard, type PeerGuardInit } from './peer-guard.js'
 import type { ReplicationStats } from './stats.js'
@@ -56,6 +57,8 @@ export interface HandOff {
 export class ReplicationEdge {
   readonly guards: PeerGuards
   readonly admission: Admission
+  /** ids gossip or sync expects to arrive: the other path does not fetch them meanwhile */
+  readonly expected = new ExpectedIds()
 
   constructor (private readonly c: EdgeComponents, init: EdgeInit) {
     this.guards = new PeerGuards(init)
@@ -173,6 +176,8 @@ export class ReplicationEdge {
     let violation: { reason: string, code: string } | undefined
     const guard = this.guard(peerId)
     for (const v of verdicts) {
+      // Here, whatever path was waiting for it: the wait is over.
+      if (v.id != null) this.expected.settle(v.id)
       if (v.status === 'duplicate') { stats.duplicatesIn++; continue }
       if (v.status === 'stored') {
         stored++

@@ -6,6 +6,7 @@
 export * from './admission.js'
 export * from './edge.js'
 export * from './fair-queue.js'
+export * from './expected.js'
 export * from './faults.js'
 export * from './ids.js'
 export * from './peer-guard.js'

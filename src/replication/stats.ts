@@ -11,8 +11,14 @@ export interface ReplicationStats {
   /** records received (any verdict) and sent */
   recordsIn: number
   recordsOut: number
-  /** received records already held */
+  /** received records already held (or already in ingest) */
   duplicatesIn: number
+  /**
+   * of recordsIn / duplicatesIn: records that answered a request of ours (gossip GRAFT); the rest
+   * of gossip's were pushed unasked. Sync only moves what reconciliation asked for.
+   */
+  repairIn: number
+  repairDuplicatesIn: number
   /** records received and refused by ingest */
   rejectedIn: number
   /** outbound withholdings (policy, TLP floor) */
@@ -23,6 +29,10 @@ export interface ReplicationStats {
   requestedOut: number
   /** authors pruned off a tree (gossip PRUNE sent) */
   prunesOut: number
+  /** ids reconciliation found missing but left to the path already bringing them (sync) */
+  skippedInFlight: number
+  /** sessions put off because ingest was behind (sync) */
+  sessionsDeferred: number
   /** ids declined to a peer / by a peer (sync DECLINE) */
   declinedOut: number
   declinedIn: number
@@ -43,11 +53,15 @@ export function emptyStats (): ReplicationStats {
     recordsIn: 0,
     recordsOut: 0,
     duplicatesIn: 0,
+    repairIn: 0,
+    repairDuplicatesIn: 0,
     rejectedIn: 0,
     withheld: 0,
     announcedOut: 0,
     requestedOut: 0,
     prunesOut: 0,
+    skippedInFlight: 0,
+    sessionsDeferred: 0,
     declinedOut: 0,
     declinedIn: 0,
     sessions: 0,

@@ -1,6 +1,20 @@
 import type { PublishOptions, Verdict } from '../ingest/index.js'
 import type { DragnetNode } from '../node.js'
 import type { UnsignedRecord } from '../record/index.js'
+import { emptyStats } from '../replication/index.js'
+
+/** Copies of records a member received, by how each came, and how many it already held. */
+export interface CopyCounts {
+  /** gossip RECORDS pushed unasked */
+  push: number
+  /** gossip RECORDS answering a GRAFT of ours (tree repair) */
+  graft: number
+  /** records moved by sync sessions (pulled or pushed) */
+  sync: number
+  pushDuplicates: number
+  graftDuplicates: number
+  syncDuplicates: number
+}
 
 /** What the simulator reads off a member at the end of a run. */
 export interface NodeSimStats {
@@ -10,6 +24,7 @@ export interface NodeSimStats {
   payloadBytesIn: number
   /** all gossip and sync frame bytes received */
   protocolBytesIn: number
+  copies: CopyCounts
   rejected: Record<string, number>
   withheld: Record<string, number>
   /** penalties this member handed out */
@@ -65,10 +80,24 @@ export async function nodeStats (node: DragnetNode): Promise<NodeSimStats> {
     byTlp: counts.byTlp,
     payloadBytesIn: replication.payloadBytesIn,
     protocolBytesIn: replication.protocolBytesIn,
+    copies: copyCounts(node),
     rejected: Object.fromEntries(node.decisions.rejected),
     withheld: Object.fromEntries(node.decisions.withheld),
     penalties,
     flaggedAuthors: status.flaggedAuthors,
     rssMb: Math.round(process.memoryUsage().rss / 1048576)
+  }
+}
+
+function copyCounts (node: DragnetNode): CopyCounts {
+  const g = node.gossip?.stats() ?? emptyStats()
+  const s = node.sync?.stats() ?? emptyStats()
+  return {
+    push: g.recordsIn - g.repairIn,
+    graft: g.repairIn,
+    sync: s.recordsIn,
+    pushDuplicates: g.duplicatesIn - g.repairDuplicatesIn,
+    graftDuplicates: g.repairDuplicatesIn,
+    syncDuplicates: s.duplicatesIn
   }
 }

@@ -70,6 +70,19 @@ function fmtRatio (x: unknown): string {
   return n == null ? '—' : `${n.toFixed(2)}×`
 }
 
+/** Copies received per delivery by path (push, graft, sync), and how many were duplicates; null for results without them. */
+function copiesLine (r: SimResult): { total: string, main: string, sub: string } | null {
+  const c = r.copies
+  if (c == null || typeof c !== 'object' || c.per_delivery == null || c.duplicates == null) return null
+  const per = c.per_delivery
+  const dup = c.duplicates
+  return {
+    total: fmtRatio(per.total),
+    main: `${fmtRatio(per.total)} per delivery: push ${fmtRatio(per.push)} · graft ${fmtRatio(per.graft)} · sync ${fmtRatio(per.sync)}`,
+    sub: `(duplicates: push ${fmtInt(dup.push)} of ${fmtInt(c.push)}, graft ${fmtInt(dup.graft)} of ${fmtInt(c.graft)}, sync ${fmtInt(dup.sync)} of ${fmtInt(c.sync)})`
+  }
+}
+
 function fmtPct (x: unknown): string {
   const n = finite(x)
   return n == null ? '—' : `${(n * 100).toFixed(1)}%`
@@ -281,6 +294,8 @@ export function renderTerminal (result: SimResult, opts: TerminalOptions = {}): 
   out.push(`${label('Bytes')}payload ${p.cyan(fmtRatio(bytes.payload_per_delivery))} · protocol ${p.cyan(fmtRatio(bytes.protocol_per_delivery))} ` +
     `the record size per delivered record ${p.dim(`(avg record ${fmtBytes(bytes.record_avg)}; ` +
     `${fmtBytes(bytes.payload_total)} payload, ${fmtBytes(bytes.protocol_total)} protocol in all)`)}`)
+  const copies = copiesLine(result)
+  if (copies != null) out.push(`${label('Copies')}${copies.main} ${p.dim(copies.sub)}`)
   out.push('')
 
   // Nodes: all of them when few; otherwise the ones that need attention, then the first by name.
@@ -866,6 +881,7 @@ export function renderHtml (result: SimResult): string {
     figure('entitlements held at the end', finalHeld == null ? '—' : fmtPct(finalHeld), ''),
     figure('payload per delivery', fmtRatio(bytes.payload_per_delivery), `× record size (avg ${fmtBytes(bytes.record_avg)})`),
     figure('protocol per delivery', fmtRatio(bytes.protocol_per_delivery), `${fmtBytes(bytes.protocol_total)} in all`),
+    ...((c) => c == null ? [] : [figure('copies per delivery', c.total, `${c.main}; ${c.sub}`)])(copiesLine(r)),
     figure('records published', fmtInt(r.records_published), `${fmtInt(r.deliveries)} deliveries`),
     figure('nodes up at the end', `${fmtInt(up)} / ${fmtInt(members.length)}`, '', up < members.length ? 'bad' : ''),
     figure('nodes with problems', fmtInt(troubledCount), 'missing, unexpected or penalties', troubledCount > 0 ? 'bad' : ''),

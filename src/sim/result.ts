@@ -34,6 +34,13 @@ export interface SimEvent {
   detail: string
 }
 
+export interface CopySplit { push: number, graft: number, sync: number }
+
+export interface SimCopies extends CopySplit {
+  duplicates: CopySplit
+  per_delivery: CopySplit & { total: number }
+}
+
 export interface SimResult {
   scenario: string
   description: string
@@ -65,6 +72,13 @@ export interface SimResult {
     protocol_total: number
     record_avg: number
   }
+  /**
+   * copies of records received across nodes, by how each came: `push` (gossip, unasked), `graft`
+   * (gossip, answering a GRAFT: tree repair; gossip has no separate IWANT, GRAFT asks for the ids),
+   * `sync` (reconciliation sessions); `duplicates` of them were already held or already in
+   * ingest; `per_delivery` is each count over the deliveries (total 1.0 means no redundancy)
+   */
+  copies?: SimCopies
   /** ingest rejections across nodes, by rule or error code */
   rejections: Record<string, number>
   /** outbound withholdings across nodes, by rule */

@@ -11,6 +11,7 @@ import { RawPeer, floodRecords, forgeRecords, junkRecords, type Forgeries } from
 import { loadContent, realisticIndicators } from './data-source.js'
 import { entitledMembers, mayHandTo, type Federation, type RecordFacts } from './entitlement.js'
 import type { SimCluster } from './cluster.js'
+import { addCopies, noCopies, simCopies } from './copies.js'
 import { SimFederation, seedFor } from './federation.js'
 import { MembershipPlay } from './membership-play.js'
 import { SimRoots } from './membership.js'
@@ -587,6 +588,7 @@ export async function runSimulation (opts: SimOptions): Promise<SimResult> {
       if (lat.length > 0) cdf.push([Math.round(lat[lat.length - 1] * 10) / 10, 1])
       let payload = 0
       let protocolBytes = 0
+      const copies = noCopies()
       const rejections: Record<string, number> = {}
       const withholdings: Record<string, number> = {}
       const memberResults: SimMemberResult[] = []
@@ -608,6 +610,7 @@ export async function runSimulation (opts: SimOptions): Promise<SimResult> {
           childRss += st.rssMb
           payload += st.payloadBytesIn
           protocolBytes += st.protocolBytesIn
+          addCopies(copies, st.copies)
           for (const [k2, v] of Object.entries(st.rejected)) { rejections[k2] = (rejections[k2] ?? 0) + v; rejected += v }
           for (const [k2, v] of Object.entries(st.withheld)) { withholdings[k2] = (withholdings[k2] ?? 0) + v; withheld += v }
           penalties = st.penalties
@@ -664,6 +667,7 @@ export async function runSimulation (opts: SimOptions): Promise<SimResult> {
           protocol_total: protocolBytes,
           record_avg: Math.round(recordAvg)
         },
+        copies: simCopies(copies, deliveries),
         rejections,
         withholdings,
         invariants,

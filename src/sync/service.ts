@@ -18,6 +18,8 @@ import { scopesBetween, SyncIndexes } from './indexes.js'
 
 /** Scopes two members share (see scopesBetween): what an OPEN may name, by index. */
 const SHARED_SCOPES = 6
+/** Sessions start only while fewer received records than this many batches wait in ingest. */
+const BACKLOG_BATCHES = 2
 import {
   DECLINE, DONE, OPEN, RECON, RECORDS, WANT, decodeFrame, encodeDecline, encodeDone, encodeOpen, encodeRecon, encodeWant,
   type Declined, type ScopedMessage, type SyncFrame
@@ -48,7 +50,7 @@ export interface SyncInit {
 export interface SyncComponents {
   registrar: Pick<DragnetLibp2p, 'handle' | 'unhandle' | 'dialProtocol'>
   peers: Pick<PeerManager, 'onConnect' | 'connectedPeers' | 'count' | 'recordSync'>
-  ingest: Pick<Ingest, 'onVerdict'>
+  ingest: Pick<Ingest, 'onVerdict' | 'backlog' | 'inFlightHas'>
   store: Store
   roster: Roster
   edge: ReplicationEdge
@@ -191,10 +193,22 @@ export class SyncService {
     if (!this.running || !this.initiates(peerId) || this.pending.has(peerId)) return
     const t = setTimeout(() => {
       this.pending.delete(peerId)
+      // Behind on what we already received: a session now would mostly fetch records gossip is
+      // delivering, and add to the backlog. Try again once it had time to clear.
+      if (this.backlogged) { this.counters.sessionsDeferred++; this.schedule(peerId, this.deferMs()); return }
       this.track$(this.syncNow(peerId).catch(() => {}))
     }, delayMs)
     t.unref?.()
     this.pending.set(peerId, t)
+  }
+
+  /** More received records wait in ingest than a few sessions' batches: too busy to start a session. */
+  private get backlogged (): boolean {
+    return this.c.ingest.backlog > BACKLOG_BATCHES * this.init.maxRecordsPerBatch
+  }
+
+  private deferMs (): number {
+    return Math.min(this.init.intervalMs, 1000) + Math.floor(Math.random() * 1000)
   }
 
   private member (peerId: string): Member {
@@ -341,11 +355,36 @@ export class SyncService {
   }
 
   /** Asks for what we lack, a few batches ahead, ingesting each answer while the next is on its way. */
-  private async pull (s: Session, need: Found[]): Promise<void> {
+  private async pull (s: Session, all: Found[]): Promise<void> {
+    const need = this.notOnTheirWay(all)
     if (need.length === 0) return
     // What is asked and not yet answered: digest → scope index. A record or decline for
     // anything else is a violation.
     const requested = new Map<string, number>()
+    try {
+      await this.fetch(s, need, requested)
+    } finally {
+      // Whatever did not come (the session ended first) is no longer expected from sync.
+      for (const k of requested.keys()) this.c.edge.expected.settle(`1220${k}`, 'sync')
+    }
+  }
+
+  /**
+   * Ids reconciliation found missing that another path is already bringing: announced to gossip
+   * (on its way down the tree, or asked for), or received and in ingest. The next session finds
+   * whichever of them did not arrive.
+   */
+  private notOnTheirWay (need: Found[]): Found[] {
+    const out = need.filter(d => {
+      const id = idOfDigest(d.digest)
+      return this.c.edge.expected.expectedBy(id) !== 'gossip' && !this.c.ingest.inFlightHas(id)
+    })
+    this.counters.skippedInFlight += need.length - out.length
+    return out
+  }
+
+  /** Asks for what we lack, a few batches ahead, ingesting each answer while the next is on its way. */
+  private async fetch (s: Session, need: Found[], requested: Map<string, number>): Promise<void> {
     const batch = this.init.maxRecordsPerBatch
     const ingesting: Array<Promise<void>> = []
     let next = 0
@@ -353,7 +392,10 @@ export class SyncService {
     const sendWant = async (): Promise<void> => {
       const slice = need.slice(next, next + batch)
       next += slice.length
-      for (const d of slice) requested.set(digestKey(d.digest), d.scope)
+      for (const d of slice) {
+        requested.set(digestKey(d.digest), d.scope)
+        this.c.edge.expected.expect(idOfDigest(d.digest), 'sync', s.deadline)
+      }
       outstanding++
       this.counters.requestedOut += slice.length
       await this.write(s, encodeWant(slice.map(d => d.digest)))
@@ -401,6 +443,7 @@ export class SyncService {
       const k = digestKey(d.digest)
       if (open.get(k) !== d.scope) throw protocolViolation(`declined ${idOfDigest(d.digest)}, which was not asked for in that scope`)
       open.delete(k)
+      this.c.edge.expected.settle(idOfDigest(d.digest), 'sync')
     }
     this.counters.declinedIn += list.length
     const peerId = s.peer.peerId

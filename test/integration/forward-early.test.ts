@@ -50,10 +50,15 @@ describe('forwarding before the durable write (issue 18)', function () {
       await waitFor(() => V.peers!.state(m.peerId)?.connected === true, 'V connected to the member')
     }
     const [m1, m2, m3] = members.slice(-3)
-    // A first record of m1 opens V's streams to everyone (what V pushes them arrives).
+    // A first record of m1 opens V's streams to everyone. A relay announces what it relays: A
+    // asks for m1's records by itself (nobody else pushes them to it), m2 and m3 ask here (GRAFT),
+    // so V pushes m1's records to all three from then on.
     const warm = m1.record(1, malware('early-warm-up'))
     await (await m1.gossip(V)).send(...HostileMember.records([warm.bytes]))
+    await waitFor(() => announced(m2, warm.id) && announced(m3, warm.id), 'the warm-up record announced to m2 and m3', 20_000)
+    for (const m of [m2, m3]) await (await m.gossip(V)).send(...HostileMember.graft([{ key: m1.identity.publicKey, digests: [digestOf(warm.id)] }]))
     await waitFor(() => pushed(m2, warm.bytes) && pushed(m3, warm.bytes), 'the warm-up record pushed to m2 and m3', 20_000)
+    await waitFor(async () => await A.store.has(warm.id), 'A holds the warm-up record', 20_000)
     return { V, A, m1, m2, m3 }
   }
 
@@ -69,7 +74,7 @@ describe('forwarding before the durable write (issue 18)', function () {
     const { V, A, m1, m2, m3 } = await setup()
     // m3 takes m1 off its tree: V announces m1's records to it instead of pushing them.
     await (await m3.gossip(V)).send(...HostileMember.prune([m1.identity.publicKey]))
-    await waitFor(() => V.gossip!.peerSummary().some(p => p.peerId === m3.peerId && p.lazyAuthors === 1), 'V has m3 lazy for m1')
+    await waitFor(() => V.gossip!.peerSummary().some(p => p.peerId === m3.peerId && p.eagerAuthors === 1), 'V has m3 lazy for m1 (eager only for V\'s own records)')
 
     const r = m1.record(2, malware('early-relayed'))
     const events: string[] = []

@@ -27,22 +27,23 @@ describe('gossip mechanics over the wire', function () {
   let fed: Federation | undefined
   const members: HostileMember[] = []
 
-  /** V alone with one or more wire-level members attached. */
-  async function victim (n: number, config: Record<string, unknown> = {}, init: HostileInit = {}): Promise<{ V: DragnetNode, A: DragnetNode, ms: HostileMember[] }> {
-    const ids = await Promise.all(Array.from({ length: n }, async (_, i) => await identityFor(`wire-${i}-${Math.random()}`)))
+  /** V alone with one or more wire-level members attached (`absent` more are on the roster and never connect). */
+  async function victim (n: number, config: Record<string, unknown> = {}, init: HostileInit = {}, absent = 0): Promise<{ V: DragnetNode, A: DragnetNode, ms: HostileMember[] }> {
+    const ids = await Promise.all(Array.from({ length: n + absent }, async (_, i) => await identityFor(`wire-${i}-${Math.random()}`)))
     fed = await startFederation(tmp.dir, [{ name: 'A' }, { name: 'V' }], [[0, 1]], {
       extraRoster: ids.map((id, i) => ({ peerId: id.peerId, name: `wire-${i}` })),
       config: { sync: { enabled: false }, ...config }
     })
     await waitConnected(fed.nodes, [[0, 1]])
     const [A, V] = fed.nodes
-    for (const id of ids) {
+    for (const [i, id] of ids.entries()) {
       const m = await HostileMember.start(id, init)
       members.push(m)
+      if (i >= n) continue
       await m.connect(V)
       await waitFor(() => V.peers!.state(m.peerId)?.connected === true, 'V connected to the member')
     }
-    return { V, A, ms: members.slice(-n) }
+    return { V, A, ms: members.slice(-(n + absent)) }
   }
 
   beforeEach(async () => { tmp = await tempDir() })
@@ -82,6 +83,44 @@ describe('gossip mechanics over the wire', function () {
     assert.deepEqual(graft.groups.flatMap(g => g.digests.map(d => Buffer.from(d).toString('hex'))), [r.id.slice(4)])
     await link.send(...HostileMember.records([r.bytes]))
     await waitFor(async () => await A.store.has(r.id), 'stored on V and relayed to A')
+  })
+
+  it('a relay announces what it relays and pushes an author\'s records whole only to a member that asked for them (GRAFT)', async () => {
+    const { A, ms: [m0, m1] } = await victim(2)
+    const pushed = (m: HostileMember, r: Stored): boolean => framesOf(m, RECORDS).some(f => (f as any).records.some((b: Uint8Array) => Buffer.from(b).equals(Buffer.from(r.record.bytes))))
+    const announced = (m: HostileMember, r: Stored): boolean => framesOf(m, IHAVE).some(f => (f as any).groups.some((g: any) => g.digests.some((d: Uint8Array) => Buffer.from(d).equals(Buffer.from(digestOf(r.id))))))
+    const [r1] = await A.publish([malware('relayed-1')], { tlp: 'green' }) as Stored[]
+    await waitFor(() => announced(m0, r1) && announced(m1, r1), 'A\'s record announced to both members by V')
+    assert.ok(!pushed(m0, r1) && !pushed(m1, r1), 'a relayed record is not pushed unasked')
+    const link = await m0.gossip(fed!.nodes[1])
+    await link.send(...HostileMember.graft([{ key: publicKeyOfPeerId(A.peerId), digests: [digestOf(r1.id)] }]))
+    await waitFor(() => pushed(m0, r1), 'the asked-for record pushed')
+    const [r2] = await A.publish([malware('relayed-2')], { tlp: 'green' }) as Stored[]
+    await waitFor(() => pushed(m0, r2) && announced(m1, r2), 'the next record pushed to the member that grafted, announced to the other')
+    assert.ok(!pushed(m1, r2))
+  })
+
+  it('an id announced for an author nobody pushes to us is asked for at once; with a parent on that author\'s tree, after the repair wait', async () => {
+    const { V, A, ms: [m, ghost] } = await victim(1, { gossip: { treeRepairMs: 3000, lazyFlushMs: 10 } }, {}, 1)
+    // V's stream to m is open once V announces something to it.
+    await A.publish([malware('opener')], { tlp: 'green' })
+    await waitFor(() => framesOf(m, IHAVE).length > 0, 'V announces to m')
+    const r1 = ghost.record(1, malware('ghost-1'))
+    const r2 = ghost.record(2, malware('ghost-2'))
+    const link = await m.gossip(V)
+    const key = ghost.identity.publicKey
+    const grafted = (id: string): boolean => framesOf(m, GRAFT).some(f => (f as any).groups.some((g: any) => g.digests.some((d: Uint8Array) => Buffer.from(d).equals(Buffer.from(digestOf(id))))))
+    const t0 = Date.now()
+    await link.send(...HostileMember.ihave([{ key, digests: [digestOf(r1.id)] }]))
+    await waitFor(() => grafted(r1.id), 'a GRAFT for the first id', 10_000)
+    assert.ok(Date.now() - t0 < 2500, `asked after ${Date.now() - t0} ms: no parent pushes this author, nothing to wait for`)
+    await link.send(...HostileMember.records([r1.bytes]))
+    await waitFor(async () => await V.store.has(r1.id), 'stored')
+    // m is now V's parent for the ghost's records: an announcement of the next one waits for m's push.
+    const t1 = Date.now()
+    await link.send(...HostileMember.ihave([{ key, digests: [digestOf(r2.id)] }]))
+    await waitFor(() => grafted(r2.id), 'a GRAFT for the second id once the repair wait is over', 15_000)
+    assert.ok(Date.now() - t1 >= 2500, `asked after ${Date.now() - t1} ms, before treeRepairMs (3000)`)
   })
 
   it('a peer whose push queue is full gets ids instead of payload; nothing crosses twice', async () => {

@@ -45,6 +45,11 @@ describe('simulate: every scenario, small, keeps its invariants', function () {
       assert.ok(r.records_published > 0)
       assert.equal(r.nodes, sc.nodes)
       for (const k of ['p50', 'p95', 'p99', 'max'] as const) assert.equal(typeof r.latency_ms[k], 'number')
+      // Every delivery arrived along some path, and the copies say which (a restarted member
+      // counts afresh, so only where nobody restarts).
+      assert.ok(r.copies != null)
+      if (sc.events.length === 0) assert.ok(r.copies.push + r.copies.graft + r.copies.sync >= r.deliveries, JSON.stringify(r.copies))
+      for (const k of ['push', 'graft', 'sync'] as const) assert.ok(r.copies.duplicates[k] <= r.copies[k])
       if (name === 'forger') {
         assert.ok((r.invariants.no_forged_record.details as any).forged_sent > 0)
         assert.equal(r.invariants.equivocation_flagged?.pass, true)
