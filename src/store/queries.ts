@@ -147,6 +147,17 @@ export async function lookupPage (store: Store, o: Observable, opts: LookupOptio
   return { records: records.sort(byTs), next: encodeCursor(tag, pos!) }
 }
 
+/** The current record ids of a STIX object, worked out once per scan. */
+async function currentOf (store: Store, stixId: string, ctx: { now: number, current: Map<string, Set<string>> }): Promise<Set<string>> {
+  let cur = ctx.current.get(stixId)
+  if (cur == null) {
+    const [versions, owner] = await Promise.all([store.versions(stixId), store.owner(stixId)])
+    cur = currentIds(versions, owner, ctx.now)
+    ctx.current.set(stixId, cur)
+  }
+  return cur
+}
+
 /**
  * For each index entry, the hit it contributes: none when the record is gone, above the
  * caller's TLP, not current, or counted at an earlier entry of the same scan.
@@ -158,13 +169,7 @@ async function resolveEntries (store: Store, plan: IndexRange[], entries: IndexE
   for (let i = 0; i < entries.length; i++) {
     const info = infos[i]
     if (info == null || (ctx.tlps != null && !ctx.tlps.has(info.tlp))) continue
-    let cur = ctx.current.get(info.stixId)
-    if (cur == null) {
-      const [versions, owner] = await Promise.all([store.versions(info.stixId), store.owner(info.stixId)])
-      cur = currentIds(versions, owner, ctx.now)
-      ctx.current.set(info.stixId, cur)
-    }
-    if (cur.has(entries[i].id)) candidates.push(i)
+    if ((await currentOf(store, info.stixId, ctx)).has(entries[i].id)) candidates.push(i)
   }
   const earlier = await earlierEntries(store, plan, candidates.map(i => entries[i]))
   for (let j = 0; j < candidates.length; j++) {
@@ -327,13 +332,7 @@ async function currentHits (store: Store, ids: string[], ctx: { tlps?: ReadonlyS
   for (let i = 0; i < ids.length; i++) {
     const info = infos[i]
     if (info == null || (ctx.tlps != null && !ctx.tlps.has(info.tlp))) continue
-    let cur = ctx.current.get(info.stixId)
-    if (cur == null) {
-      const [versions, owner] = await Promise.all([store.versions(info.stixId), store.owner(info.stixId)])
-      cur = currentIds(versions, owner, ctx.now)
-      ctx.current.set(info.stixId, cur)
-    }
-    if (!cur.has(ids[i])) continue
+    if (!(await currentOf(store, info.stixId, ctx)).has(ids[i])) continue
     const rec = await store.getRecord(ids[i])
     if (rec == null) continue
     out.push({ id: ids[i], author: info.author, tlp: info.tlp, type: info.type, stixId: info.stixId, modified: info.modified, ts: info.ts, addedAt: info.addedAt, body: rec.record.record.body })
