@@ -6,6 +6,8 @@ import { createLogger, silentLogger } from '../../src/log.js'
 import { DragnetNode } from '../../src/node.js'
 import type { Policy } from '../../src/policy/index.js'
 import { NodeIdentity } from '../../src/identity/index.js'
+import type { SyncSummary } from '../../src/net/peers.js'
+import { tempDir } from './tmp.js'
 
 export interface MemberSpec {
   name: string
@@ -89,4 +91,66 @@ export async function waitFor (pred: () => boolean | Promise<boolean>, what: str
 
 export async function waitConnected (nodes: DragnetNode[], edges: Array<[number, number]>, timeoutMs = 20_000): Promise<void> {
   await waitFor(() => edges.every(([a, b]) => nodes[a].peers!.state(nodes[b].peerId)?.connected === true && nodes[b].peers!.state(nodes[a].peerId)?.connected === true), 'all edges connected', timeoutMs)
+}
+
+/**
+ * What every federation suite sets up per test: a temp dir, and after the test the federation
+ * and any wire-level members it used are stopped (newest first) and the dir removed. Create it
+ * in the `describe` body: it registers that suite's `beforeEach` and `afterEach`.
+ */
+export class FederationFixture {
+  private tmp: { dir: string, cleanup: () => Promise<void> } | undefined
+  private readonly running: Array<{ stop: () => Promise<void>, quiet: boolean }> = []
+
+  constructor () {
+    beforeEach(async () => { this.tmp = await tempDir() })
+    afterEach(async () => { await this.tearDown() })
+  }
+
+  get dir (): string {
+    if (this.tmp == null) throw new Error('FederationFixture.dir is only there inside a test')
+    return this.tmp.dir
+  }
+
+  /** `startFederation` in this test's dir, stopped after the test. */
+  async start (members: MemberSpec[], edges: Array<[number, number]>, opts?: Parameters<typeof startFederation>[3]): Promise<Federation> {
+    const fed = await startFederation(this.dir, members, edges, opts)
+    this.running.push({ stop: fed.stop, quiet: false })
+    return fed
+  }
+
+  /**
+   * Anything else with a `stop` the test started (a wire-level member), stopped after the test;
+   * a failure to stop it is ignored, as the node under test may have cut it off already.
+   */
+  track<T extends { stop: () => Promise<void> }> (part: T): T {
+    this.running.push({ stop: async () => { await part.stop() }, quiet: true })
+    return part
+  }
+
+  private async tearDown (): Promise<void> {
+    let failure: unknown
+    for (const part of this.running.splice(0).reverse()) {
+      await part.stop().catch((err: unknown) => { if (!part.quiet) failure ??= err })
+    }
+    await this.tmp?.cleanup()
+    this.tmp = undefined
+    if (failure != null) throw failure
+  }
+}
+
+/**
+ * A sync session with `peerId` now. The one every connect starts, or one the peer opened, may
+ * still be running (one session per pair: DRAGNET_CONFLICT): it is waited out.
+ */
+export async function syncNow (node: DragnetNode, peerId: string, timeoutMs = 30_000): Promise<SyncSummary> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    try {
+      return await node.sync!.syncNow(peerId)
+    } catch (err: any) {
+      if (err?.code !== 'DRAGNET_CONFLICT' || Date.now() > deadline) throw err
+      await new Promise(resolve => setTimeout(resolve, 100))
+    }
+  }
 }

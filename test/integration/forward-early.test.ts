@@ -4,9 +4,8 @@ import { IHAVE, PRUNE, RECORDS, decodeGossipFrame } from '../../src/net/gossip-w
 import type { DragnetNode } from '../../src/node.js'
 import { digestOf } from '../../src/replication/index.js'
 import { malware } from '../../src/sim/stix-factory.js'
-import { identityFor, startFederation, waitConnected, waitFor, type Federation } from '../helpers/federation.js'
+import { identityFor, FederationFixture, waitConnected, waitFor, type Federation } from '../helpers/federation.js'
 import { HostileMember } from '../helpers/hostile-member.js'
-import { tempDir } from '../helpers/tmp.js'
 
 /*
  * Issue 18: a received record is pushed on as soon as it is verified, valid, allowed by policy
@@ -30,14 +29,14 @@ function announced (m: HostileMember, id: string): boolean {
 
 describe('forwarding before the durable write (issue 18)', function () {
   this.timeout(120_000)
-  let tmp: { dir: string, cleanup: () => Promise<void> }
+  const fx = new FederationFixture()
   let fed: Federation | undefined
   const members: HostileMember[] = []
 
   /** V and A connected, three wire-level members attached to V, each with V's gossip stream open to it. */
   async function setup (): Promise<{ V: DragnetNode, A: DragnetNode, m1: HostileMember, m2: HostileMember, m3: HostileMember }> {
     const ids = await Promise.all([1, 2, 3].map(async i => await identityFor(`early-${i}-${Math.random()}`)))
-    fed = await startFederation(tmp.dir, [{ name: 'A' }, { name: 'V' }], [[0, 1]], {
+    fed = await fx.start([{ name: 'A' }, { name: 'V' }], [[0, 1]], {
       extraRoster: ids.map((id, i) => ({ peerId: id.peerId, name: `early-${i + 1}` })),
       config: { sync: { enabled: false } }
     })
@@ -45,7 +44,7 @@ describe('forwarding before the durable write (issue 18)', function () {
     const [A, V] = fed.nodes
     for (const id of ids) {
       const m = await HostileMember.start(id)
-      members.push(m)
+      members.push(fx.track(m))
       await m.connect(V)
       await waitFor(() => V.peers!.state(m.peerId)?.connected === true, 'V connected to the member')
     }
@@ -61,14 +60,6 @@ describe('forwarding before the durable write (issue 18)', function () {
     await waitFor(async () => await A.store.has(warm.id), 'A holds the warm-up record', 20_000)
     return { V, A, m1, m2, m3 }
   }
-
-  beforeEach(async () => { tmp = await tempDir() })
-  afterEach(async () => {
-    for (const m of members.splice(0)) await m.stop().catch(() => {})
-    await fed?.stop()
-    fed = undefined
-    await tmp.cleanup()
-  })
 
   it('pushes a relayed record before its write completes, and announces it only once stored', async () => {
     const { V, A, m1, m2, m3 } = await setup()

@@ -6,9 +6,8 @@ import { publicKeyOfPeerId } from '../../src/record/index.js'
 import { digestOf } from '../../src/replication/index.js'
 import { indicator, malware } from '../../src/sim/stix-factory.js'
 import { Writer, encodeVarint } from '../../src/util/varint.js'
-import { identityFor, startFederation, waitConnected, waitFor, type Federation } from '../helpers/federation.js'
+import { identityFor, FederationFixture, waitConnected, waitFor, type Federation } from '../helpers/federation.js'
 import { HostileMember, type HostileInit } from '../helpers/hostile-member.js'
-import { tempDir } from '../helpers/tmp.js'
 
 /*
  * Gossip's own mechanics, each driven through the wire by a member that speaks the protocol
@@ -23,14 +22,14 @@ function framesOf (m: HostileMember, type: number): Array<ReturnType<typeof deco
 
 describe('gossip mechanics over the wire', function () {
   this.timeout(120_000)
-  let tmp: { dir: string, cleanup: () => Promise<void> }
+  const fx = new FederationFixture()
   let fed: Federation | undefined
   const members: HostileMember[] = []
 
   /** V alone with one or more wire-level members attached (`absent` more are on the roster and never connect). */
   async function victim (n: number, config: Record<string, unknown> = {}, init: HostileInit = {}, absent = 0): Promise<{ V: DragnetNode, A: DragnetNode, ms: HostileMember[] }> {
     const ids = await Promise.all(Array.from({ length: n + absent }, async (_, i) => await identityFor(`wire-${i}-${Math.random()}`)))
-    fed = await startFederation(tmp.dir, [{ name: 'A' }, { name: 'V' }], [[0, 1]], {
+    fed = await fx.start([{ name: 'A' }, { name: 'V' }], [[0, 1]], {
       extraRoster: ids.map((id, i) => ({ peerId: id.peerId, name: `wire-${i}` })),
       config: { sync: { enabled: false }, ...config }
     })
@@ -38,21 +37,13 @@ describe('gossip mechanics over the wire', function () {
     const [A, V] = fed.nodes
     for (const [i, id] of ids.entries()) {
       const m = await HostileMember.start(id, init)
-      members.push(m)
+      members.push(fx.track(m))
       if (i >= n) continue
       await m.connect(V)
       await waitFor(() => V.peers!.state(m.peerId)?.connected === true, 'V connected to the member')
     }
     return { V, A, ms: members.slice(-(n + absent)) }
   }
-
-  beforeEach(async () => { tmp = await tempDir() })
-  afterEach(async () => {
-    for (const m of members.splice(0)) await m.stop().catch(() => {})
-    await fed?.stop()
-    fed = undefined
-    await tmp.cleanup()
-  })
 
   it('PRUNE on a duplicate: a record V holds, pushed whole, takes the sender off that author\'s tree', async () => {
     const { V, A, ms: [m] } = await victim(1)

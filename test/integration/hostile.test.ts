@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict'
 import { createRecord, publicKeyOfPeerId } from '../../src/record/index.js'
 import type { DragnetNode } from '../../src/node.js'
-import type { SyncSummary } from '../../src/net/peers.js'
 import type { Stored } from '../../src/ingest/index.js'
 import { digestOf } from '../../src/replication/index.js'
 import { indicator, malware } from '../../src/sim/stix-factory.js'
@@ -9,7 +8,7 @@ import { classifyValue } from '../../src/stix/index.js'
 import { lookup } from '../../src/store/queries.js'
 import { RECON, decodeFrame, encodeDecline, encodeOpen, encodeWant } from '../../src/sync/protocol.js'
 import { ReconIndex, createInitiator } from '../../src/sync/recon/index.js'
-import { identityFor, startFederation, waitConnected, waitFor, type Federation } from '../helpers/federation.js'
+import { identityFor, startFederation, syncNow, waitConnected, waitFor, type Federation } from '../helpers/federation.js'
 import { HostileMember, rssMb, strangers } from '../helpers/hostile-member.js'
 import { tempDir } from '../helpers/tmp.js'
 
@@ -57,18 +56,6 @@ async function honestFlow (w: World, tag: string, earlier: string[] = []): Promi
   return ids
 }
 
-/** A session now; one already running with that peer (the one every connect starts) is waited out. */
-async function syncNow (node: DragnetNode, peerId: string): Promise<SyncSummary> {
-  const deadline = Date.now() + 30_000
-  while (true) {
-    try {
-      return await node.sync!.syncNow(peerId)
-    } catch (err: any) {
-      if (err?.code !== 'DRAGNET_CONFLICT' || Date.now() > deadline) throw err
-      await new Promise(resolve => setTimeout(resolve, 100))
-    }
-  }
-}
 
 async function penalised (w: World, pattern: RegExp): Promise<void> {
   await waitFor(() => (w.V.peers!.state(w.m.peerId)?.penalties ?? 0) > 0, 'V penalised the attacker', 15_000)

@@ -6,8 +6,7 @@ import { silentLogger } from '../../src/log.js'
 import { DragnetNode } from '../../src/node.js'
 import { compilePolicy } from '../../src/policy/index.js'
 import { indicator } from '../../src/sim/stix-factory.js'
-import { startFederation, waitConnected, waitFor, type Federation } from '../helpers/federation.js'
-import { tempDir } from '../helpers/tmp.js'
+import { FederationFixture, syncNow, waitConnected, waitFor, type Federation } from '../helpers/federation.js'
 
 /*
  * Purge and erasure between real nodes over TCP: a purged record never comes back by gossip or
@@ -36,7 +35,7 @@ async function holdsAll (node: DragnetNode, ids: string[]): Promise<boolean> {
 /** An in-sync check between two nodes: the initiator (lower PeerId) runs a session now. */
 async function syncPair (a: DragnetNode, b: DragnetNode): Promise<{ ok: boolean, error?: string, roundTrips: number, recordsSent: number, recordsReceived: number }> {
   const [initiator, other] = a.peerId < b.peerId ? [a, b] : [b, a]
-  return await initiator.sync!.syncNow(other.peerId)
+  return await syncNow(initiator, other.peerId)
 }
 
 async function filesContaining (dir: string, needle: string): Promise<string[]> {
@@ -50,19 +49,12 @@ async function filesContaining (dir: string, needle: string): Promise<string[]> 
 
 describe('purge and erasure between nodes over TCP', function () {
   this.timeout(180_000)
-  let tmp: { dir: string, cleanup: () => Promise<void> }
+  const fx = new FederationFixture()
   let fed: Federation | undefined
-
-  beforeEach(async () => { tmp = await tempDir() })
-  afterEach(async () => {
-    await fed?.stop()
-    fed = undefined
-    await tmp.cleanup()
-  })
 
   it('a record purged on one node never comes back while its peers hold it, and the in-sync check stays 1 round trip', async () => {
     const edges: Array<[number, number]> = [[0, 1], [1, 2], [0, 2]]
-    fed = await startFederation(tmp.dir, [{ name: 'A' }, { name: 'B' }, { name: 'C' }], edges, { config: QUIET_SYNC })
+    fed = await fx.start([{ name: 'A' }, { name: 'B' }, { name: 'C' }], edges, { config: QUIET_SYNC })
     await waitConnected(fed.nodes, edges)
     const [A, B, C] = fed.nodes
     const ids = await publishMany(A, 60, 'purge-sync')
@@ -94,9 +86,9 @@ describe('purge and erasure between nodes over TCP', function () {
     // After a restart the tombstone still holds the id in reconciliation: also when the indexes
     // are rebuilt from the store, as after a crash (no snapshots).
     await B.stop()
-    await rm(join(tmp.dir, 'B', 'store.sync.snap'), { force: true })
-    await rm(join(tmp.dir, 'B', 'store.index.snap'), { force: true })
-    const B2 = await DragnetNode.open({ dataDir: join(tmp.dir, 'B'), config: B.config, log: silentLogger() })
+    await rm(join(fx.dir, 'B', 'store.sync.snap'), { force: true })
+    await rm(join(fx.dir, 'B', 'store.index.snap'), { force: true })
+    const B2 = await DragnetNode.open({ dataDir: join(fx.dir, 'B'), config: B.config, log: silentLogger() })
     await B2.start()
     fed.nodes[1] = B2
     B2.peers!.learnAddrs(A.peerId, A.listenAddrs())
@@ -110,9 +102,9 @@ describe('purge and erasure between nodes over TCP', function () {
   })
 
   it('an author\'s erasure request is honoured on two members, refused (audited) on a third whose policy says so, and the author learns who confirmed', async () => {
-    const keepAll = compilePolicy({ name: 'keep', erasure: [{ id: 'keep-evidence', action: 'refuse', reason: 'evidence in an open case' }] }, tmp.dir)
+    const keepAll = compilePolicy({ name: 'keep', erasure: [{ id: 'keep-evidence', action: 'refuse', reason: 'evidence in an open case' }] }, fx.dir)
     const edges: Array<[number, number]> = [[0, 1], [0, 2], [0, 3], [1, 2], [1, 3], [2, 3]]
-    fed = await startFederation(tmp.dir, [{ name: 'A' }, { name: 'B' }, { name: 'C' }, { name: 'D', policy: keepAll }], edges, { config: QUIET_SYNC })
+    fed = await fx.start([{ name: 'A' }, { name: 'B' }, { name: 'C' }, { name: 'D', policy: keepAll }], edges, { config: QUIET_SYNC })
     await waitConnected(fed.nodes, edges)
     const [A, B, C, D] = fed.nodes
     const [target, keep] = await publishMany(A, 2, 'erase')

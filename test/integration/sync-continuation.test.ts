@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict'
 import { malware } from '../../src/sim/stix-factory.js'
-import { startFederation, waitFor, type Federation } from '../helpers/federation.js'
-import { tempDir } from '../helpers/tmp.js'
+import { FederationFixture, waitFor, type Federation } from '../helpers/federation.js'
 
 /*
  * A catch-up larger than `sync.maxIdsPerSession` takes several sessions; each one that stopped
@@ -9,21 +8,14 @@ import { tempDir } from '../helpers/tmp.js'
  */
 describe('sync catch-up beyond one session', function () {
   this.timeout(180_000)
-  let tmp: { dir: string, cleanup: () => Promise<void> }
+  const fx = new FederationFixture()
   let fed: Federation | undefined
-
-  beforeEach(async () => { tmp = await tempDir() })
-  afterEach(async () => {
-    await fed?.stop()
-    fed = undefined
-    await tmp.cleanup()
-  })
 
   it('sessions cut at the id cap run back to back until the peer holds everything', async () => {
     const cap = 150
     const total = 600
     // No edge yet: B first meets A once A holds every record, so only sync can bring them.
-    fed = await startFederation(tmp.dir, [{ name: 'A' }, { name: 'B' }], [], { config: { sync: { intervalMs: 3_600_000, maxIdsPerSession: cap } } })
+    fed = await fx.start([{ name: 'A' }, { name: 'B' }], [], { config: { sync: { intervalMs: 3_600_000, maxIdsPerSession: cap } } })
     const [A, B] = fed.nodes
     for (let i = 0; i < total; i += 100) await A.publish(Array.from({ length: 100 }, (_, j) => malware(`cont-${i + j}`)), { tlp: 'green' })
     assert.equal(A.store.counts().records, total)

@@ -5,11 +5,9 @@ import { initDataDir } from '../../src/identity/index.js'
 import { silentLogger } from '../../src/log.js'
 import { DragnetNode } from '../../src/node.js'
 import { compilePolicy } from '../../src/policy/index.js'
-import type { SyncSummary } from '../../src/net/peers.js'
 import type { AuditEntry } from '../../src/store/index.js'
 import { indicator, malware } from '../../src/sim/stix-factory.js'
-import { seedFor, startFederation, waitConnected, waitFor, type Federation } from '../helpers/federation.js'
-import { tempDir } from '../helpers/tmp.js'
+import { FederationFixture, seedFor, syncNow, waitConnected, waitFor, type Federation } from '../helpers/federation.js'
 
 const SYNC = { sync: { intervalMs: 1500, maxRecordsPerBatch: 250 } }
 
@@ -34,18 +32,6 @@ async function restart (fed: Federation, i: number, dir: string): Promise<Dragne
   return node
 }
 
-/** A session now; one already running with that peer (every connect starts one) is waited out. */
-async function syncNow (node: DragnetNode, peerId: string): Promise<SyncSummary> {
-  const deadline = Date.now() + 30_000
-  for (;;) {
-    try {
-      return await node.sync!.syncNow(peerId)
-    } catch (err: any) {
-      if (err?.code !== 'DRAGNET_CONFLICT' || Date.now() > deadline) throw err
-      await new Promise(resolve => setTimeout(resolve, 100))
-    }
-  }
-}
 
 async function holdsAll (node: DragnetNode, ids: string[]): Promise<boolean> {
   return (await node.store.hasMany(ids)).every(Boolean)
@@ -53,24 +39,17 @@ async function holdsAll (node: DragnetNode, ids: string[]): Promise<boolean> {
 
 describe('sync: anti-entropy between real nodes over TCP', function () {
   this.timeout(180_000)
-  let tmp: { dir: string, cleanup: () => Promise<void> }
+  const fx = new FederationFixture()
   let fed: Federation | undefined
-
-  beforeEach(async () => { tmp = await tempDir() })
-  afterEach(async () => {
-    await fed?.stop()
-    fed = undefined
-    await tmp.cleanup()
-  })
 
   it('a node offline while 2,000 records are published elsewhere catches up after restart', async () => {
     const edges: Array<[number, number]> = [[0, 1], [1, 2]]
-    fed = await startFederation(tmp.dir, [{ name: 'A' }, { name: 'B' }, { name: 'C' }], edges, { config: SYNC })
+    fed = await fx.start([{ name: 'A' }, { name: 'B' }, { name: 'C' }], edges, { config: SYNC })
     await waitConnected(fed.nodes, edges)
     const B = fed.nodes[1]
     await B.stop()
     const ids = await publishMany(fed.nodes[0], 2000, 'offline')
-    const B2 = await restart(fed, 1, join(tmp.dir, 'B'))
+    const B2 = await restart(fed, 1, join(fx.dir, 'B'))
     B2.peers!.learnAddrs(fed.nodes[0].peerId, fed.nodes[0].listenAddrs())
     B2.peers!.learnAddrs(fed.nodes[2].peerId, fed.nodes[2].listenAddrs())
     const t0 = Date.now()
@@ -85,7 +64,7 @@ describe('sync: anti-entropy between real nodes over TCP', function () {
   it('a 6-node federation split in two halves that both publish converges after the split heals', async () => {
     // A ring, so each half is a path and the heal restores two bridges.
     const edges: Array<[number, number]> = [[0, 1], [1, 2], [2, 3], [3, 4], [4, 5], [5, 0]]
-    fed = await startFederation(tmp.dir, ['P0', 'P1', 'P2', 'P3', 'P4', 'P5'].map(name => ({ name })), edges, { config: SYNC })
+    fed = await fx.start(['P0', 'P1', 'P2', 'P3', 'P4', 'P5'].map(name => ({ name })), edges, { config: SYNC })
     await waitConnected(fed.nodes, edges)
     const half = (i: number): number => (i < 3 ? 0 : 1)
     const bridges = edges.filter(([a, b]) => half(a) !== half(b))
@@ -119,7 +98,7 @@ describe('sync: anti-entropy between real nodes over TCP', function () {
 
   it('two identical replicas exchange no records and only a few hundred bytes', async () => {
     const edges: Array<[number, number]> = [[0, 1]]
-    fed = await startFederation(tmp.dir, [{ name: 'A' }, { name: 'B' }], edges, { config: { sync: { intervalMs: 3_600_000 } } })
+    fed = await fx.start([{ name: 'A' }, { name: 'B' }], edges, { config: { sync: { intervalMs: 3_600_000 } } })
     await waitConnected(fed.nodes, edges)
     const [A, B] = fed.nodes
     const ids = await publishMany(A, 500, 'same')
@@ -141,7 +120,7 @@ describe('sync: anti-entropy between real nodes over TCP', function () {
 
   it('a node whose data dir was wiped and re-initialised with the same key re-syncs everything it is entitled to', async () => {
     const edges: Array<[number, number]> = [[0, 1], [0, 2], [1, 2]]
-    fed = await startFederation(tmp.dir, [{ name: 'A' }, { name: 'B' }, { name: 'C' }], edges, { config: SYNC })
+    fed = await fx.start([{ name: 'A' }, { name: 'B' }, { name: 'C' }], edges, { config: SYNC })
     await waitConnected(fed.nodes, edges)
     const [A, B, C] = fed.nodes
     const green = await publishMany(A, 300, 'w-green')
@@ -152,9 +131,9 @@ describe('sync: anti-entropy between real nodes over TCP', function () {
     await waitFor(async () => await holdsAll(B, [...green, toB.id]) && await holdsAll(C, own), 'B holds its share; C has B\'s records')
     const peerId = B.peerId
     await B.stop()
-    await rm(join(tmp.dir, 'B'), { recursive: true, force: true })
-    await initDataDir(join(tmp.dir, 'B'), { name: 'B', seed: seedFor('B') })
-    const B2 = await restart(fed, 1, join(tmp.dir, 'B'))
+    await rm(join(fx.dir, 'B'), { recursive: true, force: true })
+    await initDataDir(join(fx.dir, 'B'), { name: 'B', seed: seedFor('B') })
+    const B2 = await restart(fed, 1, join(fx.dir, 'B'))
     assert.equal(B2.peerId, peerId)
     assert.equal(B2.store.counts().records, 0)
     B2.peers!.learnAddrs(A.peerId, A.listenAddrs())
@@ -172,15 +151,15 @@ describe('sync: anti-entropy between real nodes over TCP', function () {
       name: 'withhold-internal',
       defaults: { inbound: 'accept', outbound: 'send' },
       rules: [{ id: 'internal-stays-home', direction: 'outbound', match: { labels: { any: ['internal'] } }, action: 'withhold', reason: 'internal records stay with us' }]
-    }, tmp.dir)
+    }, fx.dir)
     const edges: Array<[number, number]> = [[0, 1]]
-    fed = await startFederation(tmp.dir, [{ name: 'A', policy: withholdInternal }, { name: 'B' }], edges, { config: { sync: { intervalMs: 3_600_000 } } })
+    fed = await fx.start([{ name: 'A', policy: withholdInternal }, { name: 'B' }], edges, { config: { sync: { intervalMs: 3_600_000 } } })
     await waitConnected(fed.nodes, edges)
     const [A, B] = fed.nodes
     await B.stop()
     const shared = await publishMany(A, 100, 'shared')
     const internal = await publishMany(A, 40, 'internal', 'green', { labels: ['internal'] })
-    const B2 = await restart(fed, 1, join(tmp.dir, 'B'))
+    const B2 = await restart(fed, 1, join(fx.dir, 'B'))
     B2.peers!.learnAddrs(A.peerId, A.listenAddrs())
     await waitFor(async () => await holdsAll(B2, shared), 'B synced the shareable records', 30_000, 100)
     // Outbound decisions reach the audit in batches: wait for the entry, then check nothing crossed.
