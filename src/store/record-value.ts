@@ -18,7 +18,6 @@ import type { RecordInfo } from './store.js'
  */
 
 const STORED_TAG = 0xd5
-const enc = new TextEncoder()
 const dec = new TextDecoder()
 
 export interface StoredRecord {
@@ -30,16 +29,19 @@ export interface StoredRecord {
 }
 
 export function encodeStored (info: RecordInfo, bytes: Uint8Array, auditKey?: string): Uint8Array {
-  const audit = auditKey != null ? enc.encode(auditKey) : new Uint8Array(0)
-  if (audit.length > 255) throw new TypeError('audit key too long')
-  const json = enc.encode(JSON.stringify(info))
-  const out = new Uint8Array(6 + audit.length + json.length + bytes.length)
+  // One buffer, the texts written straight into it: no intermediate encodings per record.
+  const audit = auditKey ?? ''
+  const json = JSON.stringify(info)
+  const auditLen = Buffer.byteLength(audit)
+  if (auditLen > 255) throw new TypeError('audit key too long')
+  const jsonLen = Buffer.byteLength(json)
+  const out = Buffer.allocUnsafe(6 + auditLen + jsonLen + bytes.length)
   out[0] = STORED_TAG
-  out[1] = audit.length
-  out.set(audit, 2)
-  new DataView(out.buffer).setUint32(2 + audit.length, json.length)
-  out.set(json, 6 + audit.length)
-  out.set(bytes, 6 + audit.length + json.length)
+  out[1] = auditLen
+  out.write(audit, 2)
+  out.writeUInt32BE(jsonLen, 2 + auditLen)
+  out.write(json, 6 + auditLen)
+  out.set(bytes, 6 + auditLen + jsonLen)
   return out
 }
 
