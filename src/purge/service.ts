@@ -6,7 +6,7 @@ import { policySubject, type Policy, type PolicySubject } from '../policy/index.
 import { scopesOf, type SignedRecord } from '../record/index.js'
 import { analyzeStixObject } from '../stix/index.js'
 import type { AuditEntry, PurgeResult, Store, Tombstone } from '../store/index.js'
-import { erasureReceiptBody, erasureRequestBody, isRecordId, receiptOf, requestedIds, requestGroups, type RequestGroup } from './request.js'
+import { ERASURE_RECEIPT_TYPE, ERASURE_REQUEST_TYPE, erasureReceiptBody, erasureRequestBody, isRecordId, receiptOf, requestedIds, requestGroups, type RequestGroup } from './request.js'
 
 /*
  * Purge, erasure and retention: the three ways a record leaves this node for good. Each ends in
@@ -82,6 +82,8 @@ export class PurgeService {
   private offGate: (() => void) | null = null
   private retaining: Promise<number> | null = null
   private work: Promise<unknown> = Promise.resolve()
+  /** tasks in `work` not finished yet */
+  private queued = 0
   readonly stats: PurgeStats = { purged: { operator: 0, retention: 0, erasure: 0, requested: 0 }, erasure: { honoured: 0, refused: 0 }, retention: { runs: 0, expired: 0 }, declined: 0 }
 
   constructor (components: PurgeComponents, init: PurgeInit) {
@@ -91,7 +93,7 @@ export class PurgeService {
 
   async start (): Promise<void> {
     this.pending = new Map(Object.entries(await this.c.store.getMeta<Record<string, { request: string, requester: string }>>(PENDING_META) ?? {}))
-    this.offStored = this.c.ingest.onStored((v) => { this.serial(async () => { await this.onStored(v) }) })
+    this.offStored = this.c.ingest.onStored((v) => { if (this.concerns(v)) this.serial(async () => { await this.onStored(v) }) })
     this.offGate = this.c.ingest.addGate((id, signed) => this.gate(id, signed))
     this.timer = setInterval(() => { void this.runRetention().catch(() => 0) }, this.init.retentionIntervalMs)
     this.timer.unref?.()
@@ -120,7 +122,8 @@ export class PurgeService {
 
   /** Erasure handling runs one stored record at a time, in arrival order. */
   private serial (fn: () => Promise<void>): void {
-    this.work = this.work.then(fn).catch((err: Error) => { this.c.log.warn({ err: err.message }, 'erasure handling failed') })
+    this.queued++
+    this.work = this.work.then(fn).catch((err: Error) => { this.c.log.warn({ err: err.message }, 'erasure handling failed') }).finally(() => { this.queued-- })
   }
 
   /** Waits for the erasure handling of records stored so far (tests, shutdown). */
@@ -255,6 +258,16 @@ export class PurgeService {
   }
 
   // ------------------------------------------------------------------ erasure (member side)
+
+  /**
+   * Whether a stored record may need erasure handling: a request, a receipt, or any record while
+   * requests wait for their records (queued work may add to them). Every other record (nearly
+   * all of a catch-up) costs no queued task.
+   */
+  private concerns (v: Stored): boolean {
+    const type = v.record.record.body.type
+    return type === ERASURE_REQUEST_TYPE || type === ERASURE_RECEIPT_TYPE || this.pending.size > 0 || this.queued > 0
+  }
 
   private async onStored (v: Stored): Promise<void> {
     if (!this.c.store.isOpen) return

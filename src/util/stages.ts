@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs'
+
 /*
  * Where a record's main-thread time goes, stage by stage (issue 18). Benches switch a clock on,
  * push records through a real node and read µs per record per stage; in a running node no clock
@@ -62,6 +64,19 @@ export class StageClock {
     }
     out.total = Math.round((total * 1000 / n) * 10) / 10
     return out
+  }
+}
+
+/**
+ * CPU time of the main thread alone, in µs, where the OS tells (Linux: the thread's schedstat),
+ * else undefined. Exact on a loaded machine and blind to the verify workers and LevelDB's
+ * threads; updated by the scheduler every few ms, so only for spans of a whole bench run.
+ */
+export function mainThreadCpuUs (): number | undefined {
+  try {
+    return Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]) / 1000
+  } catch {
+    return undefined
   }
 }
 
