@@ -1090,6 +1090,23 @@ export class Store {
     return (await this.db.getMany(ids.map(id => key('records', id)))).map(v => v == null ? undefined : envelopeOf(v))
   }
 
+  /**
+   * Records with what the store knows of each (its RecordInfo), in the order asked. The keys go
+   * to LevelDB sorted, so a batch visits table blocks in order rather than at random.
+   */
+  async getManyStored (ids: string[]): Promise<Array<{ info: RecordInfo, bytes: Uint8Array } | undefined>> {
+    this.assertOpen()
+    if (ids.length === 0) return []
+    const order = ids.map((_, i) => i).sort((a, b) => ids[a] < ids[b] ? -1 : ids[a] > ids[b] ? 1 : 0)
+    const values = await this.db.getMany(order.map(i => key('records', ids[i])))
+    const out: Array<{ info: RecordInfo, bytes: Uint8Array } | undefined> = new Array(ids.length)
+    order.forEach((i, j) => {
+      const v = values[j]
+      out[i] = v == null ? undefined : decodeStored(v)
+    })
+    return out
+  }
+
   async getInfo (id: string): Promise<RecordInfo | undefined> {
     this.assertOpen()
     const v = await this.db.get(key('records', id))

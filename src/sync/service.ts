@@ -8,12 +8,13 @@ import { FramedStream } from '../net/framing.js'
 import type { DragnetLibp2p } from '../net/libp2p.js'
 import type { PeerManager, SyncSummary } from '../net/peers.js'
 import { SYNC_PROTOCOL } from '../net/protocols.js'
-import { idOfEnvelope, parseDecodedRecord, scopesOf } from '../record/index.js'
+import { idOfEnvelope, scopesOf } from '../record/index.js'
 import {
   digestKey, emptyStats, idOfDigest, packRecordsFrames, peerTimeout, protocolViolation, throttle,
   type FailureKind, type ReplicationEdge, type ReplicationStats
 } from '../replication/index.js'
 import type { Store } from '../store/index.js'
+import { StoredRecordView } from '../store/reads.js'
 import { scopesBetween, SyncIndexes } from './indexes.js'
 
 /** Scopes two members share (see scopesBetween): what an OPEN may name, by index. */
@@ -491,26 +492,27 @@ export class SyncService {
    */
   private async serve (s: Session, items: Found[]): Promise<{ records: Uint8Array[], declined: Declined[] }> {
     const ids = items.map(d => idOfDigest(d.digest))
-    const bytes = await this.c.store.getManyBytes(ids)
+    const stored = await this.c.store.getManyStored(ids)
     const now = Date.now()
     const records: Uint8Array[] = []
     const declined: Declined[] = []
     for (let i = 0; i < ids.length; i++) {
-      const b = bytes[i]
-      if (b == null) {
+      const st = stored[i]
+      if (st == null) {
         const p = this.indexes.phantom(s.peer.peerId, ids[i])
         const scope = p?.scopes.find(x => s.scopes.includes(x))
         if (p != null && scope != null) declined.push({ scope: s.scopes.indexOf(scope), ts: p.ts, digest: items[i].digest })
         continue
       }
-      // Our own store's bytes, checked in full when they came in: parsed, not checked again.
-      const signed = parseDecodedRecord(b, ids[i])
+      // Our own store's bytes, checked in full when they came in: not checked again, and the
+      // body is parsed only if the outbound policy looks at it.
+      const view = new StoredRecordView(ids[i], st.info, st.bytes)
       // A record outside the scopes we share with this peer (red, amber for others) is never
       // named to it, not even by a decline.
-      const scope = scopesOf(signed.record).find(x => s.scopes.includes(x))
+      const scope = scopesOf(view).find(x => s.scopes.includes(x))
       if (scope == null) continue
-      if (this.c.edge.maySend(this.c.edge.subjectOf(signed), s.peer, 'sync', this.counters, now)) records.push(b)
-      else declined.push({ scope: s.scopes.indexOf(scope), ts: signed.record.ts, digest: items[i].digest })
+      if (this.c.edge.maySend(this.c.edge.subjectOf(view), s.peer, 'sync', this.counters, now)) records.push(st.bytes)
+      else declined.push({ scope: s.scopes.indexOf(scope), ts: view.ts, digest: items[i].digest })
     }
     this.counters.declinedOut += declined.length
     return { records, declined }
