@@ -15,7 +15,7 @@ import {
 } from '../replication/index.js'
 import type { Store } from '../store/index.js'
 import { StoredRecordView } from '../store/reads.js'
-import { scopesBetween, SyncIndexes } from './indexes.js'
+import { DEFAULT_DECLINED_TTL_MS, scopesBetween, SyncIndexes, syncSnapshotFile, type LoadedSyncIndexes } from './indexes.js'
 
 /** Scopes two members share (see scopesBetween): what an OPEN may name, by index. */
 const SHARED_SCOPES = 6
@@ -45,6 +45,8 @@ export interface SyncInit {
   ioTimeoutMs?: number
   /** simulated per-link latency (simulations only) */
   linkDelay?: (peerId: string) => number
+  /** indexes loaded before the node started anything else (preloadSyncIndexes); used while the store's generation still matches */
+  preloaded?: LoadedSyncIndexes
 }
 
 /** What sync needs from the node, and nothing more. */
@@ -98,8 +100,9 @@ interface Found$ { have: Set<string>, need: Map<string, number>, kept: number }
  */
 export class SyncService {
   private readonly c: SyncComponents
-  private readonly init: Required<Omit<SyncInit, 'linkDelay'>> & Pick<SyncInit, 'linkDelay'>
-  readonly indexes = new SyncIndexes()
+  private readonly init: Required<Omit<SyncInit, 'linkDelay' | 'preloaded'>> & Pick<SyncInit, 'linkDelay'>
+  readonly indexes: SyncIndexes
+  private preloaded: LoadedSyncIndexes | undefined
   private readonly active = new Set<string>()
   private readonly counters: ReplicationStats = emptyStats()
   private timer: ReturnType<typeof setInterval> | null = null
@@ -110,7 +113,11 @@ export class SyncService {
 
   constructor (components: SyncComponents, init: SyncInit) {
     this.c = components
-    this.init = { declinedTtlMs: 24 * 3600_000, ioTimeoutMs: 30_000, ...init }
+    const { preloaded, ...rest } = init
+    this.init = { declinedTtlMs: DEFAULT_DECLINED_TTL_MS, ioTimeoutMs: 30_000, ...rest }
+    // Preloaded indexes stand only if nothing changed the store since (else they are rebuilt in start).
+    this.preloaded = preloaded
+    this.indexes = preloaded?.indexes ?? new SyncIndexes()
   }
 
   private get running (): boolean {
@@ -133,7 +140,11 @@ export class SyncService {
 
   async start (): Promise<void> {
     this.stopping = new AbortController()
-    const loaded = await this.indexes.load(this.c.store, { declinedTtlMs: this.init.declinedTtlMs, snapshotFile: this.snapshotFile })
+    const pre = this.preloaded
+    this.preloaded = undefined
+    const loaded = pre != null && pre.generation === this.c.store.counts().generation && pre.indexes === this.indexes
+      ? pre.loaded
+      : await this.indexes.reset().load(this.c.store, { declinedTtlMs: this.init.declinedTtlMs, snapshotFile: this.snapshotFile })
     this.c.log.info(loaded, 'sync index loaded')
     this.unlisten.push(
       this.c.ingest.onVerdict((v) => { this.track(v) }),
@@ -145,7 +156,7 @@ export class SyncService {
   }
 
   private get snapshotFile (): string {
-    return `${this.c.store.dir}.sync.snap`
+    return syncSnapshotFile(this.c.store)
   }
 
   /** Ends every session (their signals abort), removes every listener and handler, saves the index snapshot. */
