@@ -49,14 +49,20 @@ export interface LoadedSyncIndexes {
 }
 
 /**
+ * Below this many sync keys read, the pages a scan maps are a few MB: not worth reopening
+ * LevelDB for (a simulation starts hundreds of small nodes).
+ */
+const REOPEN_AFTER_KEYS = 50_000
+
+/**
  * Loads the sync indexes before anything else uses the store (a node's first step in `start`).
  * Without a snapshot that means reading every sync key, after which the store is reopened so
  * the table pages that scan mapped leave this process (Store.releaseMappedTables).
  */
-export async function preloadSyncIndexes (store: Store, opts: { declinedTtlMs?: number } = {}): Promise<LoadedSyncIndexes> {
+export async function preloadSyncIndexes (store: Store, opts: { declinedTtlMs?: number, reopenAfterKeys?: number } = {}): Promise<LoadedSyncIndexes> {
   const indexes = new SyncIndexes()
   const loaded = await indexes.load(store, { declinedTtlMs: opts.declinedTtlMs ?? DEFAULT_DECLINED_TTL_MS, snapshotFile: syncSnapshotFile(store) })
-  if (!loaded.snapshot) await store.releaseMappedTables()
+  if (!loaded.snapshot && loaded.records + loaded.known >= (opts.reopenAfterKeys ?? REOPEN_AFTER_KEYS)) await store.releaseMappedTables()
   return { indexes, loaded, generation: store.counts().generation }
 }
 
