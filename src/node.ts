@@ -11,7 +11,7 @@ import { PurgeService } from './purge/index.js'
 import type { SignedRecord } from './record/index.js'
 import { ADMISSION_CHUNK, ReplicationEdge, sumStats, type ReplicationStats } from './replication/index.js'
 import { Store, type AuditEntry, type StoreInit } from './store/index.js'
-import { SyncService } from './sync/index.js'
+import { preloadSyncIndexes, SyncService, type LoadedSyncIndexes } from './sync/index.js'
 import { docToJson, describeDoc } from './identity/membership.js'
 import type { MemberInfo } from './api/provenance.js'
 import { Webhooks, type WebhookStats } from './push/webhooks.js'
@@ -216,6 +216,9 @@ export class DragnetNode {
   async start (opts: { api?: (node: DragnetNode) => Promise<{ address: string, scheme?: 'http' | 'https', close: () => Promise<void>, reloadTls?: (tls?: ApiTls) => Promise<void> }>, webhooks?: boolean } = {}): Promise<void> {
     if (this.running) return
     try {
+      // Before anything else reads the store: a first start reads every sync key, and the store
+      // is then reopened to drop the table pages that scan mapped (see preloadSyncIndexes).
+      const syncIndexes = this.network && this.config.sync.enabled ? await preloadSyncIndexes(this.store) : undefined
       await this.ingest.start()
       this.stopHooks.push(async () => { await this.ingest.stop() })
       await this.purge.start()
@@ -236,7 +239,7 @@ export class DragnetNode {
       this.stopHooks.push(async () => { if (this.membershipTimer != null) clearInterval(this.membershipTimer) })
       // Webhooks run on a serving node, not in a CLI command that opens the store for a moment.
       if (this.config.webhooks.length > 0 && (this.network || opts.api != null || opts.webhooks === true)) await this.startWebhooks()
-      if (this.network) await this.startNetwork()
+      if (this.network) await this.startNetwork(syncIndexes)
       // Only a serving node keeps the schedule; a CLI opening the store offline runs a feed on demand.
       if (this.network || opts.api != null) {
         await this.feeds.start()
@@ -288,7 +291,7 @@ export class DragnetNode {
     return this.webhooks?.stats() ?? []
   }
 
-  private async startNetwork (): Promise<void> {
+  private async startNetwork (syncIndexes?: LoadedSyncIndexes): Promise<void> {
     const cfg = this.config
     const peers = new PeerManager({ roster: this.roster, store: this.store, log: this.log.child({ ns: 'net:peers' }) }, {
       penaltyCooldownMs: cfg.limits.penaltyCooldownMs,
@@ -328,7 +331,7 @@ export class DragnetNode {
     await this.gossip.start()
     this.stopHooks.push(async () => { await this.gossip?.stop() })
     if (cfg.sync.enabled) {
-      const sync = new SyncService({ registrar: libp2p, peers, ingest: this.ingest, store: this.store, roster: this.roster, edge, log: this.log.child({ ns: 'sync' }) }, { ...cfg.sync, ...delay })
+      const sync = new SyncService({ registrar: libp2p, peers, ingest: this.ingest, store: this.store, roster: this.roster, edge, log: this.log.child({ ns: 'sync' }) }, { ...cfg.sync, ...delay, ...(syncIndexes != null ? { preloaded: syncIndexes } : {}) })
       this.sync = sync
       await sync.start()
       this.stopHooks.push(async () => { await sync.stop() })

@@ -6,6 +6,7 @@ import { type Policy, type PolicySubject, type SubjectExtras, policySubject } fr
 import { canonicalJson, checkShape, createRecord, decodeRecord, parseDecodedRecord, idOfEnvelope, authorOfEnvelope, isTlp, scopesOf, type DecodeLimits, type SignedRecord, type Tlp, TLP_LEVELS } from '../record/index.js'
 import { analyzeStixObject, compareVersionNames, type StixAnalysis } from '../stix/index.js'
 import { contributionsOf, feedbackTargets, type AuditEntry, type KnownWrite, type RecordInfo, type RecordSource, type RecordWrite, type Store } from '../store/index.js'
+import { StoredRecordView } from '../store/reads.js'
 import { stageClock } from '../util/stages.js'
 import { RosterKeys, keyHex } from './roster-keys.js'
 import { TlpResolver } from './tlp.js'
@@ -281,11 +282,17 @@ export class Ingest {
    * policy when serving it). Stored records were validated on the way in; observables are
    * extracted again only if an outbound rule looks at them.
    */
-  subjectOf (signed: SignedRecord): PolicySubject {
-    const feedback = this.feedbackExtras(signed.record.body)
-    if (!this.c.policy().needsObservables.outbound) return policySubject({ ...signed.record, id: signed.id }, { observables: [], scoTypes: [], ...feedback })
-    const a = analyzeStixObject(signed.record.body, signed.record.body.id)
-    return policySubject({ ...signed.record, id: signed.id }, { observables: a.observables, scoTypes: a.scoTypes, ...feedback })
+  subjectOf (signed: SignedRecord | StoredRecordView): PolicySubject {
+    const view = signed instanceof StoredRecordView ? signed : undefined
+    const record = view ?? { ...(signed as SignedRecord).record, id: signed.id }
+    // A record read back from the store parses its body only if something here reads it: the
+    // feedback targets of a sighting or an opinion, the observables, or a rule.
+    const type = view != null ? view.type : record.body.type
+    const stixId = view != null ? view.stixId : record.body.id
+    const feedback = this.feedbackExtras(type === 'sighting' || type === 'opinion' ? record.body : { id: stixId, type })
+    if (!this.c.policy().needsObservables.outbound) return policySubject(record, { observables: [], scoTypes: [], ...feedback })
+    const a = analyzeStixObject(record.body, record.body.id)
+    return policySubject(record, { observables: a.observables, scoTypes: a.scoTypes, ...feedback })
   }
 
   /**

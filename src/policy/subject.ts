@@ -11,7 +11,10 @@ export interface PolicyRecord {
   ts: number
   tlp: Tlp
   to?: readonly string[]
+  /** may be a getter: the subject reads it only when a rule or a derived field needs the body */
   body: StixObject
+  /** the body's STIX type, when known without reading the body */
+  type?: string
 }
 
 /** Sightings and opinions about an object, over every TLP, as this node holds them. */
@@ -73,13 +76,14 @@ export class PolicySubject {
   readonly ts: number
   readonly tlp: Tlp
   readonly to: readonly string[] | undefined
-  readonly body: StixObject
   readonly type: string
   readonly observables: readonly Observable[]
   readonly feedback: FeedbackCountsView
   /** a sighting's or an opinion's targets (empty for other records) */
   readonly targets: readonly FeedbackTarget[]
   private readonly scoTypeList: readonly string[]
+  private readonly record: PolicyRecord
+  private bodyValue: StixObject | undefined
   private labelSet: ReadonlySet<string> | null = null
   private scoTypeSet: ReadonlySet<string> | null = null
   private validUntilMs: number | undefined = undefined
@@ -95,12 +99,21 @@ export class PolicySubject {
     this.ts = record.ts
     this.tlp = record.tlp
     this.to = record.to != null && record.to.length > 0 ? record.to : undefined
-    this.body = record.body
-    this.type = record.body.type
+    this.record = record
+    this.type = record.type ?? record.body.type
     this.observables = extras.observables ?? []
     this.scoTypeList = extras.scoTypes ?? []
     this.feedback = extras.feedback ?? NO_FEEDBACK
     this.targets = extras.targets ?? []
+  }
+
+  /**
+   * The STIX object, read from the record on first use: a record served from the store is then
+   * parsed only when a rule looks at its body (most decisions need its TLP, author and type).
+   */
+  get body (): StixObject {
+    if (this.bodyValue === undefined) this.bodyValue = this.record.body
+    return this.bodyValue
   }
 
   /** `body.labels` (string entries only). */

@@ -1,4 +1,4 @@
-import { decodeRecord, HEADER_BYTES } from '../record/index.js'
+import { decodeRecord, HEADER_BYTES, isTlp, parseDecodedRecord, type Tlp, type UnsignedRecord } from '../record/index.js'
 import { currentIds } from './queries.js'
 import type { RecordInfo, Store } from './store.js'
 
@@ -26,6 +26,64 @@ export function bodyBytes (envelope: Uint8Array): Uint8Array {
   }
   const rec = decodeRecord(envelope, { maxRecordBytes: Number.MAX_SAFE_INTEGER, maxDepth: 10_000 })
   return Buffer.from(JSON.stringify(rec.record.body))
+}
+
+/** The members after the body of a canonical payload, read from its tail (see `bodyBytes` for why the last `,"seq":` opens it). */
+function tailOf (envelope: Uint8Array): Pick<UnsignedRecord, 'seq' | 'tlp' | 'to' | 'ts'> | undefined {
+  const b = Buffer.from(envelope.buffer, envelope.byteOffset, envelope.byteLength)
+  const at = b.lastIndexOf(SEQ_KEY)
+  if (at <= HEADER_BYTES || b[b.length - 1] !== 0x7d) return undefined
+  try {
+    const t = JSON.parse('{' + b.toString('utf8', at + 1)) as Record<string, unknown>
+    if (typeof t.seq !== 'number' || typeof t.ts !== 'number' || !isTlp(t.tlp)) return undefined
+    if (t.to !== undefined && !(Array.isArray(t.to) && t.to.every(p => typeof p === 'string'))) return undefined
+    return t as unknown as Pick<UnsignedRecord, 'seq' | 'tlp' | 'to' | 'ts'>
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * A stored record as the outbound policy and the sync scopes read it, without parsing its body:
+ * author, type and STIX id from the RecordInfo stored beside it, seq, TLP, recipients and ts from
+ * the payload's tail; the body is parsed on first use (a rule that looks at it, a sighting's
+ * targets). Serving many records, most decisions then never parse one. The bytes are this
+ * store's own, checked in full when they came in.
+ */
+export class StoredRecordView {
+  readonly id: string
+  readonly bytes: Uint8Array
+  readonly author: string
+  readonly seq: number
+  readonly ts: number
+  readonly tlp: Tlp
+  readonly to?: string[]
+  readonly type: string
+  readonly stixId: string
+  private parsed: UnsignedRecord | undefined
+
+  constructor (id: string, info: RecordInfo, bytes: Uint8Array) {
+    this.id = id
+    this.bytes = bytes
+    const tail = tailOf(bytes) ?? this.record
+    this.author = info.author
+    this.seq = tail.seq
+    this.ts = tail.ts
+    this.tlp = tail.tlp
+    if (tail.to != null) this.to = tail.to
+    this.type = info.type
+    this.stixId = info.stixId
+  }
+
+  /** The whole payload, parsed once on first use. */
+  get record (): UnsignedRecord {
+    if (this.parsed === undefined) this.parsed = parseDecodedRecord(this.bytes, this.id).record
+    return this.parsed
+  }
+
+  get body (): UnsignedRecord['body'] {
+    return this.record.body
+  }
 }
 
 export interface ArrivalEntry {

@@ -1,2 +1,2 @@
 export { SyncService, type SyncInit, type SyncComponents } from './service.js'
-export { SyncIndexes, scopesBetween } from './indexes.js'
+export { SyncIndexes, scopesBetween, preloadSyncIndexes, type LoadedSyncIndexes } from './indexes.js'

@@ -33,6 +33,39 @@ class Columns {
   }
 }
 
+/** Declined ids are asked for again after this long by default (the peer's policy may have changed). */
+export const DEFAULT_DECLINED_TTL_MS = 24 * 3600_000
+
+/** Where a store's sync index snapshot lives (saved on a clean stop). */
+export function syncSnapshotFile (store: Pick<Store, 'dir'>): string {
+  return `${store.dir}.sync.snap`
+}
+
+export interface LoadedSyncIndexes {
+  indexes: SyncIndexes
+  loaded: { records: number, known: number, expired: number, snapshot: boolean }
+  /** the store's generation once loaded: valid for a sync service started before it changes */
+  generation: number
+}
+
+/**
+ * Below this many sync keys read, the pages a scan maps are a few MB: not worth reopening
+ * LevelDB for (a simulation starts hundreds of small nodes).
+ */
+const REOPEN_AFTER_KEYS = 50_000
+
+/**
+ * Loads the sync indexes before anything else uses the store (a node's first step in `start`).
+ * Without a snapshot that means reading every sync key, after which the store is reopened so
+ * the table pages that scan mapped leave this process (Store.releaseMappedTables).
+ */
+export async function preloadSyncIndexes (store: Store, opts: { declinedTtlMs?: number, reopenAfterKeys?: number } = {}): Promise<LoadedSyncIndexes> {
+  const indexes = new SyncIndexes()
+  const loaded = await indexes.load(store, { declinedTtlMs: opts.declinedTtlMs ?? DEFAULT_DECLINED_TTL_MS, snapshotFile: syncSnapshotFile(store) })
+  if (!loaded.snapshot && loaded.records + loaded.known >= (opts.reopenAfterKeys ?? REOPEN_AFTER_KEYS)) await store.releaseMappedTables()
+  return { indexes, loaded, generation: store.counts().generation }
+}
+
 /**
  * Scopes two members reconcile: what both may hold. Amber travels only author → recipient, so
  * of the amber scopes only those where one side is the author and the other a recipient are
@@ -59,6 +92,16 @@ export class SyncIndexes {
   private readonly rejected = new Map<string, { scopes: string[], ts: number }>()
   /** of those, the ids this node purged: no policy change brings them back, so they are never cleared */
   private readonly purged = new Set<string>()
+
+  /** Forgets everything (before loading again). */
+  reset (): this {
+    this.main.clear()
+    this.declined.clear()
+    this.declinedAt.clear()
+    this.rejected.clear()
+    this.purged.clear()
+    return this
+  }
 
   scopeIndex (scope: string): ReconIndex {
     let idx = this.main.get(scope)

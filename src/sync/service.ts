@@ -8,13 +8,14 @@ import { FramedStream } from '../net/framing.js'
 import type { DragnetLibp2p } from '../net/libp2p.js'
 import type { PeerManager, SyncSummary } from '../net/peers.js'
 import { SYNC_PROTOCOL } from '../net/protocols.js'
-import { idOfEnvelope, parseDecodedRecord, scopesOf } from '../record/index.js'
+import { idOfEnvelope, scopesOf } from '../record/index.js'
 import {
   digestKey, emptyStats, idOfDigest, packRecordsFrames, peerTimeout, protocolViolation, throttle,
   type FailureKind, type ReplicationEdge, type ReplicationStats
 } from '../replication/index.js'
 import type { Store } from '../store/index.js'
-import { scopesBetween, SyncIndexes } from './indexes.js'
+import { StoredRecordView } from '../store/reads.js'
+import { DEFAULT_DECLINED_TTL_MS, scopesBetween, SyncIndexes, syncSnapshotFile, type LoadedSyncIndexes } from './indexes.js'
 
 /** Scopes two members share (see scopesBetween): what an OPEN may name, by index. */
 const SHARED_SCOPES = 6
@@ -44,6 +45,8 @@ export interface SyncInit {
   ioTimeoutMs?: number
   /** simulated per-link latency (simulations only) */
   linkDelay?: (peerId: string) => number
+  /** indexes loaded before the node started anything else (preloadSyncIndexes); used while the store's generation still matches */
+  preloaded?: LoadedSyncIndexes
 }
 
 /** What sync needs from the node, and nothing more. */
@@ -97,8 +100,9 @@ interface Found$ { have: Set<string>, need: Map<string, number>, kept: number }
  */
 export class SyncService {
   private readonly c: SyncComponents
-  private readonly init: Required<Omit<SyncInit, 'linkDelay'>> & Pick<SyncInit, 'linkDelay'>
-  readonly indexes = new SyncIndexes()
+  private readonly init: Required<Omit<SyncInit, 'linkDelay' | 'preloaded'>> & Pick<SyncInit, 'linkDelay'>
+  readonly indexes: SyncIndexes
+  private preloaded: LoadedSyncIndexes | undefined
   private readonly active = new Set<string>()
   private readonly counters: ReplicationStats = emptyStats()
   private timer: ReturnType<typeof setInterval> | null = null
@@ -109,7 +113,11 @@ export class SyncService {
 
   constructor (components: SyncComponents, init: SyncInit) {
     this.c = components
-    this.init = { declinedTtlMs: 24 * 3600_000, ioTimeoutMs: 30_000, ...init }
+    const { preloaded, ...rest } = init
+    this.init = { declinedTtlMs: DEFAULT_DECLINED_TTL_MS, ioTimeoutMs: 30_000, ...rest }
+    // Preloaded indexes stand only if nothing changed the store since (else they are rebuilt in start).
+    this.preloaded = preloaded
+    this.indexes = preloaded?.indexes ?? new SyncIndexes()
   }
 
   private get running (): boolean {
@@ -132,7 +140,11 @@ export class SyncService {
 
   async start (): Promise<void> {
     this.stopping = new AbortController()
-    const loaded = await this.indexes.load(this.c.store, { declinedTtlMs: this.init.declinedTtlMs, snapshotFile: this.snapshotFile })
+    const pre = this.preloaded
+    this.preloaded = undefined
+    const loaded = pre != null && pre.generation === this.c.store.counts().generation && pre.indexes === this.indexes
+      ? pre.loaded
+      : await this.indexes.reset().load(this.c.store, { declinedTtlMs: this.init.declinedTtlMs, snapshotFile: this.snapshotFile })
     this.c.log.info(loaded, 'sync index loaded')
     this.unlisten.push(
       this.c.ingest.onVerdict((v) => { this.track(v) }),
@@ -144,7 +156,7 @@ export class SyncService {
   }
 
   private get snapshotFile (): string {
-    return `${this.c.store.dir}.sync.snap`
+    return syncSnapshotFile(this.c.store)
   }
 
   /** Ends every session (their signals abort), removes every listener and handler, saves the index snapshot. */
@@ -491,26 +503,27 @@ export class SyncService {
    */
   private async serve (s: Session, items: Found[]): Promise<{ records: Uint8Array[], declined: Declined[] }> {
     const ids = items.map(d => idOfDigest(d.digest))
-    const bytes = await this.c.store.getManyBytes(ids)
+    const stored = await this.c.store.getManyStored(ids)
     const now = Date.now()
     const records: Uint8Array[] = []
     const declined: Declined[] = []
     for (let i = 0; i < ids.length; i++) {
-      const b = bytes[i]
-      if (b == null) {
+      const st = stored[i]
+      if (st == null) {
         const p = this.indexes.phantom(s.peer.peerId, ids[i])
         const scope = p?.scopes.find(x => s.scopes.includes(x))
         if (p != null && scope != null) declined.push({ scope: s.scopes.indexOf(scope), ts: p.ts, digest: items[i].digest })
         continue
       }
-      // Our own store's bytes, checked in full when they came in: parsed, not checked again.
-      const signed = parseDecodedRecord(b, ids[i])
+      // Our own store's bytes, checked in full when they came in: not checked again, and the
+      // body is parsed only if the outbound policy looks at it.
+      const view = new StoredRecordView(ids[i], st.info, st.bytes)
       // A record outside the scopes we share with this peer (red, amber for others) is never
       // named to it, not even by a decline.
-      const scope = scopesOf(signed.record).find(x => s.scopes.includes(x))
+      const scope = scopesOf(view).find(x => s.scopes.includes(x))
       if (scope == null) continue
-      if (this.c.edge.maySend(this.c.edge.subjectOf(signed), s.peer, 'sync', this.counters, now)) records.push(b)
-      else declined.push({ scope: s.scopes.indexOf(scope), ts: signed.record.ts, digest: items[i].digest })
+      if (this.c.edge.maySend(this.c.edge.subjectOf(view), s.peer, 'sync', this.counters, now)) records.push(st.bytes)
+      else declined.push({ scope: s.scopes.indexOf(scope), ts: view.ts, digest: items[i].digest })
     }
     this.counters.declinedOut += declined.length
     return { records, declined }
