@@ -12,8 +12,8 @@ import { RawPeer, junkRecords } from '../../src/sim/actors.js'
 import { seedFor } from '../../src/sim/federation.js'
 import { ProcessCluster } from '../../src/sim/process-cluster.js'
 import { topology } from '../../src/sim/topology.js'
+import { percentile } from '../../src/util/percentile.js'
 import { benchIndicators } from './data.js'
-import { percentile } from './propagation.js'
 
 /*
  * npm run bench -- flood [--nodes 5] [--records 60] [--interval 100] [--junk 200] [--json]

@@ -16,6 +16,7 @@ import { SimFederation, seedFor } from '../../src/sim/federation.js'
 import { Rng } from '../../src/sim/random.js'
 import { topology, type Edge } from '../../src/sim/topology.js'
 import { NodeIdentity } from '../../src/identity/index.js'
+import { percentile } from '../../src/util/percentile.js'
 import { benchIndicators } from './data.js'
 
 interface Options { nodes: number, records: number, transport: 'memory' | 'tcp', intervalMs: number, seed: string, degree: number }
@@ -30,12 +31,6 @@ function parse (args: string[]): Options {
     seed: get('seed', '1'),
     degree: Number(get('degree', '4'))
   }
-}
-
-export function percentile (sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN
-  const idx = Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)
-  return sorted[Math.max(0, idx)]
 }
 
 function summary (lat: number[]): { p50: number, p95: number, p99: number, max: number } {

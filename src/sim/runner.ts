@@ -21,6 +21,7 @@ import type { SimEvent, SimMemberResult, SimResult } from './result.js'
 import type { Scenario } from './scenario.js'
 import { seededUuid, indicator } from './stix-factory.js'
 import { neighbours, topology, type Edge } from './topology.js'
+import { percentile } from '../util/percentile.js'
 
 export interface SimProgress {
   phase: 'starting' | 'connecting' | 'running' | 'settling' | 'checking' | 'stopping'
@@ -80,11 +81,6 @@ function pickWeighted<T extends string> (rng: Rng, weights: Partial<Record<T, nu
     if (x < 0) return k
   }
   return entries[entries.length - 1][0]
-}
-
-function percentile (sorted: number[], p: number): number {
-  if (sorted.length === 0) return 0
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p / 100 * sorted.length) - 1))]
 }
 
 /** Members from the scenario's groups: counts first, then shares of the rest, the last group takes what is left. */
@@ -582,6 +578,8 @@ export async function runSimulation (opts: SimOptions): Promise<SimResult> {
         }
       }
       lat.sort((a, b) => a - b)
+      // The report has always said 0 for a run that delivered nothing.
+      const latencyAt = (p: number): number => lat.length === 0 ? 0 : round1(percentile(lat, p))
       const cdf: Array<[number, number]> = []
       const step = Math.max(1, Math.floor(lat.length / 200))
       for (let i = 0; i < lat.length; i += step) cdf.push([Math.round(lat[i] * 10) / 10, (i + 1) / lat.length])
@@ -655,7 +653,7 @@ export async function runSimulation (opts: SimOptions): Promise<SimResult> {
         members: memberResults,
         records_published: published.size,
         deliveries,
-        latency_ms: { p50: round1(percentile(lat, 50)), p95: round1(percentile(lat, 95)), p99: round1(percentile(lat, 99)), max: round1(lat[lat.length - 1] ?? 0), samples: lat.length },
+        latency_ms: { p50: latencyAt(50), p95: latencyAt(95), p99: latencyAt(99), max: round1(lat[lat.length - 1] ?? 0), samples: lat.length },
         latency_cdf: cdf,
         converged: fin.missing === 0 && fin.unexpected === 0,
         convergence_ms: convergedAt != null ? Math.round(convergedAt - lastDisturbance) : null,

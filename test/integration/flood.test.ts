@@ -5,6 +5,7 @@ import type { DragnetNode } from '../../src/node.js'
 import { HEADER_BYTES, idOfEnvelope } from '../../src/record/index.js'
 import { yieldToLoop } from '../../src/replication/index.js'
 import { indicator, malware } from '../../src/sim/stix-factory.js'
+import { percentile } from '../../src/util/percentile.js'
 import { identityFor, startFederation, waitConnected, waitFor, type Federation } from '../helpers/federation.js'
 import { HostileMember, type Link } from '../helpers/hostile-member.js'
 import { tempDir } from '../helpers/tmp.js'
@@ -48,11 +49,6 @@ async function probeHealth (address: string): Promise<number> {
     req.end()
   })
   return performance.now() - t0
-}
-
-function percentile (xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]
 }
 
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }

@@ -7,7 +7,7 @@ import { validate } from 'dockerfile-utils'
 import { parse as parseYaml } from 'yaml'
 import { indicator } from '../../src/sim/stix-factory.js'
 import { CLI_ARGS, REPO, runCli } from '../helpers/cli.js'
-import { tempDir } from '../helpers/tmp.js'
+import { freePorts, tempDir } from '../helpers/tmp.js'
 
 /*
  * docker build is not available on these machines, nor a systemd we may install units into. So:
@@ -170,6 +170,15 @@ describe('packaging: Dockerfile, systemd unit, compose federation', function () 
       const r = spawnSync(enroll[0], enroll.slice(1), { cwd: REPO, encoding: 'utf8', env: { ...process.env, FED: fed, DRAGNET: CLI_SHELL, POLICIES: join(REPO, 'config', 'policies'), ...hosts }, timeout: 300_000 })
       assert.equal(r.status, 0, r.stderr + r.stdout)
       const members = ['bka', 'anssi', 'acme']
+      // The compose file's fixed ports (47401-47403 between members, 47411-47413 for the APIs) are
+      // the containers' own; here all three share this machine with other runs: free ports instead.
+      const ports = new Map((await freePorts(6)).map((p, i) => [47401 + Math.floor(i / 3) * 10 + i % 3, p]))
+      const mapPorts = (s: string): string => s.replace(/\b474[01][123]\b/g, p => String(ports.get(Number(p)) ?? p))
+      for (const f of [join(fed, 'roster.yaml'), ...members.map(m => join(fed, m, 'config.yaml'))]) {
+        const text = await readFile(f, 'utf8')
+        assert.equal([...text.matchAll(/\b474[01][123]\b/g)].length, f.endsWith('roster.yaml') ? 3 : 2, `${f}: the compose ports`)
+        await writeFile(f, mapPorts(text))
+      }
       for (const m of members) {
         assert.ok(services[m].depends_on?.enroll != null, `${m} waits for enroll`)
         const cmd = services[m].command!.map(map)
@@ -187,7 +196,7 @@ describe('packaging: Dockerfile, systemd unit, compose federation', function () 
         assert.equal(check.code, 0, `${m}: ${check.stderr}`)
       }
       const token = (m: string): string => readFileSync(join(fed, m, 'api-token'), 'utf8').trim()
-      const api = (m: string): string => `http://127.0.0.1:${47411 + members.indexOf(m)}`
+      const api = (m: string): string => `http://127.0.0.1:${ports.get(47411 + members.indexOf(m))!}`
       const obj = indicator({ kind: 'ipv4', value: '185.220.101.77', seed: 'compose-federation' })
       const res = await fetch(`${api('bka')}/api/records?tlp=green`, { method: 'POST', headers: { authorization: `Bearer ${token('bka')}`, 'content-type': 'application/json' }, body: JSON.stringify(obj) })
       assert.equal(res.status, 201, await res.text())
