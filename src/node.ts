@@ -324,7 +324,8 @@ export class DragnetNode {
       idsPerSec: cfg.limits.peerIdsPerSec,
       strikesPerPeer: cfg.limits.strikesPerPeer,
       strikeWindowMs: STRIKE_WINDOW_MS,
-      admission: { capacity: cfg.limits.ingestInFlightRecords, chunk: ADMISSION_CHUNK }
+      admission: { capacity: cfg.limits.ingestInFlightRecords, chunk: ADMISSION_CHUNK },
+      authorBudget: { recordsPerSec: cfg.limits.authorRecordsPerSec, burst: cfg.limits.authorBurstRecords }
     })
     const delay = this.linkDelay != null ? { linkDelay: this.linkDelay } : {}
     this.gossip = new Gossip({ registrar: libp2p, peers, ingest: this.ingest, store: this.store, roster: this.roster, edge, log: this.log.child({ ns: 'net:gossip' }) }, { ...cfg.gossip, queueRecords: cfg.limits.queueRecords, ...delay })

@@ -120,6 +120,8 @@ export const configSchema = z.object({
     peerBytesPerSec: z.number().positive(),
     peerFramesPerSec: z.number().positive(),
     peerIdsPerSec: z.number().positive(),
+    authorRecordsPerSec: z.number().positive(),
+    authorBurstRecords: z.number().int().min(1),
     strikesPerPeer: z.number().int().min(1),
     queueRecords: z.number().int().min(1),
     // at least one admission chunk (replication/admission.ts)

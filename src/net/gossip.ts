@@ -4,7 +4,7 @@ import { DragnetError } from '../errors.js'
 import type { Member, Roster } from '../identity/index.js'
 import { RosterKeys, keyHex, type Forwardable, type Ingest, type Verdict } from '../ingest/index.js'
 import type { Logger } from '../log.js'
-import { publicKeyOfPeerId } from '../record/index.js'
+import { idOfEnvelope, publicKeyOfPeerId } from '../record/index.js'
 import { digestOf, emptyStats, FairQueue, idOfDigest, protocolViolation, throttle, type ReplicationEdge, type ReplicationStats } from '../replication/index.js'
 import type { Store } from '../store/index.js'
 import { LruMap, LruSet } from '../util/lru.js'
@@ -443,11 +443,13 @@ export class Gossip {
     }
   }
 
-  private async onRecords (peerId: string, records: Uint8Array[], signal: AbortSignal): Promise<void> {
-    this.c.edge.guard(peerId).records.take(records.length)
+  private async onRecords (peerId: string, frameRecords: Uint8Array[], signal: AbortSignal): Promise<void> {
+    this.c.edge.guard(peerId).records.take(frameRecords.length)
     const started = Date.now()
-    const h = await this.c.edge.handOff(peerId, records, 'gossip', this.counters, signal)
-    this.ingestMsPerRecord += 0.1 * ((Date.now() - started) / records.length - this.ingestMsPerRecord)
+    const over = new Set<string>()
+    const h = await this.c.edge.handOff(peerId, frameRecords, 'gossip', this.counters, signal, undefined, (r) => this.withinBudget(r, over))
+    const records = h.envelopes
+    if (records.length > 0) this.ingestMsPerRecord += 0.1 * ((Date.now() - started) / records.length - this.ingestMsPerRecord)
     if (h.violation != null) throw new DragnetError('DRAGNET_FORBIDDEN', `gossip from ${peerId} ended: ${h.violation}`)
     const s = this.session(peerId)
     const prune: string[] = []
@@ -462,10 +464,39 @@ export class Gossip {
       if (this.noteDuplicate(peerId, author)) prune.push(author)
       s?.eagerAuthors.delete(author)
     })
+    for (const author of over) if (this.noteDeferred(peerId, author)) prune.push(author)
     if (prune.length > 0 && s != null) {
       this.counters.prunesOut += prune.length
       await this.sendControl(s, encodePrune(prune.map(a => publicKeyOfPeerId(a))))
     }
+  }
+
+  /**
+   * Whether a pushed record fits its author's budget (author-budget.ts; spent if so). A record
+   * we hold or saw already costs nothing (ingest finds it a duplicate cheaply, and a replay is
+   * still caught), nor does one of an author not on the roster (ingest refuses it, a strike).
+   * Otherwise, past the budget, the author joins `over`: the record is deferred to sync.
+   */
+  private withinBudget (r: Uint8Array, over: Set<string>): boolean {
+    const author = this.keys.member(r.subarray(1, 33))?.peerId
+    if (author == null || this.seen.has(idOfEnvelope(r)) || this.c.edge.authors.take(author)) return true
+    over.add(author)
+    return false
+  }
+
+  /**
+   * `peerId` pushed records of `author` past its budget: that author goes lazy on this edge.
+   * The peer is no longer its parent, and it is told to announce the author's records by id
+   * (PRUNE; true = send one, once until we ask for pushes again) — announcements we follow
+   * only while the author has budget left; sync fetches the rest.
+   */
+  private noteDeferred (peerId: string, author: string): boolean {
+    this.setParent(author, peerId, false)
+    let p = this.pruned.get(peerId)
+    if (p == null) { p = new Map(); this.pruned.set(peerId, p) }
+    if (p.has(author)) return false
+    p.set(author, { at: Date.now(), dupes: 0 })
+    return true
   }
 
   /** Counts a copy that answered our GRAFT (the rest of what gossip receives was pushed); true if it did. */
@@ -548,6 +579,8 @@ export class Gossip {
     fresh.forEach((e, i) => {
       // A purged id counts as held: it is never asked for again.
       if (present[i] || purged[i]) { this.seen.add(e.id); return }
+      // Its author's budget is spent: not fetched now (author-budget.ts); sync brings it later.
+      if (!this.c.edge.authors.admits(e.author)) return
       const m = this.missing.get(e.id)
       if (m != null) { if (!m.announcers.includes(peerId)) m.announcers.push(peerId); return }
       // Beyond the cap, announcements are dropped: anti-entropy finds those records anyway.
@@ -595,7 +628,8 @@ export class Gossip {
       // A sync session asked for it: let that copy arrive rather than fetch a second one.
       if (this.c.edge.expected.expectedBy(id) === 'sync') { m.due = now + wait; later.push([id, m]); continue }
       const announcer = m.announcers.shift()
-      if (announcer == null) { this.c.edge.expected.settle(id, 'gossip'); continue }
+      // Nobody left to ask, or the author's budget is spent meanwhile: sync brings it.
+      if (announcer == null || !this.c.edge.authors.admits(m.author)) { this.c.edge.expected.settle(id, 'gossip'); continue }
       addAsk(asks, announcer, m.author, id)
       // Kept for one more round: if this announcer does not deliver either, the next one is asked.
       m.due = now + wait

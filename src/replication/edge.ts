@@ -5,6 +5,7 @@ import { checkShape } from '../record/index.js'
 import { FEEDBACK_TO_AUTHOR, type Policy, type PolicySubject } from '../policy/index.js'
 import type { AuditEntry } from '../store/index.js'
 import { Admission, yieldToLoop, type AdmissionInit } from './admission.js'
+import { AuthorBudgets, type AuthorBudgetInit } from './author-budget.js'
 import { ExpectedIds } from './expected.js'
 import { describe, failureKind, type FailureKind } from './faults.js'
 import { PeerGuards, type PeerGuard, type PeerGuardInit } from './peer-guard.js'
@@ -35,13 +36,31 @@ export interface EdgeComponents {
 export interface EdgeInit extends PeerGuardInit {
   /** the fair admission in front of ingest (admission.ts) */
   admission: AdmissionInit
+  /** what one author's records may cost this node on gossip (author-budget.ts) */
+  authorBudget: AuthorBudgetInit
 }
 
 export interface HandOff {
+  /** the envelopes ingested (those not deferred), in order; `verdicts` line up with them */
+  envelopes: Uint8Array[]
   verdicts: Verdict[]
   stored: number
+  /** envelopes left out by the caller's `take` (past their author's budget) */
+  deferred: number
   /** set when the sender broke the rules: it has been penalised, the caller ends the stream */
   violation?: string
+}
+
+/** The envelopes (and their ids, if given) that `take` keeps, in order. */
+function taken (envelopes: Uint8Array[], ids: string[] | undefined, take: (envelope: Uint8Array) => boolean): { kept: Uint8Array[], keptIds?: string[] } {
+  const kept: Uint8Array[] = []
+  const keptIds: string[] = []
+  envelopes.forEach((e, i) => {
+    if (!take(e)) return
+    kept.push(e)
+    if (ids != null) keptIds.push(ids[i])
+  })
+  return ids != null ? { kept, keptIds } : { kept }
 }
 
 /**
@@ -57,12 +76,14 @@ export interface HandOff {
 export class ReplicationEdge {
   readonly guards: PeerGuards
   readonly admission: Admission
+  readonly authors: AuthorBudgets
   /** ids gossip or sync expects to arrive: the other path does not fetch them meanwhile */
   readonly expected = new ExpectedIds()
 
   constructor (private readonly c: EdgeComponents, init: EdgeInit) {
     this.guards = new PeerGuards(init)
     this.admission = new Admission(init.admission)
+    this.authors = new AuthorBudgets(init.authorBudget)
   }
 
   guard (peerId: string): PeerGuard {
@@ -104,22 +125,27 @@ export class ReplicationEdge {
    * penalised here; the caller only ends the stream. `ids`: the envelopes' ids when the caller
    * computed them already (they are not hashed again).
    */
-  async handOff (peerId: string, envelopes: Uint8Array[], source: ReplicationSource, stats: ReplicationStats, signal?: AbortSignal, ids?: string[]): Promise<HandOff> {
+  async handOff (peerId: string, envelopes: Uint8Array[], source: ReplicationSource, stats: ReplicationStats, signal?: AbortSignal, ids?: string[], take?: (envelope: Uint8Array) => boolean): Promise<HandOff> {
     let payload = 0
     for (const e of envelopes) payload += e.length
     stats.payloadBytesIn += payload
-    stats.recordsIn += envelopes.length
     const screened = this.screen(peerId, envelopes)
     if (screened != null) {
+      stats.recordsIn += envelopes.length
       stats.rejectedIn += envelopes.length
       if (screened.penalise) {
         stats.violations++
         this.c.peers.penalize(peerId, `${source}: ${screened.reason}`, 'DRAGNET_MALFORMED_RECORD')
       }
-      return { verdicts: [], stored: 0, violation: screened.reason }
+      return { envelopes: [], verdicts: [], stored: 0, deferred: 0, violation: screened.reason }
     }
-    const verdicts = await this.admitted(peerId, envelopes, source, signal, ids)
-    return this.judge(peerId, verdicts, source, stats)
+    // Only well-formed records are deferred: junk is penalised above whatever its author's budget.
+    const { kept, keptIds } = take == null ? { kept: envelopes, keptIds: ids } : taken(envelopes, ids, take)
+    const deferred = envelopes.length - kept.length
+    stats.deferredIn += deferred
+    stats.recordsIn += kept.length
+    const verdicts = kept.length > 0 ? await this.admitted(peerId, kept, source, signal, keptIds) : []
+    return { ...this.judge(peerId, verdicts, source, stats), envelopes: kept, deferred }
   }
 
   /**
@@ -170,7 +196,7 @@ export class ReplicationEdge {
    *    the peer is over its allowance;
    *  - anything else (duplicates, our own policy's rejections): nothing.
    */
-  private judge (peerId: string, verdicts: Verdict[], source: ReplicationSource, stats: ReplicationStats): HandOff {
+  private judge (peerId: string, verdicts: Verdict[], source: ReplicationSource, stats: ReplicationStats): Omit<HandOff, 'envelopes' | 'deferred'> {
     let stored = 0
     let rejected = 0
     let violation: { reason: string, code: string } | undefined

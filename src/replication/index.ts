@@ -4,6 +4,7 @@
  * kinds and one stats type. Gossip (net/) and sync (sync/) import it; it imports neither.
  */
 export * from './admission.js'
+export * from './author-budget.js'
 export * from './edge.js'
 export * from './fair-queue.js'
 export * from './expected.js'

@@ -21,6 +21,11 @@ export interface ReplicationStats {
   repairDuplicatesIn: number
   /** records received and refused by ingest */
   rejectedIn: number
+  /**
+   * records received past their author's budget (gossip; author-budget.ts): not ingested now,
+   * left to anti-entropy; not counted in recordsIn
+   */
+  deferredIn: number
   /** outbound withholdings (policy, TLP floor) */
   withheld: number
   /** ids announced (gossip IHAVE) */
@@ -56,6 +61,7 @@ export function emptyStats (): ReplicationStats {
     repairIn: 0,
     repairDuplicatesIn: 0,
     rejectedIn: 0,
+    deferredIn: 0,
     withheld: 0,
     announcedOut: 0,
     requestedOut: 0,

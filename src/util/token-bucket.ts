@@ -30,6 +30,20 @@ export class TokenBucket {
     this.tokens -= n
   }
 
+  /** Spends `n` tokens only if they are all there now; false (nothing spent) otherwise. */
+  tryTake (n = 1): boolean {
+    this.refill()
+    if (this.tokens < n) return false
+    this.tokens -= n
+    return true
+  }
+
+  /** Whether `n` tokens are there now (nothing spent). */
+  has (n = 1): boolean {
+    this.refill()
+    return this.tokens >= n
+  }
+
   /** Milliseconds until the balance is non-negative again. */
   delay (): number {
     this.refill()
