@@ -218,6 +218,17 @@ export function createMetrics (node: DragnetNode): Metrics {
     }
   })
 
+  new Counter({
+    name: 'dragnet_gossip_deferred_records_total',
+    help: 'Records pushed by gossip past their author\'s budget (limits.authorRecordsPerSec): not ingested then, left to anti-entropy',
+    registers: [registry],
+    collect () {
+      this.reset()
+      const g = node.gossip?.stats()
+      if (g != null) this.inc(g.deferredIn)
+    }
+  })
+
   feedMetrics(registry, node)
 
   webhookMetrics(registry, node)
