@@ -94,7 +94,13 @@ async function flood (flooder: RawPeer, victimId: string, until: Promise<unknown
   try {
     while (!done) {
       const batch = []
-      for (let i = 0; i < 256; i++, seq++) batch.push(createRecord(flooder.identity, { seq, ts: Date.now(), tlp: 'green', body: bodies[seq % bodies.length] }).bytes)
+      for (let i = 0; i < 256; i++, seq++) {
+        // The flooder shares this process with the /health probe and the arrival clock: signing
+        // 256 records in one go held both up (tens of ms), which counted against the victim.
+        // The flood's rate is set by how fast the victim reads, so yielding costs it nothing.
+        if (i % 16 === 0) await new Promise(resolve => setImmediate(resolve))
+        batch.push(createRecord(flooder.identity, { seq, ts: Date.now(), tlp: 'green', body: bodies[seq % bodies.length] }).bytes)
+      }
       await out.write(encodeRecords(batch))
       sent += batch.length
     }
