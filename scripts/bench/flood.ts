@@ -16,21 +16,26 @@ import { percentile } from '../../src/util/percentile.js'
 import { benchIndicators } from './data.js'
 
 /*
- * npm run bench -- flood [--nodes 5] [--records 60] [--interval 100] [--junk 200] [--json]
+ * npm run bench -- flood [--nodes 5] [--records 60] [--interval 100] [--junk 200] [--author-rate N] [--author-burst N] [--json]
  *
  * A federation, one OS process per member over TCP (so the victim's API and memory are its own),
  * publishes honest records twice: once quietly, once while a member (a roster key, its own libp2p
  * node) pushes the victim its own valid records as fast as the victim reads them, then junk.
  * Reported: honest records' p99 (publish → stored on every member) under the flood against the
  * quiet run (target ≤ 2), /health p99 on the victim during the flood (target < 100 ms), the
- * victim's RSS, and whether the flooder was penalised.
+ * victim's RSS, and whether the flooder was penalised. Also, figures a loaded machine does not
+ * distort: the members' CPU time per second of each run (all processes summed) and how many of
+ * the flooder's records each member stored. `--author-rate` / `--author-burst` override
+ * limits.authorRecordsPerSec / authorBurstRecords (a huge value: the federation without the
+ * per-author budget, for a before/after comparison).
  */
 
-interface Options { nodes: number, records: number, intervalMs: number, junk: number, seed: string }
+interface Options { nodes: number, records: number, intervalMs: number, junk: number, seed: string, authorRate: number | undefined, authorBurst: number | undefined }
 
 function parse (args: string[]): Options {
   const get = (name: string, dflt: string): string => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1] : dflt }
-  return { nodes: Number(get('nodes', '5')), records: Number(get('records', '60')), intervalMs: Number(get('interval', '100')), junk: Number(get('junk', '200')), seed: get('seed', '1') }
+  const num = (name: string): number | undefined => { const v = get(name, ''); return v === '' ? undefined : Number(v) }
+  return { nodes: Number(get('nodes', '5')), records: Number(get('records', '60')), intervalMs: Number(get('interval', '100')), junk: Number(get('junk', '200')), seed: get('seed', '1'), authorRate: num('author-rate'), authorBurst: num('author-burst') }
 }
 
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
@@ -109,6 +114,26 @@ async function flood (flooder: RawPeer, victimId: string, until: Promise<unknown
   return { sent }
 }
 
+function limits (o: Options): { limits?: Record<string, number> } {
+  const l: Record<string, number> = {}
+  if (o.authorRate != null) l.authorRecordsPerSec = o.authorRate
+  if (o.authorBurst != null) l.authorBurstRecords = o.authorBurst
+  return Object.keys(l).length > 0 ? { limits: l } : {}
+}
+
+/** Every member's CPU ms so far and records held. */
+async function snapshot (cluster: ProcessCluster, n: number): Promise<{ at: number, cpuMs: number[], records: number[] }> {
+  const all = await Promise.all(Array.from({ length: n }, async (_, i) => await cluster.stats(i)))
+  return { at: performance.now(), cpuMs: all.map(s => s.cpuMs), records: all.map(s => s.records) }
+}
+
+/** Members' CPU ms per wall second between two snapshots, all processes summed. */
+function cpuPerSec (a: { at: number, cpuMs: number[] }, b: { at: number, cpuMs: number[] }): number {
+  let ms = 0
+  for (let i = 0; i < a.cpuMs.length; i++) ms += b.cpuMs[i] - a.cpuMs[i]
+  return ms / ((b.at - a.at) / 1000)
+}
+
 export async function run (args: string[]): Promise<Record<string, unknown>> {
   const o = parse(args)
   const dir = await mkdtemp(join(tmpdir(), 'dragnet-flood-'))
@@ -121,7 +146,7 @@ export async function run (args: string[]): Promise<Record<string, unknown>> {
     edges: topology('ring', o.nodes, o.seed),
     seed: `flood-${o.seed}`,
     // Production defaults but for the sync interval (quiet runs should not overlap a round).
-    config: { sync: { intervalMs: 30_000 }, ingest: { verifyWorkers: 2 }, log: { level: 'silent' } },
+    config: { sync: { intervalMs: 30_000 }, ingest: { verifyWorkers: 2 }, log: { level: 'silent' }, ...limits(o) },
     extraRoster: [{ peerId: flooderId.peerId, name: 'flooder', country: 'ZZ', role: 'bureau' }],
     onStored: (i, id, _from, at) => { const a = arrivals.get(id); if (a != null) a.push(at); else arrivals.set(id, [at]); who.set(id, [...(who.get(id) ?? []), i]) }
   })
@@ -134,9 +159,11 @@ export async function run (args: string[]): Promise<Record<string, unknown>> {
     const api = await cluster.startApi(VICTIM)
     await sleep(1000)
 
+    const s0 = await snapshot(cluster, o.nodes)
     const quietProbe = probe(api)
     const quiet = await honestRun(cluster, arrivals, bodies.slice(0, o.records), o)
     await quietProbe.stop()
+    const s1 = await snapshot(cluster, o.nodes)
 
     flooder = await RawPeer.start(flooderId)
     await flooder.dial(cluster.addrs(VICTIM))
@@ -145,6 +172,7 @@ export async function run (args: string[]): Promise<Record<string, unknown>> {
     const honestOver = new Promise<void>(resolve => { honestDone = resolve })
     const flooding = flood(flooder, cluster.peerId(VICTIM), honestOver, o.junk, bodies.slice(2 * o.records))
     const loud = await honestRun(cluster, arrivals, bodies.slice(o.records, 2 * o.records), o).finally(() => { honestDone() })
+    const s2 = await snapshot(cluster, o.nodes)
     const { sent } = await flooding
     const apiLat = await floodProbe.stop()
     let penalised = false
@@ -163,6 +191,11 @@ export async function run (args: string[]): Promise<Record<string, unknown>> {
     console.log(`honest p99 (publish → every member): quiet ${r(p99q)} ms, under the flood ${r(p99l)} ms, ratio ${(p99l / p99q).toFixed(2)} (target ≤ 2)`)
     console.log(`/health on the victim during the flood: p50 ${r(percentile(sorted(apiLat), 50))} ms, p99 ${r(apiP99)} ms (${apiLat.length} probes; target p99 < 100 ms)`)
     console.log(`flooder: ${sent} valid records pushed, then ${o.junk} junk; penalised: ${penalised}; victim RSS ${victim.rssMb} MB`)
+    // What each member stored during the flood run beyond the honest records: the flooder's.
+    const floodStored = s2.records.map((r, i) => r - s1.records[i] - o.records)
+    const cpuQuiet = cpuPerSec(s0, s1)
+    const cpuFlood = cpuPerSec(s1, s2)
+    console.log(`members' CPU (all ${o.nodes} processes): quiet ${cpuQuiet.toFixed(0)} ms/s, under the flood ${cpuFlood.toFixed(0)} ms/s; flooder records stored per member during the flood run: ${floodStored.join(', ')}`)
     return {
       nodes: o.nodes,
       records: o.records,
@@ -172,7 +205,10 @@ export async function run (args: string[]): Promise<Record<string, unknown>> {
       honest_p99_ratio: Math.round((p99l / p99q) * 100) / 100,
       api_p99_ms: r(apiP99),
       rss_mb: victim.rssMb,
-      flooder_penalised: penalised
+      flooder_penalised: penalised,
+      members_cpu_ms_per_s_quiet: Math.round(cpuQuiet),
+      members_cpu_ms_per_s_flood: Math.round(cpuFlood),
+      flood_stored_per_member: floodStored
     }
   } finally {
     await flooder?.stop().catch(() => {})

@@ -32,6 +32,8 @@ export interface NodeSimStats {
   flaggedAuthors: string[]
   /** resident memory of the process the member runs in (shared when members share a process) */
   rssMb: number
+  /** CPU time (user + system, ms) of the process the member runs in so far (shared likewise) */
+  cpuMs: number
 }
 
 export interface PublishOutcome {
@@ -85,8 +87,14 @@ export async function nodeStats (node: DragnetNode): Promise<NodeSimStats> {
     withheld: Object.fromEntries(node.decisions.withheld),
     penalties,
     flaggedAuthors: status.flaggedAuthors,
-    rssMb: Math.round(process.memoryUsage().rss / 1048576)
+    rssMb: Math.round(process.memoryUsage().rss / 1048576),
+    cpuMs: cpuMs()
   }
+}
+
+function cpuMs (): number {
+  const u = process.cpuUsage()
+  return Math.round((u.user + u.system) / 1000)
 }
 
 function copyCounts (node: DragnetNode): CopyCounts {
