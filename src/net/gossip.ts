@@ -447,11 +447,14 @@ export class Gossip {
     this.c.edge.guard(peerId).records.take(frameRecords.length)
     const started = Date.now()
     const over = new Set<string>()
-    const h = await this.c.edge.handOff(peerId, frameRecords, 'gossip', this.counters, signal, undefined, (r) => this.withinBudget(r, over))
+    const deferred: string[] = []
+    const h = await this.c.edge.handOff(peerId, frameRecords, 'gossip', this.counters, signal, undefined, (r) => this.withinBudget(r, over, deferred))
     const records = h.envelopes
     if (records.length > 0) this.ingestMsPerRecord += 0.1 * ((Date.now() - started) / records.length - this.ingestMsPerRecord)
     if (h.violation != null) throw new DragnetError('DRAGNET_FORBIDDEN', `gossip from ${peerId} ended: ${h.violation}`)
     const s = this.session(peerId)
+    // It holds what it pushed us: once sync brings those, they are not sent back to it.
+    for (const id of deferred) s?.knows.add(id)
     const prune: string[] = []
     h.verdicts.forEach((v, i) => {
       if (v.id != null) s?.knows.add(v.id)
@@ -475,12 +478,16 @@ export class Gossip {
    * Whether a pushed record fits its author's budget (author-budget.ts; spent if so). A record
    * we hold or saw already costs nothing (ingest finds it a duplicate cheaply, and a replay is
    * still caught), nor does one of an author not on the roster (ingest refuses it, a strike).
-   * Otherwise, past the budget, the author joins `over`: the record is deferred to sync.
+   * Otherwise, past the budget, the author joins `over` and the id `deferred`: the record is left
+   * to sync.
    */
-  private withinBudget (r: Uint8Array, over: Set<string>): boolean {
+  private withinBudget (r: Uint8Array, over: Set<string>, deferred: string[]): boolean {
     const author = this.keys.member(r.subarray(1, 33))?.peerId
-    if (author == null || this.seen.has(idOfEnvelope(r)) || this.c.edge.authors.take(author)) return true
+    if (author == null) return true
+    const id = idOfEnvelope(r)
+    if (this.seen.has(id) || this.c.edge.authors.take(author)) return true
     over.add(author)
+    deferred.push(id)
     return false
   }
 
