@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { noise } from '@chainsafe/libp2p-noise'
@@ -17,9 +17,11 @@ import { Rng } from '../../src/sim/random.js'
 import { topology, type Edge } from '../../src/sim/topology.js'
 import { NodeIdentity } from '../../src/identity/index.js'
 import { percentile } from '../../src/util/percentile.js'
+import { startHopTrace, stopHopTrace } from '../../src/util/hops.js'
 import { benchIndicators } from './data.js'
+import { hopReport, printHopReport, type HopReport } from './hops.js'
 
-interface Options { nodes: number, records: number, transport: 'memory' | 'tcp', intervalMs: number, seed: string, degree: number }
+interface Options { nodes: number, records: number, transport: 'memory' | 'tcp', intervalMs: number, seed: string, degree: number, hops: boolean, profile?: string }
 
 function parse (args: string[]): Options {
   const get = (name: string, dflt: string): string => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1] : dflt }
@@ -29,7 +31,9 @@ function parse (args: string[]): Options {
     transport: get('transport', 'memory') as 'memory' | 'tcp',
     intervalMs: Number(get('interval', '20')),
     seed: get('seed', '1'),
-    degree: Number(get('degree', '4'))
+    degree: Number(get('degree', '4')),
+    hops: args.includes('--hops'),
+    ...(args.includes('--profile') ? { profile: get('profile', 'propagation.cpuprofile') } : {})
   }
 }
 
@@ -39,10 +43,48 @@ function summary (lat: number[]): { p50: number, p95: number, p99: number, max: 
   return { p50: r(percentile(s, 50)), p95: r(percentile(s, 95)), p99: r(percentile(s, 99)), max: r(s[s.length - 1]) }
 }
 
+/** CPU µs of this process (every thread) per delivery: on a loaded machine it holds where wall-clock latencies do not. */
+function cpuPerDelivery (since: NodeJS.CpuUsage, deliveries: number): number {
+  const u = process.cpuUsage(since)
+  return Math.round((u.user + u.system) / deliveries)
+}
+
+/** A CPU profile of the timed window only (`--profile FILE`): what every in-process node spent per delivery. */
+async function profiled (file: string | undefined): Promise<() => Promise<void>> {
+  if (file == null) return async () => {}
+  const { Session } = await import('node:inspector/promises')
+  const session = new Session()
+  session.connect()
+  await session.post('Profiler.enable')
+  await session.post('Profiler.start')
+  return async () => {
+    const { profile } = await session.post('Profiler.stop')
+    await writeFile(file, JSON.stringify(profile))
+    session.disconnect()
+    console.log(`CPU profile of the timed window: ${file}`)
+  }
+}
+
+/**
+ * Starts `fn(i)` every `intervalMs` on a fixed schedule, whatever each call takes, and waits for
+ * them all: every system gets the same offered rate. (Awaiting each publication before sleeping
+ * made the rate depend on how long a publication took: a slower publish offered less load.)
+ */
+async function paced (count: number, intervalMs: number, fn: (i: number) => Promise<void>): Promise<void> {
+  const start = performance.now()
+  const calls: Array<Promise<void>> = []
+  for (let i = 0; i < count; i++) {
+    const wait = start + i * intervalMs - performance.now()
+    if (wait > 0) await sleep(wait)
+    calls.push(fn(i))
+  }
+  await Promise.all(calls)
+}
+
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
 
 /** dragnet: real nodes with LevelDB, gossip with per-edge policy, on the topology. */
-async function runDragnet (o: Options, edges: Edge[], bodies: any[], publishers: number[], dir: string): Promise<{ lat: number[], payloadRatio: number, protocolRatio: number, avgBytes: number, duplicates: number }> {
+async function runDragnet (o: Options, edges: Edge[], bodies: any[], publishers: number[], dir: string): Promise<{ lat: number[], payloadRatio: number, protocolRatio: number, avgBytes: number, duplicates: number, cpuUs: number, hops?: HopReport }> {
   const members = Array.from({ length: o.nodes }, (_, i) => ({ name: `n${i}`, country: 'DE', role: 'bureau' as const }))
   const fed = new SimFederation({ dir, members, edges, transport: o.transport, seed: o.seed, config: { sync: { enabled: false } } })
   await fed.start({ concurrency: 6 })
@@ -50,11 +92,13 @@ async function runDragnet (o: Options, edges: Edge[], bodies: any[], publishers:
     await fed.waitConnected(120_000)
     await sleep(1000)
     const arrivals = new Map<string, number[]>()
+    const lastAt = new Map<string, string>()
     fed.running().forEach((n) => {
       n.ingest.onStored((v) => {
         const list = arrivals.get(v.id)
         if (list != null) list.push(performance.now())
         else arrivals.set(v.id, [performance.now()])
+        lastAt.set(v.id, n.peerId)
       })
     })
     // Warm-up: one record per publisher trains each author's tree, as gossipsub gets its mesh.
@@ -65,21 +109,27 @@ async function runDragnet (o: Options, edges: Edge[], bodies: any[], publishers:
     const beforeProto = fed.running().reduce((a, n) => a + n.gossip!.stats().protocolBytesIn, 0)
     const beforeDup = fed.running().reduce((a, n) => a + n.gossip!.stats().duplicatesIn, 0)
     const started: Array<{ id: string, t0: number, bytes: number }> = []
-    for (let i = 0; i < bodies.length; i++) {
+    const trace = o.hops ? startHopTrace() : undefined
+    const stopProfile = await profiled(o.profile)
+    const cpu0 = process.cpuUsage()
+    await paced(bodies.length, o.intervalMs, async (i) => {
       const t0 = performance.now()
       const [v] = await fed.node(publishers[i]).publish([bodies[i]], { tlp: 'green' })
       if (v.status !== 'stored') throw new Error(`publish failed: ${JSON.stringify(v)}`)
-      started.push({ id: v.id, t0, bytes: v.record.bytes.length })
-      await sleep(o.intervalMs)
-    }
+      started[i] = { id: v.id, t0, bytes: v.record.bytes.length }
+    })
     const deadline = Date.now() + 60_000
     while (Date.now() < deadline && started.some(s => (arrivals.get(s.id)?.length ?? 0) < o.nodes)) await sleep(50)
+    const cpuUs = cpuPerDelivery(cpu0, bodies.length * (o.nodes - 1))
+    await stopProfile()
+    stopHopTrace()
     const lat: number[] = []
     for (const s of started) {
       const a = arrivals.get(s.id) ?? []
       if (a.length < o.nodes) throw new Error(`record ${s.id} reached ${a.length} of ${o.nodes} nodes`)
       lat.push(Math.max(...a) - s.t0)
     }
+    const hops = trace != null ? hopReport(trace.events, started.map((s, i) => ({ id: s.id, t0: s.t0, last: lastAt.get(s.id)!, author: fed.node(publishers[i]).peerId, latency: lat[i] }))) : undefined
     if (process.env.BENCH_DEBUG != null) {
       const sum = (k: string): number => fed.running().reduce((a, n) => a + (n.gossip!.stats() as any)[k], 0)
       console.log('debug', { grafts: sum('requestedOut'), ihave: sum('announcedOut'), prunes: sum('prunesOut'), recordsOut: sum('recordsOut') })
@@ -91,7 +141,7 @@ async function runDragnet (o: Options, edges: Edge[], bodies: any[], publishers:
     const dups = fed.running().reduce((a, n) => a + n.gossip!.stats().duplicatesIn, 0) - beforeDup
     const avgBytes = started.reduce((a, s) => a + s.bytes, 0) / started.length
     const deliveries = started.length * (o.nodes - 1)
-    return { lat, payloadRatio: payload / deliveries / avgBytes, protocolRatio: proto / deliveries / avgBytes, avgBytes, duplicates: dups }
+    return { lat, payloadRatio: payload / deliveries / avgBytes, protocolRatio: proto / deliveries / avgBytes, avgBytes, duplicates: dups, cpuUs, ...(hops != null ? { hops } : {}) }
   } finally {
     await fed.stop()
   }
@@ -122,7 +172,7 @@ async function storeMinimal (db: Level<string, Uint8Array>, bytes: Uint8Array, v
  * With `workDir`, every node's topic validator does storeMinimal before forwarding (and the
  * publisher stores before publishing), the fairer second baseline.
  */
-async function runGossipsub (o: Options, edges: Edge[], payloads: Uint8Array[], publishers: number[], workDir?: string): Promise<{ lat: number[] }> {
+async function runGossipsub (o: Options, edges: Edge[], payloads: Uint8Array[], publishers: number[], workDir?: string): Promise<{ lat: number[], cpuUs: number }> {
   const topic = 'dragnet-bench'
   const nodes: any[] = []
   const dbs: Array<Level<string, Uint8Array>> = []
@@ -173,22 +223,23 @@ async function runGossipsub (o: Options, edges: Edge[], payloads: Uint8Array[], 
       })
     })
     const started: Array<{ k: string, t0: number }> = []
-    for (let i = 0; i < payloads.length; i++) {
+    const cpu0 = process.cpuUsage()
+    await paced(payloads.length, o.intervalMs, async (i) => {
       const t0 = performance.now()
       if (workDir != null) await storeMinimal(dbs[publishers[i]], payloads[i], false)
       await nodes[publishers[i]].services.pubsub.publish(topic, payloads[i])
-      started.push({ k: createHash('sha256').update(payloads[i]).digest('hex'), t0 })
-      await sleep(o.intervalMs)
-    }
+      started[i] = { k: createHash('sha256').update(payloads[i]).digest('hex'), t0 }
+    })
     const end = Date.now() + 30_000
     while (Date.now() < end && started.some(s => (arrivals.get(s.k)?.length ?? 0) < o.nodes - 1)) await sleep(50)
+    const cpuUs = cpuPerDelivery(cpu0, payloads.length * (o.nodes - 1))
     const lat: number[] = []
     for (const s of started) {
       const a = arrivals.get(s.k) ?? []
       if (a.length < o.nodes - 1) throw new Error(`gossipsub message reached ${a.length} of ${o.nodes - 1} nodes`)
       lat.push(Math.max(...a) - s.t0)
     }
-    return { lat }
+    return { lat, cpuUs }
   } finally {
     await Promise.all(nodes.map(async n => await n.stop()))
     await Promise.all(dbs.map(async db => await db.close()))
@@ -205,6 +256,12 @@ export async function run (args: string[]): Promise<Record<string, unknown>> {
   const dir = await mkdtemp(join(tmpdir(), 'dragnet-prop-'))
   try {
     const ours = await runDragnet(o, edges, bodies.slice(1), publishers.slice(1), dir)
+    if (ours.hops != null) printHopReport(ours.hops)
+    if (args.includes('--dragnet-only')) {
+      const a = summary(ours.lat)
+      console.log(`dragnet only: p50 ${a.p50} ms, p99 ${a.p99} ms, ${ours.cpuUs} µs CPU per delivery`)
+      return { p50_ms: a.p50, p99_ms: a.p99, cpu_us_per_delivery: ours.cpuUs, ...(ours.hops != null ? { hops: ours.hops } : {}) }
+    }
     // Gossipsub carries exactly the bytes of the signed records dragnet carried.
     const author = await NodeIdentity.generate()
     const payloads = bodies.slice(1).map((b, i) => createRecord(author, { seq: i + 1, ts: Date.now(), tlp: 'green', body: b }).bytes)
@@ -220,6 +277,7 @@ export async function run (args: string[]): Promise<Record<string, unknown>> {
     console.log(`gossipsub+w ${[w.p50, w.p95, w.p99, w.max].map(x => x.toFixed(1).padStart(8)).join(' ')}   (validator: verify, parse, 3-key LevelDB batch before forwarding)`)
     console.log(`ratio       ${[ratio(a.p50, g.p50), ratio(a.p95, g.p95), ratio(a.p99, g.p99), ratio(a.max, g.max)].map(x => x.toFixed(2).padStart(8)).join(' ')}   (target p99 ≤ 1.5)`)
     console.log(`ratio (+w)  ${[ratio(a.p50, w.p50), ratio(a.p95, w.p95), ratio(a.p99, w.p99), ratio(a.max, w.max)].map(x => x.toFixed(2).padStart(8)).join(' ')}   (target p99 ≤ 0.5)`)
+    console.log(`CPU per delivery (every thread of this process, µs): dragnet ${ours.cpuUs}, gossipsub ${ref.cpuUs}, gossipsub+w ${work.cpuUs}`)
     console.log(`payload bytes received per delivered record: ${ours.payloadRatio.toFixed(3)} × the record size (${Math.round(ours.avgBytes)} B; target ≤ 1.2); all protocol frames: ${ours.protocolRatio.toFixed(3)}×; duplicate pushes ${ours.duplicates}`)
     return {
       nodes: o.nodes,
@@ -238,7 +296,11 @@ export async function run (args: string[]): Promise<Record<string, unknown>> {
       work_ratio: ratio(a.p99, w.p99),
       payload_ratio: Math.round(ours.payloadRatio * 1000) / 1000,
       protocol_ratio: Math.round(ours.protocolRatio * 1000) / 1000,
-      record_bytes: Math.round(ours.avgBytes)
+      record_bytes: Math.round(ours.avgBytes),
+      cpu_us_per_delivery: ours.cpuUs,
+      gossipsub_cpu_us_per_delivery: ref.cpuUs,
+      gossipsub_work_cpu_us_per_delivery: work.cpuUs,
+      ...(ours.hops != null ? { hops: ours.hops } : {})
     }
   } finally {
     await rm(dir, { recursive: true, force: true })

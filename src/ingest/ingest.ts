@@ -7,6 +7,7 @@ import { canonicalJson, checkShape, createRecord, decodeRecord, parseDecodedReco
 import { analyzeStixObject, compareVersionNames, type StixAnalysis } from '../stix/index.js'
 import { contributionsOf, feedbackTargets, type AuditEntry, type KnownWrite, type RecordInfo, type RecordSource, type RecordWrite, type Store } from '../store/index.js'
 import { StoredRecordView } from '../store/reads.js'
+import { hopTrace, type HopMark } from '../util/hops.js'
 import { stageClock } from '../util/stages.js'
 import { RosterKeys, keyHex } from './roster-keys.js'
 import { TlpResolver } from './tlp.js'
@@ -269,7 +270,17 @@ export class Ingest {
     return this.c.roster.get(peerId)
   }
 
+  /** Marks a stage of these records' hop in the trace, when one runs (benches). */
+  private traceHop (ids: Iterable<string | undefined>, mark: HopMark): void {
+    const trace = hopTrace()
+    if (trace == null) return
+    const self = this.c.identity.peerId
+    const t = performance.now()
+    for (const id of ids) if (id != null) trace.mark(self, id, mark, undefined, t)
+  }
+
   private emit (verdicts: Verdict[], sources: RecordSource[]): void {
+    this.traceHop(verdicts.map(v => v.status === 'stored' ? v.id : undefined), 'stored')
     for (let i = 0; i < verdicts.length; i++) {
       const v = verdicts[i]
       for (const fn of this.verdictListeners) fn(v, sources[i])
@@ -407,6 +418,7 @@ export class Ingest {
           if (same != null) { verdicts[i] = { status: 'duplicate', id: same }; continue }
           const signed = createRecord(this.c.identity, { seq: this.nextSeq, ts: this.now(), tlp: tlps[i], to, body }, this.limits)
           this.nextSeq++
+          this.traceHop([signed.id], 'signed')
           const subject = policySubject({ ...signed.record, id: signed.id }, { observables: a.observables, scoTypes: a.scoTypes, ...this.feedbackExtras(body, targets) })
           const write: RecordWrite = {
             record: signed,
@@ -468,6 +480,7 @@ export class Ingest {
     const verdicts: Verdict[] = new Array(items.length)
     const ids: string[] = new Array(items.length)
     const live = this.claim(items, ids, verdicts)
+    this.traceHop(live.map(i => ids[i]), 'admitted')
     try {
       t = clock?.add('decode', t) ?? 0
       const present = await this.c.store.hasMany(live.map(i => ids[i]))
@@ -480,6 +493,7 @@ export class Ingest {
         else if (purged[j]) verdicts[i] = this.refusePurged(items[i], ids[i], audit)
         return !present[j] && verdicts[i] == null
       })
+      this.traceHop(fresh.map(i => ids[i]), 'checked')
       const members = this.screenAuthors(items, fresh, ids, verdicts, audit)
       opts.signal?.throwIfAborted()
       const envelopes = members.map(i => items[i].bytes)
@@ -488,6 +502,7 @@ export class Ingest {
       const { ok, checked } = this.pool != null ? await this.pool.verifyAndCheck(envelopes, { ids: members.map(i => ids[i]), limits: this.limits }) : { ok: verifyInline(envelopes), checked: undefined }
       t = clock?.add(this.pool != null && envelopes.length >= MIN_PARALLEL ? 'verify_wait' : 'verify', t) ?? 0
       const decoded = members.map((i, j) => this.check(items[i], ids[i], i, ok[j] === 1, checked?.[j], verdicts, audit))
+      this.traceHop(members.map((i, j) => decoded[j] != null ? ids[i] : undefined), 'verified')
       const targets = await this.targetOwners(decoded.flatMap(d => d != null ? [d.signed.record] : []))
       const candidates: Candidate[] = []
       members.forEach((i, j) => {
@@ -499,12 +514,14 @@ export class Ingest {
         clock?.add('policy', t)
         if (c != null) candidates.push(c)
       })
+      this.traceHop(candidates.map(c => c.id), 'decided')
       opts.signal?.throwIfAborted()
       const admissible = await this.admissible(candidates)
       opts.signal?.throwIfAborted()
       // Claimed, queued and announced as forwardable in one synchronous step: the write has not started.
       const early = candidates.filter((c, j) => this.claimForCommit(c, admissible[j]))
       const committed = this.commitGrouped({ candidates, verdicts, known, audit })
+      this.traceHop(early.map(c => c.id), 'forwardable')
       for (const c of early) {
         const v: Forwardable = { id: c.id, record: c.signed, subject: c.subject, source: c.source }
         if (c.from != null) v.from = c.from

@@ -28,6 +28,8 @@ export class FramedStream {
   private readonly buf = new Uint8ArrayList()
   private readonly frames: Uint8Array[] = []
   private readonly due: number[] = []
+  /** when each queued frame was complete (performance.now()) */
+  private readonly completeAt: number[] = []
   private lastDue = 0
   private queuedBytes = 0
   private paused = false
@@ -37,6 +39,8 @@ export class FramedStream {
   private partialTimer: ReturnType<typeof setTimeout> | null = null
   bytesIn = 0
   bytesOut = 0
+  /** when the frame `next()` returned last was complete on the stream (performance.now()): its wait to be read shows in hop traces */
+  lastCompleteAt = 0
 
   constructor (stream: Stream, init: FramedInit) {
     this.stream = stream
@@ -81,6 +85,7 @@ export class FramedStream {
         const frame = this.buf.subarray(hdr, hdr + len)
         this.buf.consume(hdr + len)
         this.frames.push(frame)
+        this.completeAt.push(performance.now())
         if (this.init.delay != null) {
           this.lastDue = Math.max(this.lastDue, Date.now() + this.init.delay())
           this.due.push(this.lastDue)
@@ -121,6 +126,7 @@ export class FramedStream {
       }
       const f = this.frames.shift()
       if (f != null) {
+        this.lastCompleteAt = this.completeAt.shift() ?? 0
         this.queuedBytes -= f.length
         if (this.paused && this.queuedBytes <= this.init.highWaterBytes / 2) {
           this.paused = false
@@ -150,13 +156,19 @@ export class FramedStream {
     }
   }
 
-  async write (frame: Uint8Array, signal?: AbortSignal): Promise<void> {
+  /**
+   * Writes a frame; waits for drain when the stream's buffer is full. `signal` may be given as a
+   * function: it is then made only if the write has to wait (a timer and an abort listener per
+   * frame add up on a busy node, and most writes never wait).
+   */
+  async write (frame: Uint8Array, signal?: AbortSignal | (() => AbortSignal)): Promise<void> {
     if (frame.length > this.init.maxFrameBytes) throw new DragnetError('DRAGNET_TOO_LARGE', `frame of ${frame.length} bytes exceeds the limit of ${this.init.maxFrameBytes}`)
     const prefix = encodeVarint(frame.length)
     this.bytesOut += prefix.length + frame.length
     if (!this.stream.send(new Uint8ArrayList(prefix, frame))) {
       try {
-        await pEvent(this.stream, 'drain', { rejectionEvents: ['close'], signal: signal ?? AbortSignal.timeout(this.init.ioTimeoutMs) })
+        const deadline = typeof signal === 'function' ? signal() : signal
+        await pEvent(this.stream, 'drain', { rejectionEvents: ['close'], signal: deadline ?? AbortSignal.timeout(this.init.ioTimeoutMs) })
       } catch (err: any) {
         // p-event rejects with the close Event, not an Error; a reader too slow to drain our
         // writes in time is a timeout, not a violation.

@@ -7,9 +7,10 @@ import type { Logger } from '../log.js'
 import { idOfEnvelope, publicKeyOfPeerId } from '../record/index.js'
 import { digestOf, emptyStats, FairQueue, idOfDigest, protocolViolation, throttle, type ReplicationEdge, type ReplicationStats } from '../replication/index.js'
 import type { Store } from '../store/index.js'
+import { hopTrace } from '../util/hops.js'
 import { LruMap, LruSet } from '../util/lru.js'
 import { FramedStream } from './framing.js'
-import { GRAFT, IHAVE, PRUNE, RECORDS, decodeGossipFrame, encodeIdFrames, encodePrune, encodeRecords, type IdGroup } from './gossip-wire.js'
+import { GRAFT, IHAVE, PRUNE, RECORDS, decodeGossipFrame, encodeIdFrames, encodePrune, encodeRecords, type GossipFrame, type IdGroup } from './gossip-wire.js'
 import type { DragnetLibp2p } from './libp2p.js'
 import type { PeerManager } from './peers.js'
 import { GOSSIP_PROTOCOL } from './protocols.js'
@@ -119,6 +120,11 @@ interface Missing {
   announcers: string[]
   due: number
 }
+
+/** Records frames from one inbound stream being ingested at once (see Gossip.readOn). */
+const RECORDS_FRAMES_IN_FLIGHT = 4
+
+interface RecordsInFlight { frames: Set<Promise<void>>, failure?: Error }
 
 /** Weights of the arrival-lag average: it follows a slower tree at once and a faster one slowly. */
 const LAG_RISE = 0.25
@@ -321,6 +327,7 @@ export class Gossip {
       return
     }
     s.pushQueue.push(q)
+    hopTrace()?.mark(this.c.roster.self.peerId, q.id, 'queued', s.peerId)
     this.schedule(s)
   }
 
@@ -330,6 +337,7 @@ export class Gossip {
     if (list == null) { list = []; s.announceQueue.set(author, list) }
     list.push(id)
     s.announceCount++
+    hopTrace()?.mark(this.c.roster.self.peerId, id, 'announce', s.peerId)
   }
 
   private flushAnnouncements (): void {
@@ -354,6 +362,8 @@ export class Gossip {
           await this.writeRecords(s, this.takeBatch(s))
           continue
         }
+        const trace = hopTrace()
+        if (trace != null) for (const ids of s.announceQueue.values()) for (const id of ids) trace.mark(this.c.roster.self.peerId, id, 'announce_sent', s.peerId)
         const groups = [...s.announceQueue].map(([author, ids]) => ({ key: publicKeyOfPeerId(author), digests: ids.map(digestOf) }))
         this.counters.announcedOut += s.announceCount
         s.announceQueue.clear()
@@ -379,6 +389,8 @@ export class Gossip {
 
   private async writeRecords (s: OutSession, batch: Queued[]): Promise<void> {
     const frame = encodeRecords(batch.map(q => q.bytes))
+    const trace = hopTrace()
+    if (trace != null) for (const q of batch) trace.mark(this.c.roster.self.peerId, q.id, 'sent', s.peerId)
     await this.write(s, frame)
     let payload = 0
     for (const q of batch) payload += q.bytes.length
@@ -387,7 +399,8 @@ export class Gossip {
 
   private async write (s: OutSession, frame: Uint8Array): Promise<void> {
     if (s.out == null || s.closed) return
-    await s.out.write(frame, AbortSignal.any([this.stopping!.signal, AbortSignal.timeout(this.init.ioTimeoutMs)]))
+    const stopping = this.stopping!.signal
+    await s.out.write(frame, () => AbortSignal.any([stopping, AbortSignal.timeout(this.init.ioTimeoutMs)]))
     this.counters.protocolBytesOut += frame.length
     this.c.peers.count(s.peerId, { bytesOut: frame.length })
   }
@@ -414,6 +427,7 @@ export class Gossip {
     this.inbound.add(framed)
     const signal = this.stopping!.signal
     const guard = this.c.edge.guard(peerId)
+    const records: RecordsInFlight = { frames: new Set() }
     try {
       while (!signal.aborted) {
         const frame = await framed.next()
@@ -421,9 +435,13 @@ export class Gossip {
         this.counters.protocolBytesIn += frame.length
         this.c.peers.count(peerId, { bytesIn: frame.length })
         guard.frame(frame.length)
-        await this.onFrame(peerId, frame, signal)
+        const f = decodeGossipFrame(frame, { maxRecords: this.init.maxBatchRecords })
+        if (f.type === RECORDS) await this.readOn(records, this.onRecords(peerId, f.records, signal, framed.lastCompleteAt), framed)
+        else await this.onControl(peerId, f)
         await throttle(guard, signal)
       }
+      await Promise.all(records.frames)
+      if (records.failure != null) throw records.failure
       await framed.close()
     } catch (err: unknown) {
       if (!signal.aborted) this.c.edge.fail(peerId, err, 'gossip', this.counters)
@@ -433,17 +451,41 @@ export class Gossip {
     }
   }
 
-  private async onFrame (peerId: string, frame: Uint8Array, signal: AbortSignal): Promise<void> {
-    const f = decodeGossipFrame(frame, { maxRecords: this.init.maxBatchRecords })
+  /**
+   * A records frame's records are verified, checked and written while the reader goes on: the
+   * next frame from this peer does not wait for this one's LevelDB write (its records are
+   * forwarded before that write anyway). At most RECORDS_FRAMES_IN_FLIGHT per stream; beyond
+   * that, and within them the fair admission, the reader waits, which is the back-pressure. A
+   * frame that proves the peer a violator ends the stream.
+   */
+  private async readOn (inFlight: RecordsInFlight, work: Promise<void>, framed: FramedStream): Promise<void> {
+    const p: Promise<void> = work.catch((err: unknown) => {
+      const e = err instanceof Error ? err : new Error(String(err))
+      inFlight.failure ??= e
+      framed.abort(e)
+    }).finally(() => { inFlight.frames.delete(p) })
+    inFlight.frames.add(p)
+    while (inFlight.frames.size >= RECORDS_FRAMES_IN_FLIGHT) await Promise.race(inFlight.frames)
+  }
+
+  private async onControl (peerId: string, f: Exclude<GossipFrame, { type: typeof RECORDS }>): Promise<void> {
     switch (f.type) {
-      case RECORDS: return await this.onRecords(peerId, f.records, signal)
       case IHAVE: return await this.onIHave(peerId, f.groups, f.ids)
       case GRAFT: return await this.onGraft(peerId, f.groups, f.ids)
       case PRUNE: return this.onPrune(peerId, f.keys)
     }
   }
 
-  private async onRecords (peerId: string, frameRecords: Uint8Array[], signal: AbortSignal): Promise<void> {
+  private async onRecords (peerId: string, frameRecords: Uint8Array[], signal: AbortSignal, completeAt: number): Promise<void> {
+    const trace = hopTrace()
+    if (trace != null) {
+      const self = this.c.roster.self.peerId
+      for (const r of frameRecords) {
+        const id = idOfEnvelope(r)
+        trace.mark(self, id, 'arrive', peerId, completeAt)
+        trace.mark(self, id, 'read', peerId)
+      }
+    }
     this.c.edge.guard(peerId).records.take(frameRecords.length)
     const started = Date.now()
     const over = new Set<string>()
@@ -574,6 +616,7 @@ export class Gossip {
       for (const d of g.digests) {
         const id = idOfDigest(d)
         s?.knows.add(id)
+        hopTrace()?.mark(this.c.roster.self.peerId, id, 'ihave', peerId)
         if (!this.seen.has(id)) fresh.push({ author, id })
       }
     }
@@ -656,7 +699,7 @@ export class Gossip {
         // We asked for this author's pushes again: its duplicates are no replay.
         this.pruned.get(announcer)?.delete(author)
         this.setParent(author, announcer, true)
-        for (const id of ids) this.asked.set(id, announcer)
+        for (const id of ids) { this.asked.set(id, announcer); hopTrace()?.mark(this.c.roster.self.peerId, id, 'graft', announcer) }
       }
       const groups = [...byAuthor].map(([author, ids]) => ({ key: publicKeyOfPeerId(author), digests: ids.map(digestOf) }))
       for (const g of groups) this.counters.requestedOut += g.digests.length
@@ -670,7 +713,11 @@ export class Gossip {
     const asked: Array<{ author: string, id: string }> = []
     for (const g of groups) {
       const author = this.authorOfGroup(peerId, g, true)!
-      for (const d of g.digests) asked.push({ author, id: idOfDigest(d) })
+      for (const d of g.digests) {
+        const id = idOfDigest(d)
+        asked.push({ author, id })
+        hopTrace()?.mark(this.c.roster.self.peerId, id, 'graft_in', peerId)
+      }
     }
     const s = this.session(peerId)
     if (s == null) return

@@ -103,6 +103,33 @@ describe('forwarding before the durable write (issue 18)', function () {
     for (const m of [m1, m2, m3]) assert.equal(V.peers!.state(m.peerId)!.penalties, 0)
   })
 
+  it('the next frame from a peer is read and forwarded while the previous frame\'s write waits', async () => {
+    const { V, A, m1, m2 } = await setup()
+    const first = m1.record(2, malware('early-pipelined-1'))
+    const second = m1.record(3, malware('early-pipelined-2'))
+    const events: string[] = []
+    V.ingest.onForwardable((v) => { if (v.id === second.id) events.push('second forwardable') })
+    V.ingest.onStored((v) => { if (v.id === first.id) events.push('first stored') })
+    // A large local publication holds V's store for a while (signing, one fsynced batch): the
+    // first record's write queues behind it. Red: it never leaves V.
+    const objects = Array.from({ length: 3000 }, (_, i) => malware(`early-pipelined-local-${i}`))
+    let published = false
+    const publication = V.ingest.publish(objects, { tlp: 'red' }).then((vs) => { published = true; return vs })
+    const stream = await m1.gossip(V)
+    await stream.send(...HostileMember.records([first.bytes]))
+    await stream.send(...HostileMember.records([second.bytes]))
+    await waitFor(() => events.includes('second forwardable'), 'the second record forwardable', 30_000)
+    const whileHeld = !published
+    await publication
+    await waitFor(() => events.includes('first stored'), 'V stored the first record', 30_000)
+    // The reader did not wait for the first frame's write before taking the second.
+    assert.ok(whileHeld, 'the second record went on while the local publication still held the store')
+    assert.deepEqual(events, ['second forwardable', 'first stored'])
+    await waitFor(() => pushed(m2, second.bytes), 'm2 gets the second record', 20_000)
+    await waitFor(async () => await A.store.has(second.id) && await A.store.has(first.id), 'A stores both', 20_000)
+    assert.equal(V.peers!.state(m1.peerId)!.penalties, 0)
+  })
+
   it('a record that conflicts with one queued ahead of it is not forwarded before it is decided', async () => {
     const { V, A, m1, m2 } = await setup()
     // Two authors claim one new STIX id in one frame: the first claims it, the second waits for the commit.
