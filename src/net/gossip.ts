@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events'
 import type { Connection, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { DragnetError } from '../errors.js'
@@ -177,6 +178,9 @@ export class Gossip {
 
   async start (): Promise<void> {
     this.stopping = new AbortController()
+    // Every records frame waiting for an admission ticket listens for the stop: several per peer
+    // by design (readOn), not a leak.
+    setMaxListeners(Infinity, this.stopping.signal)
     await this.c.registrar.handle(GOSSIP_PROTOCOL, (stream, conn) => { void this.onInbound(stream, conn) }, { maxInboundStreams: 4, maxOutboundStreams: 4 })
     this.unlisten.push(
       this.c.peers.onConnect((peerId) => { void this.openSession(peerId) }),
