@@ -122,10 +122,11 @@ interface Missing {
   due: number
 }
 
-/** Records frames from one inbound stream being ingested at once (see Gossip.readOn). */
+/** Records frames, and records, from one inbound stream being ingested at once (see Gossip.readOn). */
 const RECORDS_FRAMES_IN_FLIGHT = 4
+const PIPELINED_RECORDS = 16
 
-interface RecordsInFlight { frames: Set<Promise<void>>, failure?: Error }
+interface RecordsInFlight { frames: Set<Promise<void>>, records: number, failure?: Error }
 
 /** Weights of the arrival-lag average: it follows a slower tree at once and a faster one slowly. */
 const LAG_RISE = 0.25
@@ -431,7 +432,7 @@ export class Gossip {
     this.inbound.add(framed)
     const signal = this.stopping!.signal
     const guard = this.c.edge.guard(peerId)
-    const records: RecordsInFlight = { frames: new Set() }
+    const records: RecordsInFlight = { frames: new Set(), records: 0 }
     try {
       while (!signal.aborted) {
         const frame = await framed.next()
@@ -440,7 +441,7 @@ export class Gossip {
         this.c.peers.count(peerId, { bytesIn: frame.length })
         guard.frame(frame.length)
         const f = decodeGossipFrame(frame, { maxRecords: this.init.maxBatchRecords })
-        if (f.type === RECORDS) await this.readOn(records, this.onRecords(peerId, f.records, signal, framed.lastCompleteAt), framed)
+        if (f.type === RECORDS) await this.readOn(records, f.records.length, this.onRecords(peerId, f.records, signal, framed.lastCompleteAt), framed)
         else await this.onControl(peerId, f)
         await throttle(guard, signal)
       }
@@ -458,18 +459,21 @@ export class Gossip {
   /**
    * A records frame's records are verified, checked and written while the reader goes on: the
    * next frame from this peer does not wait for this one's LevelDB write (its records are
-   * forwarded before that write anyway). At most RECORDS_FRAMES_IN_FLIGHT per stream; beyond
-   * that, and within them the fair admission, the reader waits, which is the back-pressure. A
-   * frame that proves the peer a violator ends the stream.
+   * forwarded before that write anyway). Only small frames overlap, as a relay's pushes are: at
+   * most RECORDS_FRAMES_IN_FLIGHT frames and PIPELINED_RECORDS records per stream; a bigger frame
+   * is read on only once it is done, as before, so a peer pushing full frames gets no more of
+   * this node's CPU than it did. Within that, the fair admission bounds every peer. A frame that
+   * proves the peer a violator ends the stream.
    */
-  private async readOn (inFlight: RecordsInFlight, work: Promise<void>, framed: FramedStream): Promise<void> {
+  private async readOn (inFlight: RecordsInFlight, n: number, work: Promise<void>, framed: FramedStream): Promise<void> {
     const p: Promise<void> = work.catch((err: unknown) => {
       const e = err instanceof Error ? err : new Error(String(err))
       inFlight.failure ??= e
       framed.abort(e)
-    }).finally(() => { inFlight.frames.delete(p) })
+    }).finally(() => { inFlight.frames.delete(p); inFlight.records -= n })
     inFlight.frames.add(p)
-    while (inFlight.frames.size >= RECORDS_FRAMES_IN_FLIGHT) await Promise.race(inFlight.frames)
+    inFlight.records += n
+    while (inFlight.frames.size >= RECORDS_FRAMES_IN_FLIGHT || (inFlight.frames.size > 0 && inFlight.records >= PIPELINED_RECORDS)) await Promise.race(inFlight.frames)
   }
 
   private async onControl (peerId: string, f: Exclude<GossipFrame, { type: typeof RECORDS }>): Promise<void> {
